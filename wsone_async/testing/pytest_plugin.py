@@ -1,0 +1,1 @@
+"""pytest plugin of wsone_async (registered through the ``pytest11`` entry point)."""
