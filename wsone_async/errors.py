@@ -1,0 +1,233 @@
+"""Errors raised by wsone_async.
+
+Every error the library raises on purpose derives from :class:`WsOneError`::
+
+    WsOneError
+    ├── APIError                    a responseCode other than "000" (.code, .infos, .operation)
+    │   └── (your subclasses)       mapped with register_error_code()
+    ├── APIConnectionError          the exchange failed on the network (.request_sent)
+    │   └── APITimeoutError         ... because a time limit expired (also a TimeoutError)
+    ├── OutcomeUnknownError         a write may or may not have been applied (.operation, .request)
+    ├── HTTPStatusError             an HTTP error status (.status)
+    │   ├── AuthenticationError     401 or 403
+    │   ├── RateLimitError          429 (.retry_after)
+    │   └── ServerError             5xx
+    ├── ResponseDecodeError         a body that is not JSON or does not fit its model (.path)
+    ├── ResponseTooLargeError       a body over the client's size cap
+    └── ClientStateError            the client cannot be used now (also a RuntimeError)
+        └── ClientClosedError       ... because it was closed
+
+WsOne's own table of functional error codes is not public, so this module does not invent
+one: every non-"000" code becomes an :class:`APIError` that keeps the code and the vendor's
+text, and a deployment that knows its codes maps them to subclasses with
+:func:`register_error_code`.
+
+No message or repr of these errors contains a credential or personal data: the vendor's
+``infos`` text is scrubbed before it reaches a message (the raw text stays on ``.infos``),
+and an :class:`OutcomeUnknownError` keeps its request on ``.request``, never in its message.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from wsone_async._redact import scrub_text, short
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "ClientClosedError",
+    "ClientStateError",
+    "HTTPStatusError",
+    "OutcomeUnknownError",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "ResponseTooLargeError",
+    "ServerError",
+    "WsOneError",
+    "error_class_for",
+    "register_error_code",
+    "unregister_error_code",
+]
+
+
+class WsOneError(Exception):
+    """Base class of every error raised by wsone_async."""
+
+
+class APIError(WsOneError):
+    """WsOne answered with a ``responseCode`` other than ``"000"``: a functional failure."""
+
+    #: Whether a read that failed with this code may be retried. WsOne's codes are not
+    #: documented, so no code is retryable unless a registered subclass says so.
+    retryable: ClassVar[bool] = False
+
+    code: str
+    infos: str | None
+    operation: str | None
+
+    def __init__(
+        self,
+        code: str,
+        infos: str | None = None,
+        *,
+        operation: str | None = None,
+        personal: Iterable[str] = (),
+    ) -> None:
+        self.code = code
+        self.infos = infos
+        self.operation = operation
+        where = f"{operation}: " if operation else ""
+        text = f": {short(scrub_text(infos, personal))}" if infos else ""
+        super().__init__(f"{where}WsOne responseCode {code!r}{text}")
+
+
+class APIConnectionError(WsOneError):
+    """The exchange with WsOne failed on the network (refused, reset, DNS, TLS, timeout)."""
+
+    #: False only when the request provably never left this process (connection refused,
+    #: DNS failure, no free connection in the pool); True when it may have been received.
+    request_sent: bool
+
+    def __init__(self, message: str, *, request_sent: bool) -> None:
+        self.request_sent = request_sent
+        super().__init__(message)
+
+
+class APITimeoutError(APIConnectionError, builtins.TimeoutError):
+    """A time limit expired before WsOne answered (also a builtin ``TimeoutError``)."""
+
+
+class OutcomeUnknownError(WsOneError):
+    """A write failed in a way that leaves unknown whether WsOne applied it."""
+
+    operation: str
+    request: Any
+
+    def __init__(self, operation: str, request: Any, *, reason: str) -> None:
+        self.operation = operation
+        self.request = request
+        self.reason = reason
+        super().__init__(
+            f"{operation}: the outcome is unknown ({reason}); the write was not retried "
+            "because it may have been applied. Check its effect (getPerson on the "
+            "identifier, verifyTransaction on the receipt) before sending it again."
+        )
+
+
+class HTTPStatusError(WsOneError):
+    """WsOne (or a proxy in front of it) answered with an HTTP error status."""
+
+    status: int
+    operation: str | None
+
+    def __init__(self, status: int, *, operation: str | None = None, detail: str = "") -> None:
+        self.status = status
+        self.operation = operation
+        where = f"{operation}: " if operation else ""
+        suffix = f" ({detail})" if detail else ""
+        super().__init__(f"{where}HTTP status {status}{suffix}")
+
+
+class AuthenticationError(HTTPStatusError):
+    """The credentials were refused (HTTP 401 or 403)."""
+
+
+class RateLimitError(HTTPStatusError):
+    """WsOne asked to slow down (HTTP 429); ``retry_after`` is its delay in seconds, if any."""
+
+    retry_after: float | None
+
+    def __init__(
+        self,
+        status: int = 429,
+        *,
+        operation: str | None = None,
+        retry_after: float | None = None,
+        detail: str = "",
+    ) -> None:
+        self.retry_after = retry_after
+        if retry_after is not None and not detail:
+            detail = f"retry after {retry_after:g}s"
+        super().__init__(status, operation=operation, detail=detail)
+
+
+class ServerError(HTTPStatusError):
+    """WsOne failed on its side (HTTP 5xx)."""
+
+
+class ResponseDecodeError(WsOneError):
+    """A response body is not JSON or does not fit its model; ``path`` names the bad field."""
+
+    path: str | None
+    operation: str | None
+
+    def __init__(
+        self, message: str, *, path: str | None = None, operation: str | None = None
+    ) -> None:
+        self.path = path
+        self.operation = operation
+        where = f"{operation}: " if operation else ""
+        super().__init__(f"{where}{message}")
+
+
+class ResponseTooLargeError(WsOneError):
+    """A response body is larger than the client's ``max_response_size``."""
+
+
+class ClientStateError(WsOneError, RuntimeError):
+    """The client cannot be used now: it is closed or bound to another event loop."""
+
+
+class ClientClosedError(ClientStateError):
+    """The client was closed; open a new one."""
+
+
+_REGISTRY: dict[str, type[APIError]] = {}
+
+
+def register_error_code(code: str, cls: type[APIError]) -> None:
+    """Map a WsOne ``responseCode`` to an :class:`APIError` subclass, for every client.
+
+    WsOne's code table is not public: map the codes your platform documents to you.
+    Registering a code again replaces the earlier class.
+
+    Args:
+        code: the ``responseCode`` string as WsOne sends it, such as ``"101"``.
+        cls: a subclass of :class:`APIError`.
+
+    Example:
+        >>> class DuplicatePersonError(APIError):
+        ...     '''The identifier already belongs to a person.'''
+        >>> register_error_code("E_DUP", DuplicatePersonError)
+        >>> error_class_for("E_DUP") is DuplicatePersonError
+        True
+        >>> unregister_error_code("E_DUP")
+    """
+    _check_registration(code, cls)
+    _REGISTRY[code] = cls
+
+
+def _check_registration(code: object, cls: object) -> None:
+    # Checked at run time too: a wrong registration would only show on the day WsOne
+    # answers with that code.
+    if not isinstance(code, str) or not code:
+        msg = f"code must be a non-empty str, got {type(code).__name__}"
+        raise TypeError(msg)
+    if not (isinstance(cls, type) and issubclass(cls, APIError)):
+        msg = "cls must be a subclass of wsone_async.errors.APIError"
+        raise TypeError(msg)
+
+
+def unregister_error_code(code: str) -> None:
+    """Forget the class mapped to ``code``; unknown codes are ignored."""
+    _REGISTRY.pop(code, None)
+
+
+def error_class_for(code: str) -> type[APIError]:
+    """Return the class registered for ``code``, or :class:`APIError`."""
+    return _REGISTRY.get(code, APIError)
