@@ -1,0 +1,354 @@
+"""What every model shares: the base class, open enums, and the table of fields.
+
+Models hold Python values only (``str``, ``int``, ``bool``, ``date``, enums, nested models);
+how they travel on the wire (key names, date formats, 0/1 flags) is ``_codec``'s business.
+The few wire formats a Python type cannot tell apart are marked with ``Annotated`` aliases
+(:data:`ConsentFlag`, :data:`Timestamp`) so the codec can read them off the annotations.
+
+The field table (:func:`model_fields`) is computed once per class from its annotations and
+drives construction checks here, and encoding, decoding and redaction in ``_codec``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+import re
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from typing import Annotated, Any, Final, Self
+
+import attrs
+
+from wsone_async._redact import REDACTED, scrub_text
+
+__all__ = [
+    "EMPTY_EXTRA",
+    "ConsentFlag",
+    "FieldInfo",
+    "Kind",
+    "Model",
+    "OpenIntEnum",
+    "Timestamp",
+    "checked",
+    "meta",
+    "model_fields",
+    "personal",
+]
+
+Check = Callable[[Any], str | None]
+
+#: The shared, immutable ``wire_extra`` of a model that has none.
+EMPTY_EXTRA: Final[Mapping[str, Any]] = types.MappingProxyType({})
+
+
+class _Wire(enum.Enum):
+    FLAG01 = "0/1 flag"
+    TIMESTAMP = "yyyy-MM-dd HH:mm:ss.SSS"
+
+
+#: A consent flag: ``bool`` in Python, ``0`` or ``1`` on the wire.
+ConsentFlag = Annotated[bool, _Wire.FLAG01]
+#: A timestamp written ``yyyy-MM-dd HH:mm:ss.SSS`` on the wire (other datetimes are
+#: ``dd/MM/yyyy HH:mm:ss``).
+Timestamp = Annotated[dt.datetime, _Wire.TIMESTAMP]
+
+
+class OpenIntEnum(enum.IntEnum):
+    """An integer code list that also accepts codes it does not know.
+
+    WsOne's code lists are mostly undocumented: known codes get names, any other integer
+    is kept as an ``UNKNOWN`` member with its value, so decoding never fails on a new code.
+    Compare members with ``==`` (``IdentifierType(42) == 42``); ``is_known`` tells them apart.
+
+    Example:
+        >>> class Colour(OpenIntEnum):
+        ...     RED = 1
+        >>> Colour(1), Colour(7), Colour(7).is_known
+        (<Colour.RED: 1>, <Colour.UNKNOWN: 7>, False)
+    """
+
+    @classmethod
+    def _missing_(cls, value: object) -> Self | None:
+        if type(value) is int:
+            member = int.__new__(cls, value)
+            member._name_ = "UNKNOWN"
+            member._value_ = value
+            return member
+        if type(value) is str and _INT_TEXT.fullmatch(value):
+            return cls(int(value))
+        return None
+
+    @property
+    def is_known(self) -> bool:
+        """Whether this code has a name in this library."""
+        return self._value_ in type(self)._value2member_map_
+
+
+_INT_TEXT = re.compile(r"[+-]?\d{1,19}")
+
+
+class Kind(enum.Enum):
+    """What a field holds, as far as validation and the codec care."""
+
+    STR = "str"
+    INT = "int"
+    FLOAT = "float"
+    NUMBER = "int or float"
+    BOOL = "bool"
+    FLAG = "0/1 flag"
+    DATE = "date"
+    DATETIME = "datetime"
+    TIMESTAMP = "timestamp"
+    ENUM = "enum"
+    RAW = "any JSON value"
+    MODEL = "model"
+
+
+@attrs.frozen
+class FieldInfo:
+    """One field of a model, as the validator and the codec see it."""
+
+    #: The Python attribute name.
+    name: str
+    #: What one value of the field is.
+    kind: Kind
+    #: True for a sequence (``tuple[X, ...]``) of such values.
+    many: bool
+    #: The enum or model class, for ``Kind.ENUM`` and ``Kind.MODEL``.
+    target: type[Any] | None
+    #: Whether the constructor requires it (no default).
+    required: bool
+    #: Whether the value is personal data (redacted in reprs and logs).
+    personal: bool
+    #: Whether the value is free text shown scrubbed in reprs.
+    scrub: bool
+    #: Extra value check run at construction, if any.
+    check: Check | None
+
+
+_PERSONAL = "wsone_personal"
+_SCRUB = "wsone_scrub"
+_CHECK = "wsone_check"
+
+
+def meta(
+    *, personal: bool = False, scrub: bool = False, check: Check | None = None
+) -> dict[str, Any]:
+    """Metadata of a model field, for ``attrs.field(metadata=...)``.
+
+    Args:
+        personal: the value is personal data, redacted in reprs and logs.
+        scrub: the value is free text that may echo personal data (the vendor's ``infos``):
+            reprs show it with personal-looking parts scrubbed.
+        check: returns an error text for a bad value, or None when it is fine.
+
+    Required fields use ``attrs.field(metadata=meta(...))`` directly, so type checkers see
+    that they have no default.
+    """
+    return {_PERSONAL: personal, _SCRUB: scrub, _CHECK: check}
+
+
+def personal(*, check: Check | None = None) -> Any:
+    """Declare an optional field holding personal data (redacted in reprs and logs)."""
+    return attrs.field(default=None, metadata=meta(personal=True, check=check))
+
+
+def checked(check: Check) -> Any:
+    """Declare an optional field whose values must pass ``check``."""
+    return attrs.field(default=None, metadata=meta(check=check))
+
+
+def _extra_converter(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    if not value:
+        return EMPTY_EXTRA
+    if isinstance(value, types.MappingProxyType):
+        return value
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        msg = "wire_extra must be a mapping with str keys"
+        raise ValueError(msg)
+    return types.MappingProxyType(dict(value))
+
+
+@attrs.frozen(kw_only=True, slots=False, repr=False)
+class Model:
+    """Base of every WsOne request and response block.
+
+    Instances are immutable. Constructors take keyword arguments, check every value
+    (a bad one raises ``ValueError`` naming the field) and turn lists into tuples.
+    ``repr()`` shows only the fields that are set and hides personal data.
+    """
+
+    #: Keys as they came off the wire that the typed fields alone would not write back the
+    #: same way: keys this library does not model (undocumented fields), keys that arrived
+    #: as explicit ``null``, and values spelled differently from this library's canonical
+    #: form (such as an identifier type sent as the text ``"10"``). ``to_wire`` writes them
+    #: back, so decoding then encoding gives the original body; a field set to a different
+    #: value wins. You may also pass keys here to send fields this library does not model.
+    wire_extra: Mapping[str, Any] = attrs.field(
+        default=EMPTY_EXTRA, converter=_extra_converter, hash=False
+    )
+
+    def __attrs_post_init__(self) -> None:
+        _validate(self)
+
+    def __repr__(self) -> str:
+        parts = []
+        for info in model_fields(type(self)):
+            value = self.__dict__[info.name]
+            if value is None:
+                continue
+            if info.personal:
+                shown = REDACTED
+            elif info.scrub and isinstance(value, str):
+                shown = repr(scrub_text(value))
+            else:
+                shown = repr(value)
+            parts.append(f"{info.name}={shown}")
+        if self.wire_extra:
+            parts.append(f"wire_extra=<keys: {', '.join(sorted(self.wire_extra))}>")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+_FIELDS: dict[type[Any], tuple[FieldInfo, ...]] = {}
+
+
+def model_fields(cls: type[Any]) -> tuple[FieldInfo, ...]:
+    """The fields of model class ``cls``, without ``wire_extra``, in declaration order."""
+    try:
+        return _FIELDS[cls]
+    except KeyError:
+        pass
+    hints = typing.get_type_hints(cls, include_extras=True)
+    infos = []
+    for attribute in attrs.fields(cls):
+        if attribute.name == "wire_extra":
+            continue
+        kind, many, target = _classify(cls, attribute.name, hints[attribute.name])
+        infos.append(
+            FieldInfo(
+                name=attribute.name,
+                kind=kind,
+                many=many,
+                target=target,
+                required=attribute.default is attrs.NOTHING,
+                personal=bool(attribute.metadata.get(_PERSONAL, False)),
+                scrub=bool(attribute.metadata.get(_SCRUB, False)),
+                check=attribute.metadata.get(_CHECK),
+            )
+        )
+    result = _FIELDS[cls] = tuple(infos)
+    return result
+
+
+_SCALARS: Final[dict[Any, Kind]] = {
+    str: Kind.STR,
+    int: Kind.INT,
+    float: Kind.FLOAT,
+    bool: Kind.BOOL,
+    dt.date: Kind.DATE,
+    dt.datetime: Kind.DATETIME,
+    Any: Kind.RAW,
+}
+
+
+def _classify(cls: type[Any], name: str, hint: Any) -> tuple[Kind, bool, type[Any] | None]:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        if set(args) == {int, float}:
+            return Kind.NUMBER, False, None
+        if len(args) == 1:
+            return _classify(cls, name, args[0])
+    if typing.get_origin(hint) is Annotated:
+        base, *marks = typing.get_args(hint)
+        if _Wire.FLAG01 in marks and base is bool:
+            return Kind.FLAG, False, None
+        if _Wire.TIMESTAMP in marks and base is dt.datetime:
+            return Kind.TIMESTAMP, False, None
+    if typing.get_origin(hint) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        kind, many, target = _classify(cls, name, args[0])
+        if not many:
+            return kind, True, target
+    if hint in _SCALARS:
+        return _SCALARS[hint], False, None
+    if isinstance(hint, type) and issubclass(hint, OpenIntEnum):
+        return Kind.ENUM, False, hint
+    if isinstance(hint, type) and issubclass(hint, Model):
+        return Kind.MODEL, False, hint
+    msg = f"{cls.__name__}.{name}: unsupported annotation {hint!r}"
+    raise TypeError(msg)
+
+
+_INT64: Final = 2**63
+
+
+def _check_one(info: FieldInfo, value: Any) -> tuple[Any, str | None]:
+    """Return the value to store (maybe converted) and an error text, or None."""
+    kind = info.kind
+    if kind is Kind.STR:
+        return value, None if isinstance(value, str) else "expected str"
+    if kind is Kind.ENUM:
+        assert info.target is not None
+        if isinstance(value, info.target):
+            return value, None
+        if type(value) is int and -_INT64 <= value < _INT64:
+            return info.target(value), None
+        return value, f"expected {info.target.__name__} or int"
+    if kind in (Kind.INT, Kind.FLOAT, Kind.NUMBER):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return value, f"expected {kind.value}"
+        if isinstance(value, int):
+            return value, None if -_INT64 <= value < _INT64 else "integer out of range"
+        if kind is Kind.INT:
+            return value, "expected int"
+        return value, None if math.isfinite(value) else "expected a finite number"
+    if kind in (Kind.BOOL, Kind.FLAG):
+        return value, None if isinstance(value, bool) else "expected bool"
+    if kind is Kind.DATE:
+        ok = isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+        return value, None if ok else "expected datetime.date"
+    if kind in (Kind.DATETIME, Kind.TIMESTAMP):
+        if not isinstance(value, dt.datetime):
+            return value, "expected datetime.datetime"
+        if value.tzinfo is not None:
+            return value, "expected a naive datetime (WsOne's wire format has no UTC offset)"
+        return value, None
+    if kind is Kind.MODEL:
+        assert info.target is not None
+        return value, None if isinstance(value, info.target) else f"expected {info.target.__name__}"
+    return value, None  # Kind.RAW: any JSON value; orjson reports what it cannot write
+
+
+def _validate(model: Model) -> None:
+    cls = type(model)
+    for info in model_fields(cls):
+        value = model.__dict__[info.name]
+        where = f"{cls.__name__}.{info.name}"
+        if value is None:
+            if info.required:
+                msg = f"{where} is required"
+                raise ValueError(msg)
+            continue
+        if info.many:
+            if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+                msg = f"{where}: expected a sequence"
+                raise ValueError(msg)
+            items = []
+            for index, item in enumerate(value):
+                item, error = _check_one(info, item)
+                error = error or (info.check(item) if info.check else None)
+                if error:
+                    msg = f"{where}[{index}]: {error}"
+                    raise ValueError(msg)
+                items.append(item)
+            object.__setattr__(model, info.name, tuple(items))
+            continue
+        checked, error = _check_one(info, value)
+        error = error or (info.check(checked) if info.check else None)
+        if error:
+            msg = f"{where}: {error}"
+            raise ValueError(msg)
+        if checked is not value:
+            object.__setattr__(model, info.name, checked)
