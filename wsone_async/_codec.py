@@ -823,27 +823,32 @@ def _safe_keys() -> set[str]:
     return _SAFE_KEYS
 
 
-def redact_wire(data: Any, *, _depth: int = 0) -> Any:
+def redact_wire(data: Any, *, known: Iterable[str] = (), _depth: int = 0) -> Any:
     """A copy of a JSON body fit for a log: personal and unknown values are redacted.
 
     Keys stay visible so the structure can be debugged; values show only for keys every
-    model declares non-personal; free text (``infos``) is scrubbed.
+    model declares non-personal; free text (``infos``) is scrubbed of personal-looking
+    parts and of the ``known`` personal values (such as the request's names).
     """
-    if _depth > 32:
+    if _depth > _MAX_LOG_DEPTH:
         return REDACTED
     safe = _safe_keys()
     if isinstance(data, dict):
         out: dict[str, Any] = {}
         for key, value in data.items():
             if isinstance(value, dict | list):
-                out[key] = redact_wire(value, _depth=_depth + 1)
+                out[key] = redact_wire(value, known=known, _depth=_depth + 1)
             elif value is None or key in safe:
                 out[key] = value
             elif key == "infos" and isinstance(value, str):
-                out[key] = scrub_text(value)
+                out[key] = scrub_text(value, known)
             else:
                 out[key] = REDACTED
         return out
     if isinstance(data, list):
-        return [redact_wire(item, _depth=_depth + 1) for item in data]
+        return [redact_wire(item, known=known, _depth=_depth + 1) for item in data]
     return REDACTED
+
+
+# Bodies nested deeper than this are cut from logs rather than walked.
+_MAX_LOG_DEPTH: Final = 32

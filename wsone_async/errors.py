@@ -124,10 +124,22 @@ class HTTPStatusError(WsOneError):
 
     status: int
     operation: str | None
+    #: The delay the answer's ``Retry-After`` header asked for, in seconds, if any.
+    retry_after: float | None
 
-    def __init__(self, status: int, *, operation: str | None = None, detail: str = "") -> None:
+    def __init__(
+        self,
+        status: int,
+        *,
+        operation: str | None = None,
+        retry_after: float | None = None,
+        detail: str = "",
+    ) -> None:
         self.status = status
         self.operation = operation
+        self.retry_after = retry_after
+        if retry_after is not None and not detail:
+            detail = f"retry after {retry_after:g}s"
         where = f"{operation}: " if operation else ""
         suffix = f" ({detail})" if detail else ""
         super().__init__(f"{where}HTTP status {status}{suffix}")
@@ -140,8 +152,6 @@ class AuthenticationError(HTTPStatusError):
 class RateLimitError(HTTPStatusError):
     """WsOne asked to slow down (HTTP 429); ``retry_after`` is its delay in seconds, if any."""
 
-    retry_after: float | None
-
     def __init__(
         self,
         status: int = 429,
@@ -150,10 +160,7 @@ class RateLimitError(HTTPStatusError):
         retry_after: float | None = None,
         detail: str = "",
     ) -> None:
-        self.retry_after = retry_after
-        if retry_after is not None and not detail:
-            detail = f"retry after {retry_after:g}s"
-        super().__init__(status, operation=operation, detail=detail)
+        super().__init__(status, operation=operation, retry_after=retry_after, detail=detail)
 
 
 class ServerError(HTTPStatusError):
