@@ -20,10 +20,10 @@ OPERATIONS = [
 ]  # fmt: skip
 
 TOP_LEVEL = {
-    "APIConnectionError", "APIError", "APITimeoutError", "AuthenticationError",
+    "APIConnectionError", "APIError", "APITimeoutError", "AttemptInfo", "AuthenticationError",
     "ClientClosedError", "ClientStateError", "HTTPStatusError", "OutcomeUnknownError",
     "RateLimitError", "ResponseDecodeError", "ResponseTooLargeError", "RetryBudget",
-    "RetryPolicy", "ServerError", "Timeouts", "WsOneError", "__version__", "from_wire",
+    "RetryPolicy", "ServerError", "Timeouts", "WsOneClient", "WsOneError", "__version__", "from_wire",
     "register_error_code", "to_wire",
 }  # fmt: skip
 

@@ -1,9 +1,16 @@
-"""Typed asyncio client for WsOne, the web-service API of a French retail loyalty / CRM platform."""
+"""Typed asyncio client for WsOne, the web-service API of a French retail loyalty / CRM platform.
+
+Start with :class:`WsOneClient`; the request and response models are in
+:mod:`wsone_async.models`, the errors in :mod:`wsone_async.errors`, and an embedded WsOne
+simulator for tests in :mod:`wsone_async.testing`.
+"""
 
 from __future__ import annotations
 
 from wsone_async._codec import from_wire, to_wire
 from wsone_async._config import RetryBudget, RetryPolicy, Timeouts
+from wsone_async._version import __version__
+from wsone_async.client import AttemptInfo, WsOneClient
 from wsone_async.errors import (
     APIConnectionError,
     APIError,
@@ -21,10 +28,9 @@ from wsone_async.errors import (
     register_error_code,
 )
 
-__version__ = "0.1.0.dev0"
-
 __all__ = [
     "APIConnectionError",
+    "AttemptInfo",
     "APIError",
     "APITimeoutError",
     "AuthenticationError",
@@ -39,6 +45,7 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "Timeouts",
+    "WsOneClient",
     "WsOneError",
     "__version__",
     "from_wire",
