@@ -48,6 +48,8 @@ from wsone_async._retry import (
 from wsone_async._transport import ClientSession, TraceConfig, Transport, decode_reply
 from wsone_async._version import __version__
 from wsone_async.errors import (
+    APIConnectionError,
+    APIError,
     APITimeoutError,
     ClientClosedError,
     ClientStateError,
@@ -55,7 +57,7 @@ from wsone_async.errors import (
     WsOneError,
 )
 from wsone_async.models import Model
-from wsone_async.operations import Operation, Service
+from wsone_async.operations import Operation, Service, Settlement
 
 __all__ = ["AttemptInfo", "WsOneClient"]
 
@@ -81,6 +83,60 @@ class AttemptInfo:
     """Seconds the attempt took, by the client's clock."""
     error: WsOneError | None
     """The attempt's failure, or None when it succeeded."""
+
+
+_SUCCESS: Final = "000"
+
+
+class _NotApplied(APIConnectionError):
+    """A write that failed ambiguously, then was settled as not applied: safe to send again."""
+
+    def __init__(self, original: WsOneError) -> None:
+        self.original = original
+        super().__init__(f"not applied ({describe(original)})", request_sent=False)
+
+
+class _CannotSettle(Exception):
+    """The request lacks what the settling read needs."""
+
+
+async def _person_exists(client: WsOneClient, request: Any) -> tuple[bool, dict[str, Any]]:
+    new = getattr(request, "new_identifier_request", None)
+    if new is None or new.identifier_value is None:
+        msg = "getPerson cannot tell: the request names no identifier value"
+        raise _CannotSettle(msg)
+    check = m.GetPersonRequest(
+        identifier_request=m.IdentifierRequest(
+            identifier_type=new.identifier_type, identifier_value=new.identifier_value
+        )
+    )
+    try:
+        answer = await client.get_person(check)
+    except APIError:
+        # WsOne's "not found" code is not documented: a functional refusal of a lookup by
+        # identifier is read as "no such person". Identifiers are unique, so should that
+        # ever be wrong, the repeated creation is refused as a duplicate, not applied twice.
+        return False, {}
+    return answer.person_response is not None, {}
+
+
+async def _receipt_recorded(client: WsOneClient, request: Any) -> tuple[bool, dict[str, Any]]:
+    receipt = getattr(request, "receipt_request", None)
+    if receipt is None or receipt.receipt_number is None:
+        msg = "verifyTransaction cannot tell: the request has no receipt number"
+        raise _CannotSettle(msg)
+    check = m.VerifyTransactionRequest(
+        identifier_request=getattr(request, "identifier_request", None),
+        receipt_request=m.ReceiptRequest(
+            receipt_number=receipt.receipt_number, entity_request=receipt.entity_request
+        ),
+    )
+    try:
+        answer = await client.verify_transaction(check)
+    except APIError:
+        return False, {}  # as for getPerson: a refusal of the lookup means "not recorded"
+    recorded = answer.transaction_response
+    return recorded is not None, {"transaction_response": recorded}
 
 
 class _Shared:
@@ -487,14 +543,29 @@ class WsOneClient:
         deadline: float | None,
         error: WsOneError,
     ) -> Resp:
-        """After a failed first attempt: retry if the rules allow, else raise the right error."""
+        """After a failed first attempt: settle, retry if the rules allow, or raise."""
         policy = self._policy
         write = operation.is_write
+        if self._settles(operation, error):
+            settled = await self._settle(operation, request, error)
+            if settled is not None:
+                return settled
+            error = _NotApplied(error)
         if policy.max_retries > 0 and is_retryable(error, write=write, policy=policy):
             budget = self._shared.budget if policy.budget is not None else None
 
-            def attempt(number: int) -> Awaitable[Resp]:
-                return self._attempt(transport, operation, url, body, request, deadline, number)
+            async def attempt(number: int) -> Resp:
+                try:
+                    return await self._attempt(
+                        transport, operation, url, body, request, deadline, number
+                    )
+                except WsOneError as failure:
+                    if not self._settles(operation, failure):
+                        raise
+                    settled = await self._settle(operation, request, failure)
+                    if settled is None:
+                        raise _NotApplied(failure) from failure
+                    return settled
 
             try:
                 return await retry_after_failure(
@@ -511,9 +582,60 @@ class WsOneClient:
                 )
             except WsOneError as final:
                 error = final
+        if isinstance(error, _NotApplied):
+            # Settled as not applied: the caller may send it again later.
+            raise error.original
         if write and is_ambiguous(error):
             raise OutcomeUnknownError(operation.name, request, reason=describe(error)) from error
         raise error
+
+    def _settles(self, operation: Operation[Any, Any], error: WsOneError) -> bool:
+        return (
+            self._policy.reconcile_writes
+            and operation.settlement is not None
+            and is_ambiguous(error)
+        )
+
+    async def _settle(
+        self, operation: Operation[Req, Resp], request: Req, error: WsOneError
+    ) -> Resp | None:
+        """Tell with a read whether an ambiguous write was applied.
+
+        Returns the write's answer, rebuilt, when it was applied, or None when it was not;
+        raises OutcomeUnknownError when the read cannot tell.
+        """
+        settlement = operation.settlement
+        assert settlement is not None
+        # The check is a read, retried as reads are, with the client's session.
+        checker = self.with_options(retry=attrs.evolve(self._policy, reconcile_writes=False))
+        try:
+            if settlement is Settlement.NEW_IDENTIFIER:
+                applied, extra = await _person_exists(checker, request)
+            else:
+                applied, extra = await _receipt_recorded(checker, request)
+        except _CannotSettle as missing:
+            raise OutcomeUnknownError(
+                operation.name, request, reason=f"{describe(error)}; {missing}"
+            ) from error
+        except WsOneError as check_error:
+            why = f"{settlement.value} could not tell: {describe(check_error)}"
+            raise OutcomeUnknownError(
+                operation.name, request, reason=f"{describe(error)}; {why}"
+            ) from error
+        logger.info(
+            "%s failed ambiguously (%s); %s says it was %s",
+            operation.name,
+            describe(error),
+            settlement.value,
+            "applied" if applied else "not applied",
+        )
+        if not applied:
+            return None
+        infos = f"applied: settled by {settlement.value} after {type(error).__name__}"
+        # Every response model is a ResponseEnvelope; the table types it only as a Model.
+        build: Any = operation.response_type
+        response: Resp = build(response_code=_SUCCESS, infos=infos, **extra)
+        return response
 
     # ------------------------------------------------------------ the 29 operations
 

@@ -24,6 +24,7 @@ __all__ = [
     "Kind",
     "Operation",
     "Service",
+    "Settlement",
     "by_name",
     "ASSOCIATE_IDENTIFIER",
     "ASSOCIATE_NEW_IDENTIFIER",
@@ -69,6 +70,15 @@ class Service(enum.Enum):
     """WS Transaction: receipts and points."""
 
 
+class Settlement(enum.Enum):
+    """How the outcome of an ambiguous write can be settled with a read."""
+
+    NEW_IDENTIFIER = "getPerson"
+    """The write creates a person with a given identifier: getPerson on it finds the person."""
+    RECEIPT = "verifyTransaction"
+    """The write records a receipt: verifyTransaction on its store and number finds it."""
+
+
 class Kind(enum.Enum):
     """Whether an operation only reads or also changes state on WsOne's side."""
 
@@ -92,6 +102,8 @@ class Operation(Generic[Req, Resp]):
     """The request model."""
     response_type: type[Resp]
     """The response model."""
+    settlement: Settlement | None = None
+    """For a write, how to tell after an ambiguous failure whether it was applied."""
 
     @property
     def is_write(self) -> bool:
@@ -110,9 +122,15 @@ CREATE_PERSON_AND_IDENTIFIER: Final = Operation(
     Kind.WRITE,
     m.CreatePersonAndIdentifierRequest,
     m.CreatePersonAndIdentifierResponse,
+    Settlement.NEW_IDENTIFIER,
 )
 CREATE_PERSON: Final = Operation(
-    "createPerson", Service.PERSON, Kind.WRITE, m.CreatePersonRequest, m.CreatePersonResponse
+    "createPerson",
+    Service.PERSON,
+    Kind.WRITE,
+    m.CreatePersonRequest,
+    m.CreatePersonResponse,
+    Settlement.NEW_IDENTIFIER,
 )
 CREATE_IDENTIFIER: Final = Operation(
     "createIdentifier",
@@ -206,6 +224,7 @@ SEND_TRANSACTION: Final = Operation(
     Kind.WRITE,
     m.SendTransactionRequest,
     m.SendTransactionResponse,
+    Settlement.RECEIPT,
 )
 VALID_TRANSACTION: Final = Operation(
     "validTransaction",
@@ -220,6 +239,7 @@ SEND_AND_VALID_TRANSACTION: Final = Operation(
     Kind.WRITE,
     m.SendAndValidTransactionRequest,
     m.SendAndValidTransactionResponse,
+    Settlement.RECEIPT,
 )
 SEND_AND_VALID_FULL_TRANSACTION: Final = Operation(
     "sendAndValidFullTransaction",
@@ -227,6 +247,7 @@ SEND_AND_VALID_FULL_TRANSACTION: Final = Operation(
     Kind.WRITE,
     m.SendAndValidFullTransactionRequest,
     m.SendAndValidFullTransactionResponse,
+    Settlement.RECEIPT,
 )
 VERIFY_TRANSACTION: Final = Operation(
     "verifyTransaction",
@@ -248,6 +269,7 @@ SEND_SIMPLE_TRANSACTION: Final = Operation(
     Kind.WRITE,
     m.SendSimpleTransactionRequest,
     m.SendSimpleTransactionResponse,
+    Settlement.RECEIPT,
 )
 REFUND_TRANSACTION: Final = Operation(
     "refundTransaction",

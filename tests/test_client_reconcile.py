@@ -1,0 +1,179 @@
+"""reconcile_writes: an ambiguous write is settled with a read before any retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+from yarl import URL
+
+from tests.conftest import FakeClock, MockedWsOne
+from wsone_async import (
+    APIConnectionError,
+    OutcomeUnknownError,
+    RetryPolicy,
+    WsOneClient,
+)
+from wsone_async.models import (
+    CreatePersonRequest,
+    EntityRequest,
+    IdentifierRequest,
+    IdentifierType,
+    NewIdentifierRequest,
+    ReceiptRequest,
+    SendTransactionRequest,
+    UpdatePersonRequest,
+)
+
+BASE = "https://wsone.example.fr"
+PERSON = f"{BASE}/rest/2.0/personWebService"
+TRANSACTION = f"{BASE}/rest/2.0/transactionWebService"
+OK = {"responseCode": "000"}
+FOUND = {"responseCode": "000", "PersonResponse": {"PersonResponse": {"groupeId": "7"}}}
+NOT_FOUND = {"responseCode": "101", "infos": "no such person"}
+
+
+def _client(clock: FakeClock, **policy: Any) -> WsOneClient:
+    return WsOneClient(
+        BASE,
+        username="api",
+        password="pw",
+        retry=RetryPolicy(reconcile_writes=True, jitter=False, **policy),
+        sleep=clock.sleep,
+        clock=clock,
+    )
+
+
+def _create(value: str | None = "jean@example.fr") -> CreatePersonRequest:
+    return CreatePersonRequest(
+        new_identifier_request=NewIdentifierRequest(
+            identifier_type=IdentifierType.WEB_ACCOUNT, identifier_value=value
+        )
+    )
+
+
+def _send() -> SendTransactionRequest:
+    return SendTransactionRequest(
+        identifier_request=IdentifierRequest(
+            identifier_type=IdentifierType.CARD, identifier_value="2000000000015"
+        ),
+        receipt_request=ReceiptRequest(
+            receipt_number="T-42", amount=30.0, entity_request=EntityRequest(entity_identifier="1")
+        ),
+    )
+
+
+def _count(mock: MockedWsOne, url: str) -> int:
+    return len(mock.requests.get(("POST", URL(url)), []))
+
+
+def _bodies(mock: MockedWsOne, url: str) -> list[Any]:
+    return [call.kwargs["data"] for call in mock.requests.get(("POST", URL(url)), [])]
+
+
+async def test_an_applied_creation_is_reported_applied_not_repeated(
+    mocked: MockedWsOne, clock: FakeClock
+) -> None:
+    mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
+    mocked.post(f"{PERSON}/getPerson", payload=FOUND)
+    async with _client(clock) as client:
+        response = await client.create_person(_create())
+    assert response.response_code == "000"
+    assert response.infos is not None and "settled by getPerson" in response.infos
+    assert _count(mocked, f"{PERSON}/createPerson") == 1
+    assert _bodies(mocked, f"{PERSON}/getPerson") == [
+        b'{"IdentifierRequest":{"identifierType":10,"identifierValue":"jean@example.fr"}}'
+    ]
+
+
+async def test_a_creation_not_applied_is_sent_again(mocked: MockedWsOne, clock: FakeClock) -> None:
+    mocked.post(f"{PERSON}/createPerson", exception=aiohttp.SocketTimeoutError())
+    mocked.post(f"{PERSON}/getPerson", payload=NOT_FOUND)
+    mocked.post(f"{PERSON}/createPerson", payload=OK)
+    async with _client(clock) as client:
+        response = await client.create_person(_create())
+    assert response.infos is None  # the real answer of the second attempt
+    assert _count(mocked, f"{PERSON}/createPerson") == 2
+
+
+async def test_when_never_applied_and_retries_run_out_the_failure_is_definitive(
+    mocked: MockedWsOne, clock: FakeClock
+) -> None:
+    for _ in range(3):
+        mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
+        mocked.post(f"{PERSON}/getPerson", payload=NOT_FOUND)
+    async with _client(clock, max_retries=2) as client:
+        with pytest.raises(APIConnectionError) as info:
+            await client.create_person(_create())
+    assert not isinstance(info.value, OutcomeUnknownError)
+    assert _count(mocked, f"{PERSON}/createPerson") == 3
+    assert _count(mocked, f"{PERSON}/getPerson") == 3
+
+
+async def test_when_the_check_fails_the_outcome_stays_unknown(
+    mocked: MockedWsOne, clock: FakeClock
+) -> None:
+    mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
+    for _ in range(3):
+        mocked.post(f"{PERSON}/getPerson", status=503)
+    async with _client(clock) as client:
+        with pytest.raises(OutcomeUnknownError, match="getPerson could not tell"):
+            await client.create_person(_create())
+    assert _count(mocked, f"{PERSON}/createPerson") == 1
+
+
+async def test_without_an_identifier_value_it_cannot_be_settled(
+    mocked: MockedWsOne, clock: FakeClock
+) -> None:
+    mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
+    async with _client(clock) as client:
+        with pytest.raises(OutcomeUnknownError, match="names no identifier value"):
+            await client.create_person(_create(value=None))
+    assert _count(mocked, f"{PERSON}/getPerson") == 0
+
+
+async def test_a_recorded_receipt_is_reported_with_its_transaction(
+    mocked: MockedWsOne, clock: FakeClock
+) -> None:
+    recorded = {"transactionId": "T1", "status": "SENT", "receiptNumber": "T-42"}
+    mocked.post(f"{TRANSACTION}/sendTransaction", status=502)
+    mocked.post(
+        f"{TRANSACTION}/verifyTransaction",
+        payload={"responseCode": "000", "TransactionResponse": recorded},
+    )
+    async with _client(clock) as client:
+        response = await client.send_transaction(_send())
+    assert response.transaction_response is not None
+    assert response.transaction_response.transaction_id == "T1"
+    assert _count(mocked, f"{TRANSACTION}/sendTransaction") == 1
+    assert _bodies(mocked, f"{TRANSACTION}/verifyTransaction") == [
+        b'{"IdentifierRequest":{"identifierType":1,"identifierValue":"2000000000015"},'
+        b'"ReceiptRequest":{"receiptNumber":"T-42","EntityRequest":{"entityIdentifier":"1"}}}'
+    ]
+
+
+async def test_an_unrecorded_receipt_is_sent_again(mocked: MockedWsOne, clock: FakeClock) -> None:
+    mocked.post(f"{TRANSACTION}/sendTransaction", status=504)
+    mocked.post(f"{TRANSACTION}/verifyTransaction", payload={"responseCode": "000"})
+    mocked.post(f"{TRANSACTION}/sendTransaction", payload=OK)
+    async with _client(clock) as client:
+        await client.send_transaction(_send())
+    assert _count(mocked, f"{TRANSACTION}/sendTransaction") == 2
+
+
+async def test_a_write_with_no_settling_read_stays_unknown(
+    mocked: MockedWsOne, clock: FakeClock
+) -> None:
+    mocked.post(f"{PERSON}/updatePerson", exception=aiohttp.ServerDisconnectedError())
+    async with _client(clock) as client:
+        with pytest.raises(OutcomeUnknownError):
+            await client.update_person(UpdatePersonRequest())
+
+
+async def test_settling_is_off_by_default(mocked: MockedWsOne, clock: FakeClock) -> None:
+    mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
+    async with WsOneClient(BASE, username="a", password="b", sleep=clock.sleep) as client:
+        with pytest.raises(OutcomeUnknownError):
+            await client.create_person(_create())
+    assert _count(mocked, f"{PERSON}/getPerson") == 0
