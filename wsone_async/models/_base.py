@@ -11,6 +11,7 @@ drives construction checks here, and encoding, decoding and redaction in ``_code
 
 from __future__ import annotations
 
+import collections.abc
 import datetime as dt
 import enum
 import math
@@ -267,7 +268,11 @@ def _classify(cls: type[Any], name: str, hint: Any) -> tuple[Kind, bool, type[An
             return Kind.FLAG, False, None
         if _Wire.TIMESTAMP in marks and base is dt.datetime:
             return Kind.TIMESTAMP, False, None
-    if typing.get_origin(hint) is tuple and len(args) == 2 and args[1] is Ellipsis:
+    origin = typing.get_origin(hint)
+    if (origin is tuple and len(args) == 2 and args[1] is Ellipsis) or (
+        origin is collections.abc.Sequence and len(args) == 1
+    ):
+        # Sequences are stored as tuples: constructors turn any iterable into one.
         kind, many, target = _classify(cls, name, args[0])
         if not many:
             return kind, True, target

@@ -9,6 +9,7 @@ that a block does not model is kept in its ``wire_extra``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -219,7 +220,7 @@ class FullPersonRequest(Model):
     """The identifier to create, when the person does not exist yet."""
     person_profil_request: PersonProfilRequest | None = None
     """Profile to create or update."""
-    subscription_request: tuple[SubscriptionRequest, ...] | None = None
+    subscription_request: Sequence[SubscriptionRequest] | None = None
     """Subscriptions to switch on or off."""
 
 
@@ -279,9 +280,9 @@ class ReceiptRequest(Model):
     """Total amount, taxes included."""
     entity_request: EntityRequest | None = None
     """The store where the sale happened."""
-    details_request: tuple[DetailsRequest, ...] | None = None
+    details_request: Sequence[DetailsRequest] | None = None
     """The receipt's lines."""
-    account_advantage_request: tuple[AccountAdvantageRequest, ...] | None = None
+    account_advantage_request: Sequence[AccountAdvantageRequest] | None = None
     """Advantages spent on this receipt."""
 
 
@@ -471,17 +472,17 @@ class PersonProfilResponse(Model):
 
     person_response: PersonResponse | None = None
     """Civil data."""
-    identifier_response: tuple[IdentifierResponse, ...] | None = None
+    identifier_response: Sequence[IdentifierResponse] | None = None
     """The person's identifiers (cards, web account)."""
     entity_response: EntityResponse | None = None
     """The person's home store."""
-    subscription_response: tuple[SubscriptionResponse, ...] | None = None
+    subscription_response: Sequence[SubscriptionResponse] | None = None
     """Subscriptions."""
     contacts_response: ContactsResponse | None = None
     """Contacts and consents."""
-    info_person_response: tuple[InfoPersonResponse, ...] | None = None
+    info_person_response: Sequence[InfoPersonResponse] | None = None
     """Extra information (shape unknown)."""
-    segmentation_response: tuple[SegmentationResponse, ...] | None = None
+    segmentation_response: Sequence[SegmentationResponse] | None = None
     """Segments (inferred: schema listed by the vendor, absent from its example)."""
 
 
@@ -493,7 +494,7 @@ class OfferResponse(Model):
     """Whether the offer was used."""
     start_date: dt.datetime | None = None
     """First day of validity."""
-    classifications: tuple[Any, ...] | None = None
+    classifications: Sequence[Any] | None = None
     """Classifications, kept as raw JSON (the vendor's example list is empty)."""
     offer_number: str | None = None
     """The offer's number, as printed or scanned, such as ``"2558001057274"``."""
@@ -529,7 +530,7 @@ class OfferResponse(Model):
 class OffersResponse(Model):
     """A person's offers (documented in getFullPerson)."""
 
-    get_offers_responses: tuple[OfferResponse, ...] | None = None
+    get_offers_responses: Sequence[OfferResponse] | None = None
     """The offers."""
 
 
@@ -551,7 +552,7 @@ class AccountResponse(Model):
 class AccountsResponse(ResponseEnvelope):
     """A person's accounts, with their own envelope (documented in getFullPerson)."""
 
-    account_response: tuple[AccountResponse, ...] | None = None
+    account_response: Sequence[AccountResponse] | None = None
     """The accounts."""
 
 
@@ -597,5 +598,5 @@ class TransactionResponse(Model):
     """Points the receipt earned (or, for a refund, took back)."""
     entity_response: EntityResponse | None = None
     """The store of the receipt."""
-    account_response: tuple[AccountResponse, ...] | None = None
+    account_response: Sequence[AccountResponse] | None = None
     """The person's balances after this transaction."""

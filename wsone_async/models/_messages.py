@@ -9,6 +9,7 @@ so, and all their fields are optional.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import attrs
 
@@ -114,7 +115,7 @@ class CreatePersonAndIdentifierRequest(Model):
     """The identifier the customer comes with, such as a web account."""
     person_profil_request: PersonProfilRequest | None = None
     """The customer's profile."""
-    subscription_request: tuple[SubscriptionRequest, ...] | None = None
+    subscription_request: Sequence[SubscriptionRequest] | None = None
     """Subscriptions to switch on or off."""
     source: str | None = None
     """Where the customer comes from, free text (``"API-DOG"`` in the vendor's example)."""
@@ -142,7 +143,7 @@ class CreatePersonRequest(Model):
     """The customer's identifier (web account, UUID, ...)."""
     person_profil_request: PersonProfilRequest | None = None
     """The customer's profile."""
-    subscription_request: tuple[SubscriptionRequest, ...] | None = None
+    subscription_request: Sequence[SubscriptionRequest] | None = None
     """Subscriptions to switch on or off."""
     source: str | None = None
     """Where the customer comes from, free text (``"API-DOG"`` in the vendor's example)."""
@@ -272,7 +273,7 @@ class SearchPersonRequest(Model):
 class SearchPersonResponse(ResponseEnvelope):
     """Answer to searchPerson (shape inferred)."""
 
-    person_response: tuple[PersonProfilResponse, ...] | None = None
+    person_response: Sequence[PersonProfilResponse] | None = None
     """The matching customers."""
 
 
@@ -292,7 +293,7 @@ class SearchPersonLiteRequest(Model):
 class SearchPersonLiteResponse(ResponseEnvelope):
     """Answer to searchPersonLite: civil data and identifiers only (shape inferred)."""
 
-    person_response: tuple[PersonProfilResponse, ...] | None = None
+    person_response: Sequence[PersonProfilResponse] | None = None
     """The matching customers."""
 
 
@@ -310,7 +311,7 @@ class GetAccountsRequest(Model):
 class GetAccountsResponse(ResponseEnvelope):
     """Answer to getAccounts (shape inferred from getFullPerson's ``AccountsResponse``)."""
 
-    account_response: tuple[AccountResponse, ...] | None = None
+    account_response: Sequence[AccountResponse] | None = None
     """The accounts."""
 
 
@@ -352,7 +353,7 @@ class GetBadgeRequest(Model):
 class GetBadgeResponse(ResponseEnvelope):
     """Answer to getBadge (shape inferred)."""
 
-    badge_response: tuple[BadgeResponse, ...] | None = None
+    badge_response: Sequence[BadgeResponse] | None = None
     """The badges."""
 
 
@@ -367,7 +368,7 @@ class UpdatePersonRequest(Model):
     """The customer's identifier."""
     person_profil_request: PersonProfilRequest | None = None
     """The profile fields to change."""
-    subscription_request: tuple[SubscriptionRequest, ...] | None = None
+    subscription_request: Sequence[SubscriptionRequest] | None = None
     """Subscriptions to switch on or off."""
 
 
@@ -395,7 +396,7 @@ class GetAvailableOffersRequest(Model):
 class GetAvailableOffersResponse(ResponseEnvelope):
     """Answer to getAvailableOffers (shape inferred from getFullPerson's ``OffersResponse``)."""
 
-    get_offers_responses: tuple[OfferResponse, ...] | None = None
+    get_offers_responses: Sequence[OfferResponse] | None = None
     """The offers."""
 
 
@@ -415,7 +416,7 @@ class GetEnableOffersRequest(Model):
 class GetEnableOffersResponse(ResponseEnvelope):
     """Answer to getEnableOffers (shape inferred from getFullPerson's ``OffersResponse``)."""
 
-    get_offers_responses: tuple[OfferResponse, ...] | None = None
+    get_offers_responses: Sequence[OfferResponse] | None = None
     """The offers."""
 
 
@@ -437,7 +438,7 @@ class EditOfferRequest(Model):
 class EditOfferResponse(ResponseEnvelope):
     """Answer to editOffer (shape inferred)."""
 
-    get_offers_responses: tuple[OfferResponse, ...] | None = None
+    get_offers_responses: Sequence[OfferResponse] | None = None
     """The offer as it is now."""
 
 
@@ -460,7 +461,7 @@ class GetFormResponse(ResponseEnvelope):
 
     form_id: str | None = None
     """The form's id."""
-    form_answered_response: tuple[FormAnsweredResponse, ...] | None = None
+    form_answered_response: Sequence[FormAnsweredResponse] | None = None
     """The form's questions with the customer's answers."""
 
 
@@ -472,7 +473,7 @@ class UpdateFormRequest(Model):
     """The customer's identifier."""
     form_id: str | None = None
     """The form's id."""
-    form_answered_request: tuple[FormAnsweredRequest, ...] | None = None
+    form_answered_request: Sequence[FormAnsweredRequest] | None = None
     """The answers."""
 
 
@@ -496,7 +497,7 @@ class GetEntitiesRequest(Model):
 class GetEntitiesResponse(ResponseEnvelope):
     """Answer to getEntities (shape inferred)."""
 
-    entity_response: tuple[EntityResponse, ...] | None = None
+    entity_response: Sequence[EntityResponse] | None = None
     """The entities."""
 
 
@@ -512,7 +513,7 @@ class GetEntityParentsRequest(Model):
 class GetEntityParentsResponse(ResponseEnvelope):
     """Answer to getEntityParents, nearest parent first (shape inferred)."""
 
-    entity_response: tuple[EntityResponse, ...] | None = None
+    entity_response: Sequence[EntityResponse] | None = None
     """The parents."""
 
 
@@ -634,7 +635,7 @@ class CancelTransactionsNotValidatedRequest(Model):
 class CancelTransactionsNotValidatedResponse(ResponseEnvelope):
     """Answer to cancelTransactionsNotValidated (shape inferred)."""
 
-    transaction_response: tuple[TransactionResponse, ...] | None = None
+    transaction_response: Sequence[TransactionResponse] | None = None
     """The cancelled transactions."""
 
 
