@@ -126,7 +126,7 @@ MATRIX: dict[str, tuple[Fail, bool, bool, type[Exception], type[Exception]]] = {
     "403": (status(403), False, False, AuthenticationError, AuthenticationError),
     "html page": (
         status(200, "<html>maintenance</html>"),
-        False,
+        True,
         False,
         ResponseDecodeError,
         OutcomeUnknownError,

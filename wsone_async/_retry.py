@@ -3,7 +3,7 @@
 Which failures are retried depends on the operation:
 
 * a **read** is retried after any transient failure: connection errors, timeouts,
-  disconnects, HTTP 408, 429 and 5xx;
+  disconnects, HTTP 408, 429 and 5xx, and an answer that is not JSON at all;
 * a **write** is retried only when WsOne provably never received it (connection refused,
   DNS failure, no connection within the connect timeout) or explicitly refused it (429,
   503). Any other failure of a write is *ambiguous* (:func:`is_ambiguous`): it may have
@@ -94,7 +94,9 @@ def is_retryable(error: BaseException, *, write: bool, policy: RetryPolicy) -> b
         return isinstance(error, ServerError) or error.status == _REQUEST_TIMEOUT
     if isinstance(error, APIError):
         return not write and type(error).retryable
-    return False
+    # A read answered with something that is not JSON at all (a proxy's HTML page) is
+    # worth another try; JSON that does not fit the model would only fail again.
+    return not write and isinstance(error, ResponseDecodeError) and error.path is None
 
 
 def is_ambiguous(error: BaseException) -> bool:

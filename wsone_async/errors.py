@@ -170,6 +170,8 @@ class ServerError(HTTPStatusError):
 class ResponseDecodeError(WsOneError):
     """A response body is not JSON or does not fit its model; ``path`` names the bad field."""
 
+    #: The JSON path of the bad field, such as ``$.PersonResponse.title``; None when the
+    #: body is not JSON at all (an HTML error page, say).
     path: str | None
     operation: str | None
 
