@@ -386,6 +386,21 @@ class WsOneClient:
         """Whether the client was closed."""
         return self._shared.closed
 
+    @property
+    def timeouts(self) -> Timeouts:
+        """The time limits of this client (or view)."""
+        return self._timeouts
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy of this client (or view)."""
+        return self._policy
+
+    @property
+    def on_attempt(self) -> Callable[[AttemptInfo], None] | None:
+        """The hook called after every attempt, if any."""
+        return self._on_attempt
+
     def __repr__(self) -> str:
         shared = self._shared
         state = "closed" if shared.closed else "open" if shared.loop is not None else "not opened"
@@ -414,8 +429,9 @@ class WsOneClient:
         *,
         timeout: Timeouts | float | NotPassed = NOT_PASSED,
         retry: RetryPolicy | NotPassed = NOT_PASSED,
+        on_attempt: Callable[[AttemptInfo], None] | NotPassed | None = NOT_PASSED,
     ) -> WsOneClient:
-        """A view of this client with other time limits or retry policy.
+        """A view of this client with other time limits, retry policy or attempt hook.
 
         The view shares the client's session, connection pool and retry budget; closing
         the client closes it too.
@@ -430,6 +446,8 @@ class WsOneClient:
         view = object.__new__(WsOneClient)
         view.__dict__.update(self.__dict__)
         view._is_view = True
+        if not isinstance(on_attempt, NotPassed):
+            view._on_attempt = on_attempt
         view._configure(
             self._timeouts if isinstance(timeout, NotPassed) else Timeouts.coerce(timeout),
             self._policy if isinstance(retry, NotPassed) else _check_policy(retry),
