@@ -1,1 +1,68 @@
-"""Test helpers for code that uses wsone_async: an embedded WsOne simulator and pytest fixtures."""
+"""Test helpers for code that uses wsone_async: an embedded WsOne simulator and pytest fixtures.
+
+:class:`WsOneSimulator` serves WsOne's 29 operations on the loopback, like moto does for
+AWS: a stateful, in-memory WsOne (:class:`WsOneBackend`) behind HTTP Basic auth, with
+deterministic fault injection (:class:`FaultPlan`). :class:`SimulatorProcess` runs it in a
+child process. Functional errors use the simulator's own codes (:data:`SIMULATOR_CODES`),
+not the vendor's, whose table is not public.
+
+Example:
+    >>> import asyncio
+    >>> async def main():
+    ...     async with WsOneSimulator(password="secret") as sim:
+    ...         sim.faults.add("createPerson", "status", status=503, times=2)
+    ...         return sim.url.startswith("http://127.0.0.1:"), sim.backend.persons_count()
+    >>> asyncio.run(main())
+    (True, 0)
+"""
+
+from __future__ import annotations
+
+from wsone_async.testing._backend import (
+    CARD,
+    WEB_ACCOUNT,
+    CatalogOffer,
+    Form,
+    IdentifierSpec,
+    Person,
+    Profile,
+    Transaction,
+    TransactionStatus,
+    WsOneBackend,
+    WsOneFailure,
+    ean13,
+    is_valid_ean13,
+)
+from wsone_async.testing._codes import SIMULATOR_CODES, SimulatorCode
+from wsone_async.testing._faults import Fault, FaultKind, FaultPlan, parse_fault_spec
+from wsone_async.testing._process import SimulatorProcess
+from wsone_async.testing._routes import DEFAULT_PERSON_PATH, DEFAULT_TRANSACTION_PATH, GROUPS
+from wsone_async.testing._simulator import SimulatorStats, WsOneSimulator
+
+__all__ = [
+    "CARD",
+    "DEFAULT_PERSON_PATH",
+    "DEFAULT_TRANSACTION_PATH",
+    "GROUPS",
+    "SIMULATOR_CODES",
+    "WEB_ACCOUNT",
+    "CatalogOffer",
+    "Fault",
+    "FaultKind",
+    "FaultPlan",
+    "Form",
+    "IdentifierSpec",
+    "Person",
+    "Profile",
+    "SimulatorCode",
+    "SimulatorProcess",
+    "SimulatorStats",
+    "Transaction",
+    "TransactionStatus",
+    "WsOneBackend",
+    "WsOneFailure",
+    "WsOneSimulator",
+    "ean13",
+    "is_valid_ean13",
+    "parse_fault_spec",
+]
