@@ -35,3 +35,30 @@ async def test_fixtures_are_connected(
 def test_the_plugin_is_registered(pytestconfig: object) -> None:
     manager = pytestconfig.pluginmanager  # type: ignore[attr-defined]
     assert manager.hasplugin("wsone_async")
+
+
+def test_without_pytest_asyncio_the_fixtures_say_what_is_missing(
+    monkeypatch: object,
+) -> None:
+    import importlib
+    import importlib.util
+
+    import pytest
+
+    import wsone_async.testing.pytest_plugin as plugin
+
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name: str, *args: object) -> object:
+        return None if name == "pytest_asyncio" else real_find_spec(name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)  # type: ignore[attr-defined]
+    try:
+        fallback = importlib.reload(plugin)
+        for name in ("wsone_simulator", "wsone_client"):
+            fixture = getattr(fallback, name)
+            with pytest.raises(pytest.fail.Exception, match="needs pytest-asyncio"):
+                fixture.__wrapped__()
+    finally:
+        monkeypatch.undo()  # type: ignore[attr-defined]
+        importlib.reload(plugin)

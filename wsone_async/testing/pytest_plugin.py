@@ -69,7 +69,7 @@ if importlib.util.find_spec("pytest_asyncio") is not None:
         ) as client:
             yield client
 
-else:  # pragma: no cover
+else:
 
     @pytest.fixture
     def wsone_simulator() -> NoReturn:
