@@ -141,8 +141,9 @@ class RetryPolicy:
     initial_delay: float = attrs.field(default=0.5, validator=_positive)
     #: Upper bound of any backoff.
     max_delay: float = attrs.field(default=8.0, validator=_positive)
-    #: The longest ``Retry-After`` honoured; a longer one raises :class:`RateLimitError`
-    #: at once, with ``.retry_after``, so a consumer can requeue the work.
+    #: The longest ``Retry-After`` honoured; with a longer one the 429's
+    #: :class:`RateLimitError` (or the 503's :class:`ServerError`) is raised at once, with
+    #: ``.retry_after``, so a consumer can requeue the work.
     max_retry_after: float = attrs.field(default=60.0, validator=_positive)
     #: Pick each backoff uniformly between 0 and its upper bound ("full jitter"), so clients
     #: that failed together do not retry together. False waits the upper bound itself.

@@ -105,28 +105,61 @@ async def _person_exists(client: WsOneClient, request: Any) -> tuple[bool, dict[
     if new is None or new.identifier_value is None:
         msg = "getPerson cannot tell: the request names no identifier value"
         raise _CannotSettle(msg)
-    check = m.GetPersonRequest(
-        identifier_request=m.IdentifierRequest(
-            identifier_type=new.identifier_type, identifier_value=new.identifier_value
-        )
-    )
+    check = m.GetPersonRequest(identifier_request=_identifier(new))
     try:
         answer = await client.get_person(check)
     except APIError:
-        # WsOne's "not found" code is not documented: a functional refusal of a lookup by
-        # identifier is read as "no such person". Identifiers are unique, so should that
-        # ever be wrong, the repeated creation is refused as a duplicate, not applied twice.
+        # WsOne's "not found" code is not documented: a functional refusal of a complete
+        # lookup by identifier is read as "no such person". Identifiers are unique, so
+        # should that ever be wrong, the repeated creation is refused as a duplicate.
         return False, {}
-    return answer.person_response is not None, {}
+    person = answer.person_response
+    if person is None:
+        return False, {}
+    extra: dict[str, Any] = {}
+    generated_type = getattr(request, "new_identifier_type", None)
+    if generated_type is not None:
+        # createPersonAndIdentifier: hand back the identifier WsOne generated, as its
+        # answer would have.
+        for held in person.identifier_response or ():
+            if (
+                held.identifier_type == generated_type
+                and held.identifier_value != new.identifier_value
+            ):
+                extra["new_identifier_response"] = m.NewIdentifierResponse(
+                    identifier_type=held.identifier_type, identifier_value=held.identifier_value
+                )
+                break
+    return True, extra
+
+
+def _identifier(block: Any) -> m.IdentifierRequest:
+    return m.IdentifierRequest(
+        identifier_type=block.identifier_type, identifier_value=block.identifier_value
+    )
 
 
 async def _receipt_recorded(client: WsOneClient, request: Any) -> tuple[bool, dict[str, Any]]:
     receipt = getattr(request, "receipt_request", None)
-    if receipt is None or receipt.receipt_number is None:
-        msg = "verifyTransaction cannot tell: the request has no receipt number"
+    customer = getattr(request, "identifier_request", None)
+    full = getattr(request, "full_person_request", None)
+    if customer is None and full is not None:
+        # sendAndValidFullTransaction may name its customer only in the full profile.
+        new = full.new_identifier_request
+        if new is not None and new.identifier_value is not None:
+            customer = _identifier(new)
+    if (
+        receipt is None
+        or receipt.receipt_number is None
+        or receipt.entity_request is None
+        or customer is None
+    ):
+        # An incomplete lookup could be refused for being incomplete, which would read as
+        # "not recorded" and send the write again: better to leave the outcome unknown.
+        msg = "verifyTransaction cannot tell: the request lacks the customer, store or number"
         raise _CannotSettle(msg)
     check = m.VerifyTransactionRequest(
-        identifier_request=getattr(request, "identifier_request", None),
+        identifier_request=customer,
         receipt_request=m.ReceiptRequest(
             receipt_number=receipt.receipt_number, entity_request=receipt.entity_request
         ),
@@ -134,7 +167,7 @@ async def _receipt_recorded(client: WsOneClient, request: Any) -> tuple[bool, di
     try:
         answer = await client.verify_transaction(check)
     except APIError:
-        return False, {}  # as for getPerson: a refusal of the lookup means "not recorded"
+        return False, {}  # as for getPerson: a refusal of a complete lookup means "not recorded"
     recorded = answer.transaction_response
     return recorded is not None, {"transaction_response": recorded}
 
