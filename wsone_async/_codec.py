@@ -33,7 +33,7 @@ import cattrs
 import orjson
 from cattrs.gen import make_dict_structure_fn, override
 
-from wsone_async._redact import REDACTED, scrub_text
+from wsone_async._redact import REDACTED
 from wsone_async.errors import ResponseDecodeError
 from wsone_async.models._base import EMPTY_EXTRA, FieldInfo, Kind, Model, model_fields
 
@@ -751,14 +751,15 @@ def from_wire(cls: type[M], data: Any) -> M:
     try:
         return decode(data)  # type: ignore[no-any-return]
     except Exception as exc:  # noqa: BLE001  (the one boundary where decoding fails)
-        explained = _explain(cls, data)
-        if explained is None:
-            # The two decoders disagree: a bug of ours. The fast path's exception is not
-            # chained because its message may quote the value, which may be personal data.
-            msg = f"cannot decode {cls.__name__}: refused by the fast path ({type(exc).__name__})"
-            raise ResponseDecodeError(msg) from None
-        message, path = explained
-        raise ResponseDecodeError(message, path=path) from None
+        refused = type(exc).__name__
+    # Raised here, out of the except block: the fast path's exception may quote the value
+    # (personal data, maybe), and even a suppressed __context__ would keep it reachable.
+    explained = _explain(cls, data)
+    if explained is None:
+        msg = f"cannot decode {cls.__name__}: refused by the fast path ({refused})"
+        raise ResponseDecodeError(msg)
+    message, path = explained
+    raise ResponseDecodeError(message, path=path)
 
 
 def dumps(obj: Model) -> bytes:
@@ -766,21 +767,22 @@ def dumps(obj: Model) -> bytes:
     return orjson.dumps(to_wire(obj))
 
 
-def decode_json(body: bytes) -> Any:
+def decode_json(body: bytes, *, operation: str | None = None) -> Any:
     """Parse a response body; a body that is not JSON raises ResponseDecodeError."""
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
-        # Not chained: orjson's message quotes the body, which may hold personal data.
-        msg = f"the response body is not JSON ({len(body)} bytes)"
-        raise ResponseDecodeError(msg) from None
+        pass
+    # Not chained, not even as a context: orjson's message may quote the body.
+    msg = f"the response body is not JSON ({len(body)} bytes)"
+    raise ResponseDecodeError(msg, operation=operation)
 
 
 # ------------------------------------------------------------------- redaction helpers
 
 
 def personal_values(obj: Any) -> list[str]:
-    """The personal values of a model, as texts, to scrub from messages built around it."""
+    """The personal values of a model, as texts (for tests and tools that hunt for leaks)."""
     found: list[str] = []
     _collect_personal(obj, found, depth=0)
     return found
@@ -803,51 +805,35 @@ def _collect_personal(obj: Any, found: list[str], depth: int) -> None:
                 _collect_personal(item, found, depth + 1)
 
 
-_SAFE_KEYS: set[str] | None = None
+def redact_wire(data: Any, cls: type[Any] | None) -> Any:
+    """A copy of a JSON body fit for a log, read along model ``cls``.
 
-
-def _safe_keys() -> set[str]:
-    """Wire keys whose values are never personal, over every model of the package."""
-    global _SAFE_KEYS
-    if _SAFE_KEYS is None:
-        import wsone_async.models as models
-
-        safe: set[str] = set()
-        unsafe: set[str] = set()
-        for name in models.__all__:
-            cls = getattr(models, name)
-            if _is_model(cls):
-                for info in model_fields(cls):
-                    (unsafe if info.personal or info.scrub else safe).add(wire_name(cls, info))
-        _SAFE_KEYS = safe - unsafe
-    return _SAFE_KEYS
-
-
-def redact_wire(data: Any, *, known: Iterable[str] = (), _depth: int = 0) -> Any:
-    """A copy of a JSON body fit for a log: personal and unknown values are redacted.
-
-    Keys stay visible so the structure can be debugged; values show only for keys every
-    model declares non-personal; free text (``infos``) is scrubbed of personal-looking
-    parts and of the ``known`` personal values (such as the request's names).
+    Keys stay visible, so the structure can be debugged. A value shows only where the model
+    declares a field that is not personal data and not free text; everything else (personal
+    fields, the vendor's ``infos``, keys and blocks the models do not describe) is redacted.
     """
-    if _depth > _MAX_LOG_DEPTH:
+    return _redact(data, cls, 0)
+
+
+def _redact(data: Any, cls: type[Any] | None, depth: int) -> Any:
+    if depth > _MAX_LOG_DEPTH:
         return REDACTED
-    safe = _safe_keys()
-    if isinstance(data, dict):
-        out: dict[str, Any] = {}
-        for key, value in data.items():
-            if isinstance(value, dict | list):
-                out[key] = redact_wire(value, known=known, _depth=_depth + 1)
-            elif value is None or key in safe:
-                out[key] = value
-            elif key == "infos" and isinstance(value, str):
-                out[key] = scrub_text(value, known)
-            else:
-                out[key] = REDACTED
-        return out
     if isinstance(data, list):
-        return [redact_wire(item, known=known, _depth=_depth + 1) for item in data]
-    return REDACTED
+        return [_redact(item, cls, depth + 1) for item in data]
+    if not isinstance(data, dict):
+        return REDACTED
+    fields = _fields_by_wire(cls) if cls is not None else {}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        info = fields.get(key)
+        if isinstance(value, dict | list):
+            target = info.target if info is not None and info.kind is Kind.MODEL else None
+            out[key] = _redact(value, target, depth + 1)
+        elif value is None or (info is not None and not info.personal):
+            out[key] = value
+        else:
+            out[key] = REDACTED
+    return out
 
 
 # Bodies nested deeper than this are cut from logs rather than walked.

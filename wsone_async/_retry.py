@@ -114,7 +114,7 @@ def is_ambiguous(error: BaseException) -> bool:
 
 
 def describe(error: BaseException) -> str:
-    """A short reason for logs: the class and its (already scrubbed) message."""
+    """A short reason for logs: the class and its message (free of personal data)."""
     return f"{type(error).__name__}: {error}"
 
 

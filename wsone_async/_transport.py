@@ -21,9 +21,11 @@ from collections.abc import Iterable
 from typing import Any, Final, TypeVar
 
 import aiohttp
+import multidict
 import yarl
 
-from wsone_async._codec import decode_json, from_wire, personal_values, redact_wire
+from wsone_async._codec import decode_json, from_wire, redact_wire
+from wsone_async._redact import REDACTED
 from wsone_async.errors import (
     APIConnectionError,
     APITimeoutError,
@@ -163,6 +165,12 @@ class Transport:
                 # Only an error answer can ask for a delay; skip the lookup otherwise.
                 retry_after = response.headers.get("Retry-After") if status >= 300 else None
                 return Reply(status, retry_after, reply_body)
+        except aiohttp.ClientResponseError as exc:
+            # A malformed answer. aiohttp's error carries our request headers, which hold
+            # the Authorization header: scrubbed before it is chained.
+            _scrub_request_info(exc)
+            msg = f"WsOne's answer could not be read ({type(exc).__name__})"
+            raise APIConnectionError(msg, request_sent=True) from exc
         except aiohttp.ConnectionTimeoutError as exc:
             # No connection in time (pool full or host slow): nothing was sent.
             msg = "no connection to WsOne within the connect timeout"
@@ -197,6 +205,16 @@ class Transport:
         return b"".join(chunks)
 
 
+def _scrub_request_info(error: aiohttp.ClientResponseError) -> None:
+    info = error.request_info
+    if info is not None and "Authorization" in info.headers:
+        headers = multidict.CIMultiDict(info.headers)
+        headers["Authorization"] = REDACTED
+        error.request_info = aiohttp.RequestInfo(
+            info.url, info.method, multidict.CIMultiDictProxy(headers), info.real_url
+        )
+
+
 def _too_large(cap: int) -> ResponseTooLargeError:
     return ResponseTooLargeError(f"the response body is larger than {cap} bytes")
 
@@ -206,10 +224,9 @@ def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> f
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
-        return float(text)
     try:
-        seconds = float(text)
+        # ASCII only: str.isdigit() and float() also take digits of other scripts ("²").
+        seconds = float(text) if text.isascii() else math.nan
     except ValueError:
         pass
     else:
@@ -227,26 +244,26 @@ def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> f
 _AUTH_STATUSES: Final = frozenset({401, 403})
 
 
-def decode_reply(reply: Reply, response_type: type[M], *, operation: str, request: Model) -> M:
+def decode_reply(reply: Reply, response_type: type[M], *, operation: str) -> M:
     """Turn a reply into the response model, or raise the error it stands for."""
     status = reply.status
     if not _HTTP_OK_FIRST <= status <= _HTTP_OK_LAST:
         raise _status_error(status, reply.retry_after, operation)
-    data = decode_json(reply.body)
+    data = decode_json(reply.body, operation=operation)
     if logger.isEnabledFor(logging.DEBUG):
-        logger.debug("%s answer: %s", operation, redact_wire(data, known=personal_values(request)))
+        logger.debug("%s answer: %s", operation, redact_wire(data, response_type))
     if type(data) is not dict:
         msg = f"the answer is a JSON {type(data).__name__}, not an object"
         raise ResponseDecodeError(msg, path="$", operation=operation)
     code = data.get("responseCode")
     if code is not None and code != _SUCCESS:
+        if isinstance(code, bool) or not isinstance(code, str | int):
+            msg = "the answer's responseCode is neither a string nor a number"
+            raise ResponseDecodeError(msg, path="$.responseCode", operation=operation)
         code_text = str(code)
         infos = data.get("infos")
         raise error_class_for(code_text)(
-            code_text,
-            infos if isinstance(infos, str) else None,
-            operation=operation,
-            personal=personal_values(request),
+            code_text, infos if isinstance(infos, str) else None, operation=operation
         )
     try:
         return from_wire(response_type, data)

@@ -108,8 +108,9 @@ class ImportResult:
 
     index: int
     """Position of the record in the input, from 0."""
-    key: str | None
-    """The record's identifier as ``"<type>:<value>"``, or None when it has none."""
+    key: str | None = attrs.field(repr=False)
+    """The record's identifier as ``"<type>:<value>"``, or None when it has none (kept out
+    of the repr: it is the customer's email or card number)."""
     outcome: Outcome
     """How it settled."""
     error: Exception | None = attrs.field(default=None, repr=False)
@@ -693,27 +694,30 @@ def _text(row: dict[str, Any], column: str) -> str | None:
     return text or None
 
 
+# The row helpers raise after their try blocks, never inside: the parsing error quotes the
+# value (personal data, maybe), and even a suppressed __context__ would keep it reachable.
+
+
 def _integer(row: dict[str, Any], column: str) -> int | None:
     text = _text(row, column)
     if text is None:
         return None
-    try:
+    if text.lstrip("+-").isdecimal() and text.isascii():
         return int(text)
-    except ValueError:
-        raise RowError(column, "not a whole number") from None
+    raise RowError(column, "not a whole number")
 
 
 def _code(row: dict[str, Any], column: str, codes: type[m.OpenIntEnum]) -> Any:
     text = _text(row, column)
     if text is None:
         return None
-    if text.lstrip("+-").isdigit():
+    if text.lstrip("+-").isdecimal() and text.isascii():
         return codes(int(text))
-    try:
-        return codes[text.upper()]
-    except KeyError:
+    member = codes.__members__.get(text.upper())
+    if member is None:
         names = ", ".join(member.name for member in codes)
-        raise RowError(column, f"unknown value (use a number or {names})") from None
+        raise RowError(column, f"unknown value (use a number or {names})")
+    return member
 
 
 def _date(row: dict[str, Any], column: str) -> dt.date | None:
@@ -721,11 +725,17 @@ def _date(row: dict[str, Any], column: str) -> dt.date | None:
     if text is None:
         return None
     for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
-        try:
-            return dt.datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
+        parsed = _strptime(text, pattern)
+        if parsed is not None:
+            return parsed
     raise RowError(column, "not a date (dd/mm/yyyy or yyyy-mm-dd)")
+
+
+def _strptime(text: str, pattern: str) -> dt.date | None:
+    try:
+        return dt.datetime.strptime(text, pattern).date()
+    except ValueError:
+        return None
 
 
 def _flag(row: dict[str, Any], column: str) -> bool | None:
@@ -748,7 +758,7 @@ def _block(column: str, build: Callable[[], Any]) -> Any:
     except ValueError as exc:
         # The model names its field and never the value; keep its words for the column.
         problem = str(exc).split(": ", 1)[-1]
-        raise RowError(column, problem) from None
+    raise RowError(column, problem)
 
 
 def prospect_from_row(row: dict[str, Any], *, source: str | None = None) -> m.CreatePersonRequest:

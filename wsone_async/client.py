@@ -508,7 +508,9 @@ class WsOneClient:
             raise TypeError(msg)
         body = dumps(request)
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s request: %s", operation.name, redact_wire(to_wire(request)))
+            logger.debug(
+                "%s request: %s", operation.name, redact_wire(to_wire(request), type(request))
+            )
         total = self._timeouts.total
         deadline = None if total is None else self._clock() + total
         url = self._urls[operation.name]
@@ -517,9 +519,7 @@ class WsOneClient:
                 # The first attempt, inlined: every frame between the caller and aiohttp is
                 # walked again at each resumption, which measurably costs throughput.
                 reply = await transport.post(url, body, self._first_limits)
-                response = decode_reply(
-                    reply, operation.response_type, operation=operation.name, request=request
-                )
+                response = decode_reply(reply, operation.response_type, operation=operation.name)
             else:
                 response = await self._attempt(
                     transport, operation, url, body, request, deadline, 1
@@ -558,9 +558,7 @@ class WsOneClient:
         started = self._clock() if hook is not None else 0.0
         try:
             reply = await transport.post(url, body, limits)
-            response = decode_reply(
-                reply, operation.response_type, operation=operation.name, request=request
-            )
+            response = decode_reply(reply, operation.response_type, operation=operation.name)
         except WsOneError as error:
             if hook is not None:
                 self._report(hook, operation, number, started, error)

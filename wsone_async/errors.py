@@ -23,17 +23,16 @@ text, and a deployment that knows its codes maps them to subclasses with
 :func:`register_error_code`.
 
 No message or repr of these errors contains a credential or personal data: the vendor's
-``infos`` text is scrubbed before it reaches a message (the raw text stays on ``.infos``),
-and an :class:`OutcomeUnknownError` keeps its request on ``.request``, never in its message.
+``infos`` text never reaches a message (it stays on ``.infos``), and an
+:class:`OutcomeUnknownError` keeps its request on ``.request``, never in its message.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from wsone_async._redact import scrub_text, short
+from wsone_async._redact import short
 
 __all__ = [
     "APIConnectionError",
@@ -70,20 +69,15 @@ class APIError(WsOneError):
     infos: str | None
     operation: str | None
 
-    def __init__(
-        self,
-        code: str,
-        infos: str | None = None,
-        *,
-        operation: str | None = None,
-        personal: Iterable[str] = (),
-    ) -> None:
+    def __init__(self, code: str, infos: str | None = None, *, operation: str | None = None):
         self.code = code
         self.infos = infos
         self.operation = operation
         where = f"{operation}: " if operation else ""
-        text = f": {short(scrub_text(infos, personal))}" if infos else ""
-        super().__init__(f"{where}WsOne responseCode {code!r}{text}")
+        # The vendor's text stays out of the message: it may quote any customer's data,
+        # not only the request's, and no pattern can tell a name from a word.
+        hint = " (WsOne's text is in .infos)" if infos else ""
+        super().__init__(f"{where}WsOne responseCode {short(code, 40)!r}{hint}")
 
 
 class APIConnectionError(WsOneError):

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Final, Self
 
 import attrs
 
-from wsone_async._redact import REDACTED, scrub_text
+from wsone_async._redact import REDACTED
 
 __all__ = [
     "EMPTY_EXTRA",
@@ -122,34 +122,29 @@ class FieldInfo:
     target: type[Any] | None
     #: Whether the constructor requires it (no default).
     required: bool
-    #: Whether the value is personal data (redacted in reprs and logs).
+    #: Whether the value is personal data, or free text that may quote some (redacted in
+    #: reprs and logs).
     personal: bool
-    #: Whether the value is free text shown scrubbed in reprs.
-    scrub: bool
     #: Extra value check run at construction, if any.
     check: Check | None
 
 
 _PERSONAL = "wsone_personal"
-_SCRUB = "wsone_scrub"
 _CHECK = "wsone_check"
 
 
-def meta(
-    *, personal: bool = False, scrub: bool = False, check: Check | None = None
-) -> dict[str, Any]:
+def meta(*, personal: bool = False, check: Check | None = None) -> dict[str, Any]:
     """Metadata of a model field, for ``attrs.field(metadata=...)``.
 
     Args:
-        personal: the value is personal data, redacted in reprs and logs.
-        scrub: the value is free text that may echo personal data (the vendor's ``infos``):
-            reprs show it with personal-looking parts scrubbed.
+        personal: the value is personal data, or free text that may quote some (such as the
+            vendor's ``infos``): redacted in reprs and logs.
         check: returns an error text for a bad value, or None when it is fine.
 
     Required fields use ``attrs.field(metadata=meta(...))`` directly, so type checkers see
     that they have no default.
     """
-    return {_PERSONAL: personal, _SCRUB: scrub, _CHECK: check}
+    return {_PERSONAL: personal, _CHECK: check}
 
 
 def personal(*, check: Check | None = None) -> Any:
@@ -201,13 +196,7 @@ class Model:
             value = self.__dict__[info.name]
             if value is None:
                 continue
-            if info.personal:
-                shown = REDACTED
-            elif info.scrub and isinstance(value, str):
-                shown = repr(scrub_text(value))
-            else:
-                shown = repr(value)
-            parts.append(f"{info.name}={shown}")
+            parts.append(f"{info.name}={REDACTED if info.personal else repr(value)}")
         if self.wire_extra:
             parts.append(f"wire_extra=<keys: {', '.join(sorted(self.wire_extra))}>")
         return f"{type(self).__name__}({', '.join(parts)})"
@@ -236,7 +225,6 @@ def model_fields(cls: type[Any]) -> tuple[FieldInfo, ...]:
                 target=target,
                 required=attribute.default is attrs.NOTHING,
                 personal=bool(attribute.metadata.get(_PERSONAL, False)),
-                scrub=bool(attribute.metadata.get(_SCRUB, False)),
                 check=attribute.metadata.get(_CHECK),
             )
         )

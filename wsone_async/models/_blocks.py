@@ -299,8 +299,9 @@ class ResponseEnvelope(Model):
 
     response_code: str | None = None
     """``"000"`` on success; any other code is a functional failure."""
-    infos: str | None = attrs.field(default=None, metadata=meta(scrub=True))
-    """The vendor's text about the outcome, such as ``"Request successfully processed"``."""
+    infos: str | None = personal()
+    """The vendor's text about the outcome, such as ``"Request successfully processed"``;
+    redacted in reprs and logs, since it may quote a customer's data."""
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
