@@ -201,7 +201,9 @@ class TestImport:
 
     async def test_five_thousand_rows_under_ten_percent_faults(self) -> None:
         total, seeded = 5000, 200
-        timeouts = Timeouts(attempt=0.25, total=10.0)
+        # Attempts get 0.6 s (a loaded CI machine can be slow); the latency faults below
+        # hold an answer twice that long, so each one is a real timeout.
+        timeouts = Timeouts(attempt=0.6, total=30.0)
         retry = RetryPolicy(max_retries=3, initial_delay=0.01, max_delay=0.05, budget=None)
         async with _simulated(timeout=timeouts, retry=retry) as (sim, client):
             await run_import(client, _rows(seeded), to_request=prospect_from_row)
@@ -212,7 +214,7 @@ class TestImport:
                 ("status", {"status": 502}),
                 ("drop_before", {}),
                 ("drop_after", {}),
-                ("latency", {"delay": 0.5}),  # past the attempt limit: a timeout
+                ("latency", {"delay": 1.2}),  # past the attempt limit: a timeout
                 ("html", {}),
             ]:
                 sim.faults.add("*", kind, rate=0.0125, **options)
