@@ -169,7 +169,12 @@ async def _receipt_recorded(client: WsOneClient, request: Any) -> tuple[bool, di
     except APIError:
         return False, {}  # as for getPerson: a refusal of a complete lookup means "not recorded"
     recorded = answer.transaction_response
-    return recorded is not None, {"transaction_response": recorded}
+    # A cancelled receipt frees its store and number for a new one, so finding it cancelled
+    # says nothing of the write being settled. The status names are inferred, not
+    # documented: any status that speaks of cancelling counts.
+    if recorded is None or "CANCEL" in (recorded.status or "").upper():
+        return False, {}
+    return True, {"transaction_response": recorded}
 
 
 class _Shared:
