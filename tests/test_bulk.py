@@ -392,3 +392,47 @@ def test_results_say_when_settled() -> None:
     assert not ImportResult(0, "k", Outcome.UNKNOWN).settled
     assert dt.date  # keep the datetime import used by type checkers in this module
     assert json.dumps({"ok": True})
+
+
+async def test_rows_repeating_a_key_settle_one_after_the_other() -> None:
+    from wsone_async.bulk import _Import
+
+    client = WsOneClient("https://wsone.example.fr", username="a", password="b")
+    job = _Import(
+        client,
+        concurrency=3,
+        rate_limit=None,
+        dedupe=True,
+        journal=None,
+        to_request=prospect_from_row,
+        max_rounds=1,
+        clock=FakeClock(),
+        sleep=FakeClock().sleep,
+    )
+    running = most = 0
+
+    async def settle(request: object) -> tuple[Outcome, None]:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0)  # hand over to the other workers, as a request would
+        running -= 1
+        return Outcome.CREATED, None
+
+    job._settle = settle  # type: ignore[method-assign]
+    results = [result async for result in job.results(_rows(1) * 6)]
+    assert len(results) == 6
+    assert most == 1  # never two rows of one key in progress together
+
+
+async def test_an_input_that_fails_stops_the_import_with_its_error() -> None:
+    class Broken(Exception):
+        pass
+
+    def records() -> Iterator[dict[str, Any]]:
+        yield from _rows(3)
+        raise Broken
+
+    async with _simulated() as (_, client):
+        with pytest.raises(Broken):
+            await run_import(client, records(), to_request=prospect_from_row)

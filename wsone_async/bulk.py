@@ -49,6 +49,7 @@ import time
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
+    AsyncIterator,
     Awaitable,
     Callable,
     Iterable,
@@ -335,8 +336,39 @@ def _default_key(request: m.CreatePersonRequest) -> str | None:
     return f"{int(new.identifier_type)}:{new.identifier_value}"
 
 
-_Item = tuple[int, Any]
 _END: Final = object()
+
+
+class _Source:
+    """The input, shared by the workers: ``next()`` gives ``(index, record)`` or None."""
+
+    def __init__(self, records: Iterable[Any] | AsyncIterable[Any]) -> None:
+        self._index = 0
+        self._done = False
+        self._sync: Iterator[Any] | None = None
+        self._async: AsyncIterator[Any] | None = None
+        if isinstance(records, AsyncIterable):
+            self._async = aiter(records)
+        else:
+            self._sync = iter(records)
+        # An async generator cannot run twice at once: its readers take turns.
+        self._turn = asyncio.Lock()
+
+    async def next(self) -> tuple[int, Any] | None:
+        if self._done:
+            return None
+        if self._sync is not None:
+            record = next(self._sync, _END)
+        else:
+            assert self._async is not None
+            async with self._turn:
+                record = await anext(self._async, _END) if not self._done else _END
+        if record is _END:
+            self._done = True
+            return None
+        index = self._index
+        self._index += 1
+        return index, record
 
 
 class _Import:
@@ -372,7 +404,7 @@ class _Import:
         self._max_rounds = max_rounds
         self._sleep = sleep
         self._resumed_run = False
-        self._busy_keys: dict[str, asyncio.Lock] = {}
+        self._busy_keys: dict[str, list[Any]] = {}
         outer_hook = client.on_attempt
         # A view of the caller's client: same session and pool; ambiguous creations are
         # settled by getPerson before any retry; every attempt informs the AIMD gate.
@@ -407,12 +439,11 @@ class _Import:
             # A rerun: whatever the journal does not list may have been in flight when the
             # last run stopped, so it is looked up before any creation.
             self._resumed_run = bool(self._journal.settled)
-        inbox: asyncio.Queue[_Item | object] = asyncio.Queue(maxsize=2 * self._concurrency)
         outbox: asyncio.Queue[ImportResult | BaseException | object] = asyncio.Queue(
             maxsize=2 * self._concurrency
         )
-        tasks = [asyncio.create_task(self._produce(records, inbox, outbox))]
-        tasks += [asyncio.create_task(self._work(inbox, outbox)) for _ in range(self._concurrency)]
+        source = _Source(records)
+        tasks = [asyncio.create_task(self._work(source, outbox)) for _ in range(self._concurrency)]
         running = self._concurrency
         try:
             while running:
@@ -431,40 +462,20 @@ class _Import:
             if self._journal is not None:
                 await self._journal.close()
 
-    async def _produce(
-        self,
-        records: Iterable[Any] | AsyncIterable[Any],
-        inbox: asyncio.Queue[_Item | object],
-        outbox: asyncio.Queue[ImportResult | BaseException | object],
-    ) -> None:
-        try:
-            index = 0
-            if isinstance(records, AsyncIterable):
-                async for record in records:
-                    await inbox.put((index, record))
-                    index += 1
-            else:
-                for record in records:
-                    await inbox.put((index, record))
-                    index += 1
-        except Exception as exc:  # noqa: BLE001  (the input's own failure ends the import)
-            await outbox.put(exc)
-        finally:
-            for _ in range(self._concurrency):
-                await inbox.put(_END)
-
     async def _work(
         self,
-        inbox: asyncio.Queue[_Item | object],
+        source: _Source,
         outbox: asyncio.Queue[ImportResult | BaseException | object],
     ) -> None:
-        while True:
-            item = await inbox.get()
-            if item is _END:
-                await outbox.put(_END)
-                return
-            index, record = item  # type: ignore[misc]
-            await outbox.put(await self._one(index, record))
+        # Each worker takes the next record when it is free: the input is read no faster
+        # than records settle, and no producer task or hand-off queue stands in between.
+        try:
+            while (item := await source.next()) is not None:
+                index, record = item
+                await outbox.put(await self._one(index, record))
+        except Exception as exc:  # noqa: BLE001  (the input's own failure ends the import)
+            await outbox.put(exc)
+        await outbox.put(_END)
 
     async def _one(self, index: int, record: Any) -> ImportResult:
         try:
@@ -478,22 +489,27 @@ class _Import:
         if key is None:
             missing = RowError("identifier_value", "missing: a prospect needs an identifier")
             return ImportResult(index, None, Outcome.FAILED, error=missing)
-        digest = _digest(key)
         journal = self._journal
+        digest = _digest(key) if journal is not None else ""
         if journal is not None and digest in journal.settled:
             return ImportResult(index, key, journal.settled[digest], resumed=True)
-        lock = self._busy_keys.get(key)
-        if lock is None:
-            lock = self._busy_keys[key] = asyncio.Lock()
+        # Rows repeating a key settle one after the other. The entry lives while any row
+        # of that key holds or awaits the lock, so a later row always finds it.
+        entry = self._busy_keys.get(key)
+        if entry is None:
+            entry = self._busy_keys[key] = [asyncio.Lock(), 0]
+        lock: asyncio.Lock = entry[0]
+        entry[1] += 1
         try:
-            async with lock:  # rows repeating a key settle one after the other
+            async with lock:
                 await self._gate.acquire()
                 try:
                     outcome, failure = await self._settle(request)
                 finally:
                     self._gate.release()
         finally:
-            if not lock.locked() and self._busy_keys.get(key) is lock:
+            entry[1] -= 1
+            if entry[1] == 0:
                 del self._busy_keys[key]
         if journal is not None and outcome in (Outcome.CREATED, Outcome.EXISTING):
             journal.record(digest, outcome, index)
