@@ -238,3 +238,36 @@ def test_reads_and_writes() -> None:
         "getBadge", "getAvailableOffers", "getEnableOffers", "getForm", "getEntities",
         "getEntityParents", "verifyTransaction", "getLastTransaction",
     }  # fmt: skip
+
+
+async def test_closing_while_a_call_waits_to_retry_refuses_the_next_attempt(
+    mocked: MockedWsOne,
+) -> None:
+    url = "https://wsone.example.fr/rest/2.0/personWebService/getPerson"
+    mocked.post(url, status=503, headers={"Retry-After": "5"})
+    mocked.post(url, payload=OK)
+    waiting, release = asyncio.Event(), asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        waiting.set()
+        await release.wait()
+
+    client = _client(sleep=sleep)
+    async with client:
+        call = asyncio.create_task(client.get_person(_read()))
+        await waiting.wait()
+        await client.aclose()
+        release.set()
+        with pytest.raises(ClientClosedError, match="waited to retry"):
+            await call
+    assert len(mocked.requests[("POST", URL(url))]) == 1
+
+
+async def test_a_borrowed_session_closed_by_its_owner_is_a_clear_error(
+    mocked: MockedWsOne,
+) -> None:
+    session = aiohttp.ClientSession()
+    async with _client(session=session) as client:
+        await session.close()
+        with pytest.raises(ClientStateError, match="closed by its owner"):
+            await client.get_person(_read())

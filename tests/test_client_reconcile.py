@@ -177,3 +177,54 @@ async def test_settling_is_off_by_default(mocked: MockedWsOne, clock: FakeClock)
         with pytest.raises(OutcomeUnknownError):
             await client.create_person(_create())
     assert _count(mocked, f"{PERSON}/getPerson") == 0
+
+
+async def test_settling_gets_only_what_is_left_of_the_deadline(
+    mocked: MockedWsOne, clock: FakeClock
+) -> None:
+    from wsone_async import Timeouts
+
+    def slow_failure(url: URL, **kwargs: Any) -> None:
+        clock.now += 7.0  # the attempt used 7 of the call's 10 seconds
+        raise aiohttp.ServerDisconnectedError
+
+    mocked.post(f"{PERSON}/createPerson", callback=slow_failure)
+    mocked.post(f"{PERSON}/getPerson", payload=FOUND)
+    client = WsOneClient(
+        BASE,
+        username="api",
+        password="pw",
+        timeout=Timeouts(attempt=5.0, total=10.0),
+        retry=RetryPolicy(reconcile_writes=True),
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    async with client:
+        await client.create_person(_create())
+    check = mocked.requests[("POST", URL(f"{PERSON}/getPerson"))][0].kwargs["timeout"]
+    assert check.total == pytest.approx(3.0)
+
+
+async def test_with_no_time_left_the_outcome_stays_unknown(
+    mocked: MockedWsOne, clock: FakeClock
+) -> None:
+    from wsone_async import Timeouts
+
+    def too_slow(url: URL, **kwargs: Any) -> None:
+        clock.now += 11.0
+        raise aiohttp.ServerDisconnectedError
+
+    mocked.post(f"{PERSON}/createPerson", callback=too_slow)
+    client = WsOneClient(
+        BASE,
+        username="api",
+        password="pw",
+        timeout=Timeouts(attempt=5.0, total=10.0),
+        retry=RetryPolicy(reconcile_writes=True),
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    async with client:
+        with pytest.raises(OutcomeUnknownError, match="no time left to ask getPerson"):
+            await client.create_person(_create())
+    assert _count(mocked, f"{PERSON}/getPerson") == 0

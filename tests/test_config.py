@@ -16,7 +16,7 @@ def test_defaults_bound_every_call() -> None:
 def test_none_timeout_is_refused() -> None:
     with pytest.raises(ValueError, match="never wait forever"):
         Timeouts.coerce(None)
-    with pytest.raises(ValueError, match="never wait forever"):
+    with pytest.raises(ValueError, match="attempt cannot be None"):
         Timeouts(attempt=None)  # type: ignore[arg-type]
 
 
@@ -44,3 +44,16 @@ def test_retry_policy_checks_and_backoff() -> None:
         RetryPolicy(max_retries=-1)
     with pytest.raises(TypeError, match="max_retries"):
         RetryPolicy(max_retries=True)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("field", ["initial_delay", "max_delay", "max_retry_after"])
+def test_retry_delays_cannot_be_none(field: str) -> None:
+    with pytest.raises(ValueError, match=f"{field} cannot be None"):
+        RetryPolicy(**{field: None})  # type: ignore[arg-type]
+
+
+def test_retry_policy_types() -> None:
+    with pytest.raises(TypeError):
+        RetryPolicy(jitter="yes")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="RetryBudget"):
+        RetryPolicy(budget=10)  # type: ignore[arg-type]

@@ -42,9 +42,15 @@ def _positive(instance: Any, attribute: attrs.Attribute[Any], value: float | Non
 
 def _positive_required(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is None:
-        msg = f"{attribute.name} cannot be None: a call must never wait forever"
+        msg = f"{attribute.name} cannot be None"
         raise ValueError(msg)
     _positive(instance, attribute, value)  # type: ignore[arg-type]
+
+
+def _budget(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, RetryBudget):
+        msg = f"budget must be a RetryBudget or None, got {type(value).__name__}"
+        raise TypeError(msg)
 
 
 def _non_negative_int(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
@@ -138,21 +144,25 @@ class RetryPolicy:
     #: Retries after the first attempt; 0 means exactly one attempt.
     max_retries: int = attrs.field(default=2, validator=_non_negative_int)
     #: Upper bound of the first backoff; it doubles at each retry (full jitter).
-    initial_delay: float = attrs.field(default=0.5, validator=_positive)
+    initial_delay: float = attrs.field(default=0.5, validator=_positive_required)
     #: Upper bound of any backoff.
-    max_delay: float = attrs.field(default=8.0, validator=_positive)
+    max_delay: float = attrs.field(default=8.0, validator=_positive_required)
     #: The longest ``Retry-After`` honoured; with a longer one the 429's
     #: :class:`RateLimitError` (or the 503's :class:`ServerError`) is raised at once, with
     #: ``.retry_after``, so a consumer can requeue the work.
-    max_retry_after: float = attrs.field(default=60.0, validator=_positive)
+    max_retry_after: float = attrs.field(default=60.0, validator=_positive_required)
     #: Pick each backoff uniformly between 0 and its upper bound ("full jitter"), so clients
     #: that failed together do not retry together. False waits the upper bound itself.
-    jitter: bool = True
-    #: The retry budget shared by a client and its ``with_options`` views; None disables it.
-    budget: RetryBudget | None = RetryBudget()
+    jitter: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    #: The retry budget. The bucket is the client's, built from the policy it was created
+    #: with and shared by its ``with_options`` views; a view's policy can only opt out of it
+    #: (``budget=None``), not bring a bucket of its own.
+    budget: RetryBudget | None = attrs.field(default=RetryBudget(), validator=_budget)
     #: After an ambiguous write failure, settle the outcome with a read (getPerson on the new
     #: identifier, verifyTransaction on the receipt) before deciding to send it again.
-    reconcile_writes: bool = False
+    reconcile_writes: bool = attrs.field(
+        default=False, validator=attrs.validators.instance_of(bool)
+    )
 
     def backoff_cap(self, retry_number: int) -> float:
         """Upper bound of the wait before retry ``retry_number`` (1 for the first retry)."""

@@ -30,6 +30,7 @@ from wsone_async.errors import (
     APIConnectionError,
     APITimeoutError,
     AuthenticationError,
+    ClientStateError,
     HTTPStatusError,
     RateLimitError,
     ResponseDecodeError,
@@ -148,6 +149,10 @@ class Transport:
         """
         session = self._session
         assert session is not None, "open() first"
+        if session.closed:
+            # A borrowed session its owner closed: aiohttp would raise a bare RuntimeError.
+            msg = "the aiohttp session given to WsOneClient was closed by its owner"
+            raise ClientStateError(msg)
         try:
             async with session.post(
                 url,

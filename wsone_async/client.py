@@ -180,7 +180,7 @@ async def _receipt_recorded(client: WsOneClient, request: Any) -> tuple[bool, di
 class _Shared:
     """What a client and its ``with_options`` views share: transport, budget, life cycle."""
 
-    __slots__ = ("base_url", "budget", "closed", "loop", "paths", "transport", "username")
+    __slots__ = ("base_url", "budget", "closed", "loop", "transport", "username")
 
     def __init__(
         self,
@@ -188,13 +188,11 @@ class _Shared:
         budget: BudgetState | None,
         base_url: str,
         username: str,
-        paths: dict[Service, str],
     ) -> None:
         self.transport = transport
         self.budget = budget
         self.base_url = base_url
         self.username = username
-        self.paths = paths
         self.loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
 
@@ -348,7 +346,7 @@ class WsOneClient:
             Service.TRANSACTION: _check_path("transaction_path", transaction_path),
         }
         budget = BudgetState(policy.budget) if policy.budget is not None else None
-        self._shared = _Shared(transport, budget, base, username, paths)
+        self._shared = _Shared(transport, budget, base, username)
         self._is_view = False
         self._urls = {
             op.name: transport.url(f"{paths[op.service]}/{op.name}") for op in ops.OPERATIONS
@@ -534,7 +532,7 @@ class WsOneClient:
                 transport, operation, url, body, request, deadline, error
             )
         budget = self._shared.budget
-        if budget is not None:
+        if budget is not None and self._policy.budget is not None:
             budget.refund()
         return response
 
@@ -548,6 +546,10 @@ class WsOneClient:
         deadline: float | None,
         number: int,
     ) -> Resp:
+        if self._shared.closed:
+            # Closed while this call waited to retry: refuse like any call after aclose().
+            msg = "this WsOneClient was closed while the call waited to retry"
+            raise ClientClosedError(msg)
         limits = self._limits
         if deadline is not None:
             remaining = deadline - self._clock()
@@ -601,7 +603,7 @@ class WsOneClient:
         policy = self._policy
         write = operation.is_write
         if self._settles(operation, error):
-            settled = await self._settle(operation, request, error)
+            settled = await self._settle(operation, request, error, deadline)
             if settled is not None:
                 return settled
             error = _NotApplied(error)
@@ -616,7 +618,7 @@ class WsOneClient:
                 except WsOneError as failure:
                     if not self._settles(operation, failure):
                         raise
-                    settled = await self._settle(operation, request, failure)
+                    settled = await self._settle(operation, request, failure, deadline)
                     if settled is None:
                         raise _NotApplied(failure) from failure
                     return settled
@@ -651,7 +653,11 @@ class WsOneClient:
         )
 
     async def _settle(
-        self, operation: Operation[Req, Resp], request: Req, error: WsOneError
+        self,
+        operation: Operation[Req, Resp],
+        request: Req,
+        error: WsOneError,
+        deadline: float | None,
     ) -> Resp | None:
         """Tell with a read whether an ambiguous write was applied.
 
@@ -660,8 +666,20 @@ class WsOneClient:
         """
         settlement = operation.settlement
         assert settlement is not None
+        timeouts = self._timeouts
+        if deadline is not None:
+            # The check belongs to the call: it gets what is left of the call's deadline.
+            left = deadline - self._clock()
+            if left <= 0:
+                why = f"no time left to ask {settlement.value}"
+                raise OutcomeUnknownError(
+                    operation.name, request, reason=f"{describe(error)}; {why}"
+                ) from error
+            timeouts = attrs.evolve(timeouts, attempt=min(timeouts.attempt, left), total=left)
         # The check is a read, retried as reads are, with the client's session.
-        checker = self.with_options(retry=attrs.evolve(self._policy, reconcile_writes=False))
+        checker = self.with_options(
+            timeout=timeouts, retry=attrs.evolve(self._policy, reconcile_writes=False)
+        )
         try:
             if settlement is Settlement.NEW_IDENTIFIER:
                 applied, extra = await _person_exists(checker, request)
