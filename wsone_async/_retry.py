@@ -40,7 +40,7 @@ from wsone_async.errors import (
     ServerError,
 )
 
-__all__ = ["BudgetState", "is_ambiguous", "is_retryable", "retry_after_failure"]
+__all__ = ["BudgetState", "is_ambiguous", "is_retryable", "is_throttle", "retry_after_failure"]
 
 logger = logging.getLogger("wsone_async")
 
@@ -82,12 +82,20 @@ def _retry_after_too_long(error: HTTPStatusError, policy: RetryPolicy) -> bool:
     return error.retry_after is not None and error.retry_after > policy.max_retry_after
 
 
+def is_throttle(error: BaseException) -> bool:
+    """Whether WsOne (or a proxy) asked to slow down: HTTP 429 or 503."""
+    return isinstance(error, HTTPStatusError) and error.status in (
+        _TOO_MANY_REQUESTS,
+        _SERVICE_UNAVAILABLE,
+    )
+
+
 def is_retryable(error: BaseException, *, write: bool, policy: RetryPolicy) -> bool:
     """Whether ``error`` may be retried for a read (``write=False``) or a write."""
     if isinstance(error, APIConnectionError):
         return not (write and error.request_sent)
     if isinstance(error, HTTPStatusError):
-        if error.status == _TOO_MANY_REQUESTS or error.status == _SERVICE_UNAVAILABLE:
+        if is_throttle(error):
             return not _retry_after_too_long(error, policy)
         if write:
             return False

@@ -45,6 +45,8 @@ import itertools
 import json
 import logging
 import os
+import random as random_module
+import re
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -52,6 +54,7 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Generator,
     Iterable,
     Iterator,
 )
@@ -60,11 +63,11 @@ from typing import IO, Any, Final, Literal, TypeVar
 import attrs
 
 from wsone_async import models as m
-from wsone_async.client import AttemptInfo, WsOneClient
+from wsone_async._retry import is_retryable, is_throttle
+from wsone_async.client import AttemptInfo, WsOneClient, find_person
 from wsone_async.errors import (
     APIConnectionError,
     APIError,
-    HTTPStatusError,
     OutcomeUnknownError,
     RateLimitError,
     ServerError,
@@ -73,12 +76,14 @@ from wsone_async.errors import (
 
 __all__ = [
     "COLUMNS",
+    "COUNTS",
     "ImportResult",
     "ImportSummary",
     "Outcome",
     "RowError",
     "import_prospects",
     "prospect_from_row",
+    "aread_rows",
     "read_rows",
     "run_import",
 ]
@@ -86,8 +91,10 @@ __all__ = [
 logger = logging.getLogger("wsone_async")
 
 R = TypeVar("R")
+T = TypeVar("T")
 
-_SERVICE_UNAVAILABLE: Final = 503
+#: The outcomes an import counts, in the order summaries show them.
+COUNTS: Final = ("created", "existing", "failed", "unknown", "resumed")
 
 
 class Outcome(enum.Enum):
@@ -154,14 +161,8 @@ class ImportSummary:
 
     @property
     def counts(self) -> dict[str, int]:
-        """The counts by outcome, as a dict."""
-        return {
-            "created": self.created,
-            "existing": self.existing,
-            "failed": self.failed,
-            "unknown": self.unknown,
-            "resumed": self.resumed,
-        }
+        """The counts by outcome, as a dict (keys in the order of :data:`COUNTS`)."""
+        return {name: getattr(self, name) for name in COUNTS}
 
 
 class RowError(ValueError):
@@ -258,6 +259,31 @@ class _RateLimiter:
 # --------------------------------------------------------------------------- journal
 
 
+class _Settled:
+    """The records an earlier run settled, by key digest, compactly: resuming a run of a
+    million rows holds a million small ints, not a million strings."""
+
+    def __init__(self) -> None:
+        self._created: set[int] = set()
+        self._existing: set[int] = set()
+
+    @staticmethod
+    def _number(digest: str) -> int:
+        return int(digest[:16], 16)  # 64 bits of the digest: collisions are negligible
+
+    def add(self, digest: str, outcome: Outcome) -> None:
+        (self._created if outcome is Outcome.CREATED else self._existing).add(self._number(digest))
+
+    def get(self, digest: str) -> Outcome | None:
+        number = self._number(digest)
+        if number in self._created:
+            return Outcome.CREATED
+        return Outcome.EXISTING if number in self._existing else None
+
+    def __bool__(self) -> bool:
+        return bool(self._created or self._existing)
+
+
 def _digest(key: str) -> str:
     # The journal keeps a hash of each key, not the key: a customer's identifier (often an
     # email) is personal data and has no business in a progress file.
@@ -267,15 +293,15 @@ def _digest(key: str) -> str:
 class _Journal:
     """An append-only record of settled records, one JSON object per line.
 
-    Each line is written and handed to the OS as it settles (so ``kill -9`` loses nothing
-    that settled); fsync, which only matters for a power cut, runs in small batches in a
-    thread so the event loop never waits on the disk.
+    Each line is written and handed to the OS as its record settles (so ``kill -9`` loses
+    nothing that settled): a write to the page cache, not to the disk. fsync, the part that
+    waits for the disk and only matters for a power cut, runs in small batches in a thread.
     """
 
     _FSYNC_EVERY = 64
     _FSYNC_SECONDS = 1.0
 
-    def __init__(self, file: IO[str], settled: dict[str, Outcome], clock: Callable[[], float]):
+    def __init__(self, file: IO[str], settled: _Settled, clock: Callable[[], float]):
         self._file = file
         self.settled = settled
         self._clock = clock
@@ -285,22 +311,27 @@ class _Journal:
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str], clock: Callable[[], float]) -> _Journal:
-        def load() -> tuple[IO[str], dict[str, Outcome]]:
-            settled: dict[str, Outcome] = {}
+        def load() -> tuple[IO[str], _Settled]:
+            settled = _Settled()
+            torn = False
             with contextlib.suppress(FileNotFoundError), open(path, encoding="utf-8") as old:
                 for line in old:
+                    torn = not line.endswith("\n")
                     try:
                         entry = json.loads(line)
-                        settled[entry["k"]] = Outcome(entry["o"])
+                        settled.add(entry["k"], Outcome(entry["o"]))
                     except (ValueError, KeyError, TypeError):
                         continue  # a torn last line from a crash: that record is re-checked
-            return open(path, "a", encoding="utf-8"), settled
+            file = open(path, "a", encoding="utf-8")  # noqa: SIM115  (closed by close())
+            if torn:
+                file.write("\n")  # the next entry must not be glued to the torn one
+            return file, settled
 
         file, settled = await asyncio.to_thread(load)
         return cls(file, settled, clock)
 
-    def record(self, digest: str, outcome: Outcome, index: int) -> None:
-        self._file.write(json.dumps({"k": digest, "o": outcome.value, "i": index}) + "\n")
+    def record(self, digest: str, outcome: Outcome) -> None:
+        self._file.write(json.dumps({"k": digest, "o": outcome.value}) + "\n")
         self._file.flush()
         self._unsynced += 1
         due = self._clock() - self._last_sync >= self._FSYNC_SECONDS
@@ -384,12 +415,16 @@ class _Import:
         max_rounds: int,
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
+        random: Callable[[], float] = random_module.random,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             msg = "concurrency must be a positive int"
             raise ValueError(msg)
         if rate_limit is not None and not rate_limit > 0:
             msg = "rate_limit must be a positive number of requests per second, or None"
+            raise ValueError(msg)
+        if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 1:
+            msg = "max_rounds must be a positive int"
             raise ValueError(msg)
         if dedupe not in (True, False, "identifier", "search"):
             msg = "dedupe must be True, False, 'identifier' or 'search'"
@@ -403,6 +438,7 @@ class _Import:
         self._to_request = to_request
         self._max_rounds = max_rounds
         self._sleep = sleep
+        self._random = random
         self._resumed_run = False
         self._busy_keys: dict[str, list[Any]] = {}
         outer_hook = client.on_attempt
@@ -422,9 +458,7 @@ class _Import:
             error = info.error
             if error is None:
                 gate.on_success()
-            elif isinstance(error, RateLimitError) or (
-                isinstance(error, ServerError) and error.status == _SERVICE_UNAVAILABLE
-            ):
+            elif is_throttle(error):
                 gate.on_throttle()
             if outer is not None:
                 outer(info)
@@ -469,30 +503,34 @@ class _Import:
     ) -> None:
         # Each worker takes the next record when it is free: the input is read no faster
         # than records settle, and no producer task or hand-off queue stands in between.
+        # A record's own failure is its result; what ends the import is a failure of the
+        # input itself or of the journal (progress that cannot be recorded).
         try:
             while (item := await source.next()) is not None:
                 index, record = item
                 await outbox.put(await self._one(index, record))
-        except Exception as exc:  # noqa: BLE001  (the input's own failure ends the import)
+        except Exception as exc:  # noqa: BLE001  (handed to the caller, who sees it raised)
             await outbox.put(exc)
         await outbox.put(_END)
 
     async def _one(self, index: int, record: Any) -> ImportResult:
         try:
             request = self._to_request(record) if self._to_request is not None else record
-            if not isinstance(request, m.CreatePersonRequest):
-                msg = f"expected a CreatePersonRequest, got {type(request).__name__}"
-                raise TypeError(msg)  # noqa: TRY301
-        except (ValueError, TypeError) as exc:
+        except Exception as exc:  # noqa: BLE001  (a row the mapping refuses fails alone)
             return ImportResult(index, None, Outcome.FAILED, error=exc)
+        if not isinstance(request, m.CreatePersonRequest):
+            msg = f"expected a CreatePersonRequest, got {type(request).__name__}"
+            return ImportResult(index, None, Outcome.FAILED, error=TypeError(msg))
         key = _default_key(request)
         if key is None:
             missing = RowError("identifier_value", "missing: a prospect needs an identifier")
             return ImportResult(index, None, Outcome.FAILED, error=missing)
         journal = self._journal
         digest = _digest(key) if journal is not None else ""
-        if journal is not None and digest in journal.settled:
-            return ImportResult(index, key, journal.settled[digest], resumed=True)
+        if journal is not None:
+            earlier = journal.settled.get(digest)
+            if earlier is not None:
+                return ImportResult(index, key, earlier, resumed=True)
         # Rows repeating a key settle one after the other. The entry lives while any row
         # of that key holds or awaits the lock, so a later row always finds it.
         entry = self._busy_keys.get(key)
@@ -512,13 +550,15 @@ class _Import:
             if entry[1] == 0:
                 del self._busy_keys[key]
         if journal is not None and outcome in (Outcome.CREATED, Outcome.EXISTING):
-            journal.record(digest, outcome, index)
+            journal.record(digest, outcome)
         return ImportResult(index, key, outcome, error=failure)
 
-    async def _send(self, call: Awaitable[Any]) -> Any:
+    async def _send(self, call: Callable[[], Awaitable[T]]) -> T:
+        # The call is made only once the rate allows it: a coroutine made before the wait
+        # would be left unawaited if the import were closed during it.
         if self._rate is not None:
             await self._rate.acquire()
-        return await call
+        return await call()
 
     async def _exists(self, request: m.CreatePersonRequest, *, by_identifier: bool) -> bool:
         client = self._client
@@ -526,23 +566,17 @@ class _Import:
             new = request.new_identifier_request
             assert new is not None
             assert new.identifier_value is not None
-            lookup = m.GetPersonRequest(
-                identifier_request=m.IdentifierRequest(
-                    identifier_type=new.identifier_type, identifier_value=new.identifier_value
-                )
+            identifier = m.IdentifierRequest(
+                identifier_type=new.identifier_type, identifier_value=new.identifier_value
             )
-            try:
-                answer = await self._send(client.get_person(lookup))
-            except APIError:
-                return False  # WsOne's "not found" code is undocumented: any refusal is "no"
-            return answer.person_response is not None
+            return await self._send(lambda: find_person(client, identifier)) is not None
         profile = request.person_profil_request
         criteria = m.SearchPersonRequest(
             person_request=profile.person_request if profile else None,
             contacts_request=profile.contacts_request if profile else None,
         )
         try:
-            found = await self._send(client.search_person(criteria))
+            found = await self._send(lambda: client.search_person(criteria))
         except APIError:
             return False
         return bool(found.person_response)
@@ -555,18 +589,21 @@ class _Import:
         last: Exception | None = None
         for round_number in range(self._max_rounds):
             if round_number:
-                await self._sleep(min(8.0, 0.5 * 2**round_number))
+                # The client's own backoff, jittered, so workers that failed together after
+                # an outage do not come back together.
+                cap = self._client.retry_policy.backoff_cap(round_number)
+                await self._sleep(self._random() * cap)
             if check:
                 try:
                     if await self._exists(request, by_identifier=by_identifier):
                         return (Outcome.CREATED if ambiguous else Outcome.EXISTING), None
                 except WsOneError as exc:
-                    if _permanent(exc):
+                    if not is_retryable(exc, write=False, policy=self._client.retry_policy):
                         return Outcome.FAILED, exc
                     last = exc  # the lookup failed for now: the next round looks again
                     continue
             try:
-                await self._send(self._client.create_person(request))
+                await self._send(lambda: self._client.create_person(request))
             except OutcomeUnknownError as exc:
                 # Even getPerson could not tell: look the identifier up again next round.
                 ambiguous, check, by_identifier, last = True, True, True, exc
@@ -586,13 +623,6 @@ class _Import:
                 return Outcome.FAILED, exc
             return Outcome.CREATED, None
         return (Outcome.UNKNOWN if ambiguous else Outcome.FAILED), last
-
-
-def _permanent(error: WsOneError) -> bool:
-    """Whether retrying later cannot help: refused credentials, a request WsOne rejects."""
-    if isinstance(error, HTTPStatusError):
-        return error.status < 500 and error.status not in (408, 429)
-    return False
 
 
 def import_prospects(
@@ -662,7 +692,7 @@ async def run_import(
         **options: any keyword of :func:`import_prospects`.
     """
     started = time.monotonic()
-    counts = dict.fromkeys(("created", "existing", "failed", "unknown", "resumed"), 0)
+    counts = dict.fromkeys(COUNTS, 0)
     async with contextlib.aclosing(import_prospects(client, records, **options)) as results:
         async for result in results:
             counts["resumed" if result.resumed else result.outcome.value] += 1
@@ -714,11 +744,14 @@ def _text(row: dict[str, Any], column: str) -> str | None:
 # value (personal data, maybe), and even a suppressed __context__ would keep it reachable.
 
 
+_WHOLE: Final = re.compile(r"[+-]?[0-9]{1,18}")
+
+
 def _integer(row: dict[str, Any], column: str) -> int | None:
     text = _text(row, column)
     if text is None:
         return None
-    if text.lstrip("+-").isdecimal() and text.isascii():
+    if _WHOLE.fullmatch(text):
         return int(text)
     raise RowError(column, "not a whole number")
 
@@ -727,7 +760,7 @@ def _code(row: dict[str, Any], column: str, codes: type[m.OpenIntEnum]) -> Any:
     text = _text(row, column)
     if text is None:
         return None
-    if text.lstrip("+-").isdecimal() and text.isascii():
+    if _WHOLE.fullmatch(text):
         return codes(int(text))
     member = codes.__members__.get(text.upper())
     if member is None:
@@ -788,13 +821,15 @@ def prospect_from_row(row: dict[str, Any], *, source: str | None = None) -> m.Cr
         RowError: naming the column of the first bad value.
     """
     if "__error__" in row:
-        raise RowError("row", str(row["__error__"]))  # noqa: EM101
+        column, problem = "row", str(row["__error__"])
+        raise RowError(column, problem)
     unknown = sorted(k for k in row if k not in COLUMNS and k is not None)
     if unknown:
         raise RowError(unknown[0], "unknown column")
     value = _text(row, "identifier_value")
     if value is None:
-        raise RowError("identifier_value", "missing: a prospect needs an identifier")  # noqa: EM101
+        column, problem = "identifier_value", "missing: a prospect needs an identifier"
+        raise RowError(column, problem)
     kind = _code(row, "identifier_type", m.IdentifierType) or m.IdentifierType.WEB_ACCOUNT
     company, trusted = (
         _flag(row, "allow_company_solicitation"),
@@ -816,9 +851,9 @@ def prospect_from_row(row: dict[str, Any], *, source: str | None = None) -> m.Cr
     subscriptions = []
     for part in (_text(row, "subscriptions") or "").split(";"):
         if part.strip():
-            if not part.strip().isdigit():
-                problem = "ids must be whole numbers separated by ';'"
-                raise RowError("subscriptions", problem)  # noqa: EM101
+            if not _WHOLE.fullmatch(part.strip()):
+                column, problem = "subscriptions", "ids must be whole numbers separated by ';'"
+                raise RowError(column, problem)
             subscriptions.append(m.SubscriptionRequest(id=int(part), activate=True))
     contacts = m.ContactsRequest(
         email_request=_block(
@@ -882,7 +917,7 @@ def prospect_from_row(row: dict[str, Any], *, source: str | None = None) -> m.Cr
     )
 
 
-def read_rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_rows(path: str | os.PathLike[str]) -> Generator[tuple[int, dict[str, Any]], None, None]:
     """Read a prospects file lazily: ``(line number, row)`` pairs.
 
     ``.jsonl``/``.ndjson`` files hold one JSON object per line; anything else is read as
@@ -908,3 +943,21 @@ def read_rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any
         reader = csv.DictReader(itertools.chain([header], file), delimiter=delimiter)
         for row in reader:
             yield reader.line_num, {k: v for k, v in row.items() if k is not None}
+
+
+async def aread_rows(
+    path: str | os.PathLike[str], *, batch: int = 256
+) -> AsyncGenerator[tuple[int, dict[str, Any]], None]:
+    """:func:`read_rows` for an event loop: the file is read in a thread, ``batch`` rows
+    at a time, so the loop never waits on the disk.
+
+    Example:
+        ``import_prospects(client, (row async for _line, row in aread_rows(path)), ...)``
+    """
+    rows = read_rows(path)
+    try:
+        while chunk := await asyncio.to_thread(list, itertools.islice(rows, batch)):
+            for item in chunk:
+                yield item
+    finally:
+        rows.close()

@@ -17,7 +17,7 @@ import pathlib
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import IO, Any, Final
 
 from wsone_async import models as m
@@ -28,6 +28,7 @@ from wsone_async.bulk import (
     ImportSummary,
     Outcome,
     RowError,
+    aread_rows,
     prospect_from_row,
     read_rows,
     run_import,
@@ -226,9 +227,11 @@ async def _run_import(args: argparse.Namespace) -> int:
     failures = _Failures(args.failures)
     pending: dict[int, tuple[int, dict[str, Any]]] = {}
 
-    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
-        for index, (line, row) in enumerate(read_rows(args.file)):
+    async def rows() -> AsyncIterator[tuple[int, dict[str, Any]]]:
+        index = 0
+        async for line, row in aread_rows(args.file):
             pending[index] = (line, row)
+            index += 1
             yield line, row
 
     def to_request(item: tuple[int, dict[str, Any]]) -> m.CreatePersonRequest:

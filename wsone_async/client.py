@@ -59,7 +59,7 @@ from wsone_async.errors import (
 from wsone_async.models import Model
 from wsone_async.operations import Operation, Service, Settlement
 
-__all__ = ["AttemptInfo", "WsOneClient"]
+__all__ = ["AttemptInfo", "WsOneClient", "find_person"]
 
 logger = logging.getLogger("wsone_async")
 
@@ -100,20 +100,29 @@ class _CannotSettle(Exception):
     """The request lacks what the settling read needs."""
 
 
+async def find_person(
+    client: WsOneClient, identifier: m.IdentifierRequest
+) -> m.PersonProfilResponse | None:
+    """The person holding ``identifier``, or None: getPerson, read as a yes/no question.
+
+    WsOne's "not found" code is not documented, so a functional refusal (``APIError``) of
+    this complete lookup by identifier reads as "no such person". Identifiers are unique:
+    should that reading ever be wrong, a creation that follows is refused as a duplicate,
+    never applied twice. Other failures (network, HTTP) are raised.
+    """
+    try:
+        answer = await client.get_person(m.GetPersonRequest(identifier_request=identifier))
+    except APIError:
+        return None
+    return answer.person_response
+
+
 async def _person_exists(client: WsOneClient, request: Any) -> tuple[bool, dict[str, Any]]:
     new = getattr(request, "new_identifier_request", None)
     if new is None or new.identifier_value is None:
         msg = "getPerson cannot tell: the request names no identifier value"
         raise _CannotSettle(msg)
-    check = m.GetPersonRequest(identifier_request=_identifier(new))
-    try:
-        answer = await client.get_person(check)
-    except APIError:
-        # WsOne's "not found" code is not documented: a functional refusal of a complete
-        # lookup by identifier is read as "no such person". Identifiers are unique, so
-        # should that ever be wrong, the repeated creation is refused as a duplicate.
-        return False, {}
-    person = answer.person_response
+    person = await find_person(client, _identifier(new))
     if person is None:
         return False, {}
     extra: dict[str, Any] = {}
