@@ -203,8 +203,12 @@ class TestImport:
         # Attempts get 0.6 s (a loaded CI machine can be slow); the latency faults below
         # hold an answer twice that long, so each one is a real timeout.
         timeouts = Timeouts(attempt=0.6, total=30.0)
-        retry = RetryPolicy(max_retries=3, initial_delay=0.01, max_delay=0.05, budget=None)
-        async with _simulated(timeout=timeouts, retry=retry) as (sim, client):
+        retry = RetryPolicy(max_retries=3, budget=None)
+
+        async def no_wait(seconds: float) -> None:
+            return None
+
+        async with _simulated(timeout=timeouts, retry=retry, sleep=no_wait) as (sim, client):
             await run_import(client, _rows(seeded), to_request=prospect_from_row)
             for kind, options in [
                 ("status", {"status": 503, "retry_after": "0"}),
@@ -223,6 +227,7 @@ class TestImport:
                 _rows(total) + duplicates,
                 to_request=prospect_from_row,
                 concurrency=32,
+                sleep=no_wait,
             )
             received = sum(sim.stats.received.values())
             injected = sum(sim.stats.faults.values())

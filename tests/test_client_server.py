@@ -6,6 +6,7 @@ import asyncio
 import socket
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests._server import FakeWsOne, body, drop_after, fake_wsone, hang, status
@@ -123,13 +124,25 @@ async def test_a_refused_connection_is_retried_even_for_a_write(clock: FakeClock
 
 
 async def test_connection_limit_bounds_requests_in_flight() -> None:
+    queued = 0
+    all_queued = asyncio.Event()
+
+    async def on_queued(session: object, context: object, params: object) -> None:
+        nonlocal queued
+        queued += 1
+        if queued == 192:
+            all_queued.set()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_queued_start.append(on_queued)
     async with fake_wsone() as fake:
         fake.default = hang
-        async with _client(fake, max_connections=8) as client:
+        async with _client(fake, max_connections=8, trace_configs=[trace]) as client:
             calls = [asyncio.create_task(client.get_person(_read())) for _ in range(200)]
+            # Every call is now either on one of the 8 connections or queued for one.
+            await all_queued.wait()
             await fake.wait_for_arrivals(8)
-            # Had the client let more than 8 through, they would be in flight by now.
-            await asyncio.sleep(0)
+            assert (fake.arrived, fake.in_flight) == (8, 8)
             fake.release.set()
             results = await asyncio.gather(*calls)
         assert len(results) == 200

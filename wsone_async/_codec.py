@@ -35,7 +35,15 @@ from cattrs.gen import make_dict_structure_fn, override
 
 from wsone_async._redact import REDACTED
 from wsone_async.errors import ResponseDecodeError
-from wsone_async.models._base import EMPTY_EXTRA, FieldInfo, Kind, Model, model_fields
+from wsone_async.models._base import (
+    EMPTY_EXTRA,
+    INT64,
+    INT_TEXT,
+    FieldInfo,
+    Kind,
+    Model,
+    model_fields,
+)
 
 __all__ = [
     "decode_json",
@@ -51,16 +59,13 @@ M = TypeVar("M", bound=Model)
 
 # ------------------------------------------------------------------------ wire names
 
-#: Wire keys that do not follow the naming rule, by (class, attribute). Every key the
-#: vendor documents follows it; inferred shapes that need an exception go here.
-_NAME_EXCEPTIONS: Final[dict[tuple[type[Any], str], str]] = {}
-
 
 def wire_name(cls: type[Any], info: FieldInfo) -> str:
-    """The JSON key of field ``info`` of model ``cls``."""
-    special = _NAME_EXCEPTIONS.get((cls, info.name))
-    if special is not None:
-        return special
+    """The JSON key of field ``info`` of model ``cls``.
+
+    Every key the vendor documents follows the rule; should an inferred shape ever need an
+    exception, it belongs here, keyed by class and attribute.
+    """
     words = info.name.split("_")
     if info.kind is Kind.MODEL:
         return "".join(w[:1].upper() + w[1:] for w in words)
@@ -74,9 +79,7 @@ class _Bad(ValueError):
     """A value that does not fit its field; the message never repeats the value."""
 
 
-_INT_TEXT: Final = re.compile(r"[+-]?\d{1,19}")
 _NUMBER_TEXT: Final = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_INT64: Final = 2**63
 
 
 def _read_str(value: Any) -> str:
@@ -90,12 +93,12 @@ def _read_str(value: Any) -> str:
 
 def _read_int(value: Any) -> int:
     if type(value) is int:
-        if -_INT64 <= value < _INT64:
+        if -INT64 <= value < INT64:
             return value
     elif type(value) is str:
-        if _INT_TEXT.fullmatch(value):
+        if INT_TEXT.fullmatch(value):
             return int(value)
-    elif type(value) is float and value.is_integer() and abs(value) < _INT64:
+    elif type(value) is float and value.is_integer() and abs(value) < INT64:
         return int(value)
     msg = "expected an integer"
     raise _Bad(msg)
@@ -114,7 +117,7 @@ def _read_float(value: Any) -> float:
 
 
 def _read_number(value: Any) -> int | float:
-    if type(value) is int or (type(value) is str and _INT_TEXT.fullmatch(value)):
+    if type(value) is int or (type(value) is str and INT_TEXT.fullmatch(value)):
         return _read_int(value)
     return _read_float(value)
 

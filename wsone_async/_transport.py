@@ -41,6 +41,7 @@ from wsone_async.errors import (
 from wsone_async.models import Model
 
 __all__ = [
+    "SUCCESS",
     "ClientSession",
     "Reply",
     "TraceConfig",
@@ -58,7 +59,8 @@ logger = logging.getLogger("wsone_async")
 
 M = TypeVar("M", bound=Model)
 
-_SUCCESS: Final = "000"
+#: The ``responseCode`` of a success.
+SUCCESS: Final = "000"
 _HTTP_OK_FIRST, _HTTP_OK_LAST = 200, 299
 
 
@@ -261,7 +263,7 @@ def decode_reply(reply: Reply, response_type: type[M], *, operation: str) -> M:
         msg = f"the answer is a JSON {type(data).__name__}, not an object"
         raise ResponseDecodeError(msg, path="$", operation=operation)
     code = data.get("responseCode")
-    if code is not None and code != _SUCCESS:
+    if code is not None and code != SUCCESS:
         if isinstance(code, bool) or not isinstance(code, str | int):
             msg = "the answer's responseCode is neither a string nor a number"
             raise ResponseDecodeError(msg, path="$.responseCode", operation=operation)

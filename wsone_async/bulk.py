@@ -4,7 +4,9 @@
 :class:`~wsone_async.models.CreatePersonRequest` - or of rows, with ``to_request`` - into an
 async iterator of one :class:`ImportResult` per record, in completion order:
 
-* the input is read lazily through a bounded queue, so memory does not grow with its size;
+* the input is read lazily, each worker taking the next record when it is free, so memory
+  does not grow with its size (a plain iterable is read on the event loop: for a file, use
+  :func:`aread_rows`, which reads it in a thread);
 * at most ``concurrency`` records are in progress, fewer while WsOne answers 429 or 503
   (additive increase, multiplicative decrease), and ``rate_limit`` caps requests per second;
 * a person is looked up before it is created (the vendor's search-before-create), and after
@@ -13,7 +15,8 @@ async iterator of one :class:`ImportResult` per record, in completion order:
 * with a ``journal`` file, each settled record is appended as it settles; a rerun with the
   same journal skips them, and re-checks (never blindly re-creates) the others, so a crash
   at any moment costs at most the records that were in flight;
-* one record's failure never stops the others.
+* one record's failure never stops the others (a failure of the input or of the journal
+  ends the import).
 
 Example:
     >>> import asyncio
@@ -645,7 +648,8 @@ def import_prospects(
         records: ``CreatePersonRequest`` objects, or rows turned into them by
             ``to_request``; any iterable or async iterable, read lazily.
         concurrency: the most records in progress at once (and so requests in flight).
-        rate_limit: the most requests per second, lookups included; None for no cap.
+        rate_limit: the most calls per second, each lookup and each creation; the client's
+            retries of a call come on top, spaced by its backoff. None for no cap.
         dedupe: how to search before creating: ``True``/``"identifier"`` looks the
             identifier up with getPerson, ``"search"`` runs searchPerson on the person's
             data, ``False`` creates straight away (one request per record; WsOne refuses

@@ -45,7 +45,7 @@ from wsone_async._retry import (
     is_retryable,
     retry_after_failure,
 )
-from wsone_async._transport import ClientSession, TraceConfig, Transport, decode_reply
+from wsone_async._transport import SUCCESS, ClientSession, TraceConfig, Transport, decode_reply
 from wsone_async._version import __version__
 from wsone_async.errors import (
     APIConnectionError,
@@ -83,9 +83,6 @@ class AttemptInfo:
     """Seconds the attempt took, by the client's clock."""
     error: WsOneError | None
     """The attempt's failure, or None when it succeeded."""
-
-
-_SUCCESS: Final = "000"
 
 
 class _NotApplied(APIConnectionError):
@@ -715,7 +712,7 @@ class WsOneClient:
         infos = f"applied: settled by {settlement.value} after {type(error).__name__}"
         # Every response model is a ResponseEnvelope; the table types it only as a Model.
         build: Any = operation.response_type
-        response: Resp = build(response_code=_SUCCESS, infos=infos, **extra)
+        response: Resp = build(response_code=SUCCESS, infos=infos, **extra)
         return response
 
     # ------------------------------------------------------------ the 29 operations

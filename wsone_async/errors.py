@@ -196,7 +196,7 @@ _REGISTRY: dict[str, type[APIError]] = {}
 def register_error_code(code: str, cls: type[APIError]) -> None:
     """Map a WsOne ``responseCode`` to an :class:`APIError` subclass, for every client.
 
-    WsOne's code table is not public: map the codes your platform documents to you.
+    WsOne's code table is not public: map the codes your platform's documentation gives you.
     Registering a code again replaces the earlier class.
 
     Args:

@@ -27,6 +27,8 @@ from wsone_async._redact import REDACTED
 
 __all__ = [
     "EMPTY_EXTRA",
+    "INT64",
+    "INT_TEXT",
     "ConsentFlag",
     "FieldInfo",
     "Kind",
@@ -78,7 +80,7 @@ class OpenIntEnum(enum.IntEnum):
             member._name_ = "UNKNOWN"
             member._value_ = value
             return member
-        if type(value) is str and _INT_TEXT.fullmatch(value):
+        if type(value) is str and INT_TEXT.fullmatch(value):
             return cls(int(value))
         return None
 
@@ -88,7 +90,8 @@ class OpenIntEnum(enum.IntEnum):
         return self._value_ in type(self)._value2member_map_
 
 
-_INT_TEXT = re.compile(r"[+-]?\d{1,19}")
+#: An integer written as text, as WsOne sometimes sends ids ("10"); ASCII digits only.
+INT_TEXT: Final = re.compile(r"[+-]?[0-9]{1,19}")
 
 
 class Kind(enum.Enum):
@@ -274,7 +277,8 @@ def _classify(cls: type[Any], name: str, hint: Any) -> tuple[Kind, bool, type[An
     raise TypeError(msg)
 
 
-_INT64: Final = 2**63
+#: Integers must lie in [-INT64, INT64): what JSON encoders and WsOne's Java side take.
+INT64: Final = 2**63
 
 
 def _check_one(info: FieldInfo, value: Any) -> tuple[Any, str | None]:
@@ -286,14 +290,14 @@ def _check_one(info: FieldInfo, value: Any) -> tuple[Any, str | None]:
         assert info.target is not None
         if isinstance(value, info.target):
             return value, None
-        if type(value) is int and -_INT64 <= value < _INT64:
+        if type(value) is int and -INT64 <= value < INT64:
             return info.target(value), None
         return value, f"expected {info.target.__name__} or int"
     if kind in (Kind.INT, Kind.FLOAT, Kind.NUMBER):
         if isinstance(value, bool) or not isinstance(value, int | float):
             return value, f"expected {kind.value}"
         if isinstance(value, int):
-            return value, None if -_INT64 <= value < _INT64 else "integer out of range"
+            return value, None if -INT64 <= value < INT64 else "integer out of range"
         if kind is Kind.INT:
             return value, "expected int"
         return value, None if math.isfinite(value) else "expected a finite number"
