@@ -236,8 +236,13 @@ class TestImport:
         assert set(sim.stats.faults) == {"status", "drop_before", "drop_after", "latency", "html"}
         assert summary.total == total + 50
         assert summary.all_settled, summary.counts
-        assert summary.counts["created"] == total - seeded
-        assert summary.counts["existing"] == seeded + 50
+        counts = summary.counts
+        assert counts["created"] + counts["existing"] == total + 50
+        # A creation held past the attempt limit may land after its lookup found nothing:
+        # its resend is then refused as a duplicate, and the row reads "existing" although
+        # this import created it. Only that split can move, never the people in WsOne.
+        assert counts["existing"] >= seeded + 50
+        assert counts["created"] >= total - seeded - injected // 10
         assert sim.backend.persons_count() == total
         assert sim.backend.shared_identifiers() == []
 

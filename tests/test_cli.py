@@ -150,3 +150,47 @@ def test_a_killed_import_resumes_without_duplicates(tmp_path: pathlib.Path) -> N
     assert state["sharedIdentifiers"] == 0
     resumed = int(re.search(r"resumed (\d+)", second.stdout).group(1))  # type: ignore[union-attr]
     assert resumed >= killed_at
+
+
+# ------------------------------------------- the command's refusals, run in-process
+
+
+def test_import_with_a_url_needs_a_user(tmp_path: pathlib.Path) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 1)
+    with pytest.raises(SystemExit, match="--user is required"):
+        main(["import", str(source), "--base-url", "https://loyalty.example.fr"])
+
+
+def test_import_without_a_password_and_no_terminal_says_where_to_put_it(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 1)
+    monkeypatch.delenv("WSONE_PASSWORD", raising=False)
+    monkeypatch.setattr(sys, "stdin", open(os.devnull))  # noqa: SIM115
+    try:
+        with pytest.raises(SystemExit, match=r"\$WSONE_PASSWORD"):
+            main(["import", str(source), "--base-url", "https://x.fr", "--user", "u"])
+    finally:
+        sys.stdin.close()
+
+
+def test_import_of_a_missing_file_fails_with_a_message(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    assert main(["import", str(tmp_path / "nowhere.csv"), "--simulate"]) == 1
+    assert "wsone import:" in capsys.readouterr().err
+
+
+def test_identifiers_are_masked_on_screen() -> None:
+    from wsone_async.cli import _mask
+
+    assert _mask("2990000000123") == "••••0123"
+    assert _mask(None) == "-"

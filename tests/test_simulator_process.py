@@ -120,3 +120,36 @@ def test_main_returns_1_when_the_port_is_taken(capsys: pytest.CaptureFixture[str
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "cannot listen" in captured.err
+
+
+# ------------------------------------------------------- misuse and failure to start
+
+
+def test_the_url_needs_a_started_process() -> None:
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = SimulatorProcess().url
+    assert SimulatorProcess().stop() == 0  # stopping what never started is harmless
+
+
+def test_a_simulator_that_cannot_start_says_so() -> None:
+    broken = SimulatorProcess(extra_args=["--port", "not-a-number"], startup_timeout=30)
+    with pytest.raises(RuntimeError, match="did not start"):
+        broken.start()
+    assert broken.returncode == 2  # argparse's usage error, and the process is reaped
+
+
+async def test_async_a_simulator_that_cannot_start_says_so() -> None:
+    broken = SimulatorProcess(extra_args=["--port", "not-a-number"], startup_timeout=30)
+    with pytest.raises(RuntimeError, match="did not start"):
+        await broken.astart()
+    # Reaped; its exact status can be lost to asyncio's child watcher when a process dies
+    # this fast ("Unknown child process pid"), so only its end is asserted here.
+    assert broken.returncode is not None
+
+
+async def test_starting_twice_is_refused() -> None:
+    async with SimulatorProcess() as sim:
+        with pytest.raises(RuntimeError, match="already started"):
+            await sim.astart()
+        with pytest.raises(RuntimeError, match="already started"):
+            sim.start()

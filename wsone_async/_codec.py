@@ -92,10 +92,11 @@ def _read_str(value: Any) -> str:
 
 
 def _read_int(value: Any) -> int:
+    # Any int is taken, as the fast path takes it: orjson yields ints up to 2**64 - 1, and
+    # decoding is tolerant; constructors are what bound the values callers build.
     if type(value) is int:
-        if -INT64 <= value < INT64:
-            return value
-    elif type(value) is str:
+        return value
+    if type(value) is str:
         if INT_TEXT.fullmatch(value):
             return int(value)
     elif type(value) is float and value.is_integer() and abs(value) < INT64:
