@@ -64,7 +64,7 @@ from wsone_async import (
     from_wire,
     register_error_code,
 )
-from wsone_async._codec import personal_values, redact_wire
+from wsone_async._codec import redact_wire
 from wsone_async.bulk import ImportResult, Outcome, RowError, prospect_from_row, run_import
 from wsone_async.errors import unregister_error_code
 from wsone_async.models import (
@@ -90,6 +90,7 @@ from wsone_async.models import (
     Title,
     UpdatePersonRequest,
 )
+from wsone_async.models._base import Kind, Model, model_fields
 from wsone_async.testing import WsOneSimulator
 
 E = TypeVar("E", bound=BaseException)
@@ -998,6 +999,23 @@ def test_the_import_command_prints_nothing_personal(
 
 
 # ----------------------------------------------------------------------- redact_wire
+
+
+def personal_values(obj: Any) -> list[str]:
+    """Every personal value of a model, as text (dates also as ``dd/MM/yyyy``)."""
+    found: list[str] = []
+    if not isinstance(obj, Model):
+        return found
+    for info in model_fields(type(obj)):
+        value = obj.__dict__[info.name]
+        for item in () if value is None else value if info.many else (value,):
+            if info.personal:
+                found.append(str(item))
+                if isinstance(item, dt.date):
+                    found.append(item.strftime("%d/%m/%Y"))
+            elif info.kind is Kind.MODEL:
+                found.extend(personal_values(item))
+    return found
 
 
 def test_redact_wire_of_the_vendor_example_holds_none_of_its_personal_values() -> None:

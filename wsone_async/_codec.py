@@ -49,7 +49,6 @@ __all__ = [
     "decode_json",
     "dumps",
     "from_wire",
-    "personal_values",
     "redact_wire",
     "to_wire",
     "wire_name",
@@ -783,30 +782,6 @@ def decode_json(body: bytes, *, operation: str | None = None) -> Any:
 
 
 # ------------------------------------------------------------------- redaction helpers
-
-
-def personal_values(obj: Any) -> list[str]:
-    """The personal values of a model, as texts (for tests and tools that hunt for leaks)."""
-    found: list[str] = []
-    _collect_personal(obj, found, depth=0)
-    return found
-
-
-def _collect_personal(obj: Any, found: list[str], depth: int) -> None:
-    if not isinstance(obj, Model) or depth > 16:
-        return
-    for info in model_fields(type(obj)):
-        value = obj.__dict__[info.name]
-        if value is None:
-            continue
-        values = value if info.many else (value,)
-        for item in values:
-            if info.personal:
-                found.append(str(item))
-                if isinstance(item, dt.date):
-                    found.append(_write_date(item))
-            elif info.kind is Kind.MODEL:
-                _collect_personal(item, found, depth + 1)
 
 
 def redact_wire(data: Any, cls: type[Any] | None) -> Any:
