@@ -6,7 +6,7 @@ import json
 import pathlib
 from typing import Any
 
-DATA = pathlib.Path(__file__).resolve().parent / "data"
+DATA = pathlib.Path(__file__).resolve().parents[1] / "data"
 
 
 def example(name: str) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FakeClock
+from tests._support.mocks import FakeClock
 from wsone_async import RetryPolicy, Timeouts, WsOneClient, to_wire
 from wsone_async.bulk import (
     ImportResult,

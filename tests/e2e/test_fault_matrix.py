@@ -55,7 +55,7 @@ from wsone_async.testing import (
     WsOneSimulator,
 )
 
-README: Final = Path(__file__).resolve().parents[1] / "README.md"
+README: Final = Path(__file__).resolve().parents[2] / "README.md"
 START_MARKER: Final = "<!-- fault-matrix:start -->"
 END_MARKER: Final = "<!-- fault-matrix:end -->"
 

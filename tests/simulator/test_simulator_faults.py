@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests._sim import OK, SimClient, new_customer, person_body, receipt, web_account
+from tests._support.sim import OK, SimClient, new_customer, person_body, receipt, web_account
 from wsone_async.testing import Fault, FaultKind, FaultPlan, WsOneSimulator, parse_fault_spec
 
 DISCONNECTED = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)

@@ -13,8 +13,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests._sim import OK, SimClient, card, new_customer, person_body, web_account
-from tests.strategies import json_objects, json_values, models
+from tests._support.sim import OK, SimClient, card, new_customer, person_body, web_account
+from tests._support.strategies import json_objects, json_values, models
 from wsone_async import from_wire, to_wire
 from wsone_async.testing import (
     SIMULATOR_CODES,

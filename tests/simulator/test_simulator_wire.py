@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests._sim import OK, SimClient
-from tests.strategies import models
+from tests._support.sim import OK, SimClient
+from tests._support.strategies import models
 from wsone_async import from_wire, to_wire
 from wsone_async.models import (
     AccountAdvantageRequest,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests._sim import (
+from tests._support.sim import (
     OK,
     SimClient,
     card,

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from tests.conftest import MockedWsOne
+from tests._support.mocks import MockedWsOne
 from wsone_async import (
     AttemptInfo,
     ClientClosedError,

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from tests.conftest import FakeClock, MockedWsOne
+from tests._support.mocks import FakeClock, MockedWsOne
 from wsone_async import (
     APIConnectionError,
     OutcomeUnknownError,

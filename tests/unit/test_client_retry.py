@@ -18,7 +18,7 @@ import pytest
 from aiohttp.client_reqrep import ConnectionKey
 from yarl import URL
 
-from tests.conftest import FakeClock, MockedWsOne
+from tests._support.mocks import FakeClock, MockedWsOne
 from wsone_async import (
     APIConnectionError,
     APIError,

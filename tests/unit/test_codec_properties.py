@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import wsone_async.models
-from tests.strategies import json_objects, json_values, models
+from tests._support.strategies import json_objects, json_values, models
 from wsone_async import ResponseDecodeError, from_wire, to_wire
 from wsone_async._codec import _converter
 from wsone_async.models import Model

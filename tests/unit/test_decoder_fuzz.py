@@ -36,9 +36,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from tests._data import example
-from tests.conftest import FakeClock, MockedWsOne
-from tests.strategies import models
+from tests._support.data import example
+from tests._support.mocks import FakeClock, MockedWsOne
+from tests._support.strategies import models
 from wsone_async import ResponseDecodeError, RetryPolicy, WsOneClient, WsOneError, to_wire
 from wsone_async import models as m
 from wsone_async import operations as ops

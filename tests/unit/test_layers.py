@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import pathlib
 
-PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "wsone_async"
+PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "wsone_async"
 
 # Lowest first. A module may import its own layer or lower ones.
 LAYERS = {

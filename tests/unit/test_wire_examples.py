@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from tests._data import example
+from tests._support.data import example
 from wsone_async import from_wire, to_wire
 from wsone_async.models import (
     CreateIdentifierRequest,

@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests._server import FakeWsOne, body, drop_after, fake_wsone, hang, status
-from tests.conftest import FakeClock
+from tests._support.mocks import FakeClock
+from tests._support.server import FakeWsOne, body, drop_after, fake_wsone, hang, status
 from wsone_async import (
     APIConnectionError,
     APIError,

@@ -42,9 +42,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests._data import example
-from tests._server import FakeWsOne, body, drop_after, fake_wsone, hang, status
-from tests.conftest import FakeClock
+from tests._support.data import example
+from tests._support.mocks import FakeClock
+from tests._support.server import FakeWsOne, body, drop_after, fake_wsone, hang, status
 from wsone_async import (
     APIConnectionError,
     APIError,
