@@ -24,6 +24,7 @@ from typing import Any, Final
 
 import pytest
 
+from tests._support.clients import simulator_client
 from wsone_async import (
     APIError,
     OutcomeUnknownError,
@@ -288,11 +289,9 @@ async def _no_wait(seconds: float) -> None:
     """The client's sleep between retries: the matrix never waits for a backoff."""
 
 
-def _client(sim: WsOneSimulator, *, reconcile: bool) -> WsOneClient:
-    return WsOneClient(
-        sim.url,
-        username=sim.username,
-        password=sim.password,
+def _matrix_client(sim: WsOneSimulator, *, reconcile: bool) -> WsOneClient:
+    return simulator_client(
+        sim,
         timeout=Timeouts(attempt=ATTEMPT_LIMIT, total=10),
         retry=RetryPolicy(reconcile_writes=reconcile),
         sleep=_no_wait,
@@ -327,7 +326,7 @@ def _request(op_class: str, card: str) -> Any:
     )
 
 
-async def _call(client: WsOneClient, op_class: str, request: Any) -> Any:
+async def _call_operation(client: WsOneClient, op_class: str, request: Any) -> Any:
     if op_class == "read":
         return await client.get_person(request)
     if op_class == "write":
@@ -386,11 +385,11 @@ async def test_fault_matrix(fault: str, op_class: str, reconcile: bool) -> None:
         ((_, card),) = backend.identifiers_of(customer)
         request = _request(op_class, card)
         injected = sim.faults.add(operation, spec.kind, times=1, **spec.options)
-        async with _client(sim, reconcile=reconcile) as client:
+        async with _matrix_client(sim, reconcile=reconcile) as client:
             error: WsOneError | None = None
             response: Any = None
             try:
-                response = await _call(client, op_class, request)
+                response = await _call_operation(client, op_class, request)
             except WsOneError as raised:
                 error = raised
 
@@ -468,7 +467,7 @@ async def test_reconcile_does_not_mistake_a_cancelled_receipt_for_the_new_one() 
             Profile(last_name="MATRICE"), identifiers=[IdentifierSpec(CARD)]
         )
         ((_, card),) = backend.identifiers_of(customer)
-        async with _client(sim, reconcile=True) as client:
+        async with _matrix_client(sim, reconcile=True) as client:
             # A receipt sent, then cancelled: WsOne lets its identity be sent again.
             await client.send_transaction(
                 SendTransactionRequest(

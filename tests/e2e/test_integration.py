@@ -20,6 +20,7 @@ from typing import Any, Self, TypeVar
 
 import pytest
 
+from tests._support.builders import card_key, enrol, profile, store, web_key
 from wsone_async import APIError, WsOneClient, register_error_code
 from wsone_async.errors import unregister_error_code
 from wsone_async.models import (
@@ -31,12 +32,10 @@ from wsone_async.models import (
     CellPhoneRequest,
     ContactsRequest,
     CreateIdentifierRequest,
-    CreatePersonAndIdentifierRequest,
     CreatePersonRequest,
     DetailsRequest,
     EditOfferRequest,
     EmailRequest,
-    EntityRequest,
     FormAnsweredRequest,
     FullPersonRequest,
     GetAccountsRequest,
@@ -65,7 +64,6 @@ from wsone_async.models import (
     SendSimpleTransactionRequest,
     SendTransactionRequest,
     SubscriptionRequest,
-    Title,
     UpdateFormRequest,
     UpdatePersonRequest,
     ValidTransactionRequest,
@@ -123,11 +121,6 @@ def _open(sim: WsOneSimulator) -> RecordingClient:
 
 
 @pytest.fixture
-async def sim(wsone_simulator: WsOneSimulator) -> WsOneSimulator:
-    return wsone_simulator
-
-
-@pytest.fixture
 async def client(sim: WsOneSimulator) -> AsyncIterator[RecordingClient]:
     async with _open(sim) as recording:
         yield recording
@@ -144,37 +137,6 @@ def scenario(test: Scenario) -> Scenario:
 
 
 # -------------------------------------------------------------------------------- helpers
-
-
-def web(email: str) -> IdentifierRequest:
-    return IdentifierRequest(identifier_type=WEB, identifier_value=email)
-
-
-def card(number: str) -> IdentifierRequest:
-    return IdentifierRequest(identifier_type=CARD, identifier_value=number)
-
-
-def store(entity_id: str) -> EntityRequest:
-    return EntityRequest(entity_identifier=entity_id)
-
-
-def profile(
-    *, last: str = "DUPOND", first: str = "JEAN", email: str | None = None, home: str = LILLE
-) -> PersonProfilRequest:
-    contacts = None
-    if email is not None:
-        contacts = ContactsRequest(
-            email_request=EmailRequest(
-                email_value=email, allow_company_solicitation=True, allow_trusted_solicitation=False
-            )
-        )
-    return PersonProfilRequest(
-        person_request=PersonRequest(
-            first_name=first, last_name=last, birth_date=dt.date(1990, 1, 1), title=Title.MR
-        ),
-        contacts_request=contacts,
-        entity_request=store(home),
-    )
 
 
 def now() -> dt.datetime:
@@ -194,23 +156,6 @@ def receipt(number: str, amount: float | None, *, at: str = LILLE, **extra: Any)
 def identity(number: str, at: str = LILLE) -> ReceiptRequest:
     """A receipt's identity alone: its store and number."""
     return ReceiptRequest(receipt_number=number, entity_request=store(at))
-
-
-async def enrol(client: WsOneClient, email: str, **person: Any) -> IdentifierRequest:
-    """Create a person with a web account and a generated card; returns the card's key."""
-    answer = await client.create_person_and_identifier(
-        CreatePersonAndIdentifierRequest(
-            new_identifier_request=NewIdentifierRequest(
-                identifier_type=WEB, identifier_value=email
-            ),
-            person_profil_request=profile(email=email, **person),
-            new_identifier_type=CARD,
-            source="TEST",
-        )
-    )
-    new = answer.new_identifier_response
-    assert new is not None and new.identifier_value is not None
-    return card(new.identifier_value)
 
 
 async def balances(client: WsOneClient, key: IdentifierRequest) -> tuple[Any, Any]:
@@ -261,10 +206,10 @@ async def test_create_person_then_a_duplicate_is_refused_with_102(
     created = await client.create_person(request)
     assert created.response_code == "000"
     assert sim.backend.persons_count() == 1
-    person = holder(sim, web("jean@example.fr"))
+    person = holder(sim, web_key("jean@example.fr"))
     assert (person.last_name, person.source) == ("DUPOND", "WEB")
 
-    found = await client.get_person(GetPersonRequest(identifier_request=web("JEAN@example.fr")))
+    found = await client.get_person(GetPersonRequest(identifier_request=web_key("JEAN@example.fr")))
     assert civil(found.person_response) == (person.groupe_id, "JEAN", "DUPOND", dt.date(1990, 1, 1))
     assert found.person_response is not None
     subscriptions = found.person_response.subscription_response or ()
@@ -306,7 +251,7 @@ async def test_create_person_and_identifier_generates_a_card(
         (10, "paul@example.fr"),
         (1, key.identifier_value),
     ]
-    assert holder(sim, web("paul@example.fr")) is person
+    assert holder(sim, web_key("paul@example.fr")) is person
     assert sim.backend.persons_count() == 1
     # The card finds the person, with both identifiers.
     found = await client.get_person(GetPersonRequest(identifier_request=key))
@@ -336,12 +281,12 @@ async def test_create_identifier_gives_a_web_account_a_valid_ean13_card(
             person_profil_request=profile(first="MARIE"),
         )
     )
-    person = holder(sim, web("marie@example.fr"))
+    person = holder(sim, web_key("marie@example.fr"))
     assert sim.backend.identifiers_of(person) == [(10, "marie@example.fr")]
 
     answer = await client.create_identifier(
         CreateIdentifierRequest(
-            identifier_request=web("marie@example.fr"), new_identifier_type=CARD
+            identifier_request=web_key("marie@example.fr"), new_identifier_type=CARD
         )
     )
     new = answer.new_identifier_response
@@ -353,12 +298,14 @@ async def test_create_identifier_gives_a_web_account_a_valid_ean13_card(
         (1, new.identifier_value),
     ]
     by_card = await client.get_person(
-        GetPersonRequest(identifier_request=card(new.identifier_value))
+        GetPersonRequest(identifier_request=card_key(new.identifier_value))
     )
     assert civil(by_card.person_response)[:2] == (person.groupe_id, "MARIE")
     # Only cards can be generated: a refused call changes nothing.
     refused = client.create_identifier(
-        CreateIdentifierRequest(identifier_request=web("marie@example.fr"), new_identifier_type=WEB)
+        CreateIdentifierRequest(
+            identifier_request=web_key("marie@example.fr"), new_identifier_type=WEB
+        )
     )
     assert await code_of(refused) == "103"
     assert len(sim.backend.identifiers_of(person)) == 2
@@ -409,7 +356,7 @@ async def test_associate_and_replace_identifiers_change_the_persons_identifiers(
         )
     )
     assert (1, PRINTED_CARD) in sim.backend.identifiers_of(person)
-    assert holder(sim, card(PRINTED_CARD)) is person
+    assert holder(sim, card_key(PRINTED_CARD)) is person
     taken = client.associate_identifier(
         AssociateIdentifierRequest(
             identifier_request=other,
@@ -437,7 +384,7 @@ async def test_associate_and_replace_identifiers_change_the_persons_identifiers(
     assert after == [i for i in before if i != (1, key.identifier_value)] + [(1, replacement)]
     assert sim.backend.person_by_identifier(1, key.identifier_value) is None
     assert await code_of(client.get_person(GetPersonRequest(identifier_request=key))) == "101"
-    found = await client.get_person(GetPersonRequest(identifier_request=card(replacement)))
+    found = await client.get_person(GetPersonRequest(identifier_request=card_key(replacement)))
     assert civil(found.person_response)[0] == person.groupe_id
     assert sim.backend.shared_identifiers() == []
     assert sim.backend.persons_count() == 2
@@ -531,7 +478,7 @@ async def test_search_person_and_search_person_lite_find_by_last_name_and_email(
     # The search follows updates: ALICE renamed is found under her new name only.
     await client.update_person(
         UpdatePersonRequest(
-            identifier_request=web("s1@example.fr"),
+            identifier_request=web_key("s1@example.fr"),
             person_profil_request=PersonProfilRequest(
                 person_request=PersonRequest(last_name="DURAND")
             ),
@@ -1006,7 +953,7 @@ async def test_send_and_valid_full_transaction_creates_the_person_then_updates_i
     client: RecordingClient, sim: WsOneSimulator
 ) -> None:
     assert sim.backend.persons_count() == 0
-    key = web("till@example.fr")
+    key = web_key("till@example.fr")
     answer = await client.send_and_valid_full_transaction(
         SendAndValidFullTransactionRequest(
             identifier_request=key,
@@ -1032,14 +979,14 @@ async def test_send_and_valid_full_transaction_creates_the_person_then_updates_i
         30,
         1,
     )
-    assert await balances(client, card(generated)) == (30, 1)
-    found = await client.get_person(GetPersonRequest(identifier_request=card(generated)))
+    assert await balances(client, card_key(generated)) == (30, 1)
+    found = await client.get_person(GetPersonRequest(identifier_request=card_key(generated)))
     assert civil(found.person_response)[1:3] == ("ZOE", "CAISSE")
 
     # The same customer at the till again: updated and credited, not created twice.
     await client.send_and_valid_full_transaction(
         SendAndValidFullTransactionRequest(
-            identifier_request=card(generated),
+            identifier_request=card_key(generated),
             full_person_request=FullPersonRequest(
                 person_profil_request=PersonProfilRequest(
                     person_request=PersonRequest(last_name="CAISSE-DURAND")
@@ -1054,7 +1001,7 @@ async def test_send_and_valid_full_transaction_creates_the_person_then_updates_i
     # Refused (duplicate receipt): no person, no points, nothing.
     refused = client.send_and_valid_full_transaction(
         SendAndValidFullTransactionRequest(
-            identifier_request=web("other@example.fr"), receipt_request=receipt("F2", 1.0)
+            identifier_request=web_key("other@example.fr"), receipt_request=receipt("F2", 1.0)
         )
     )
     assert await code_of(refused) == "402"
@@ -1084,7 +1031,7 @@ async def test_the_recording_client_records_only_answered_calls(sim: WsOneSimula
     """The recorder itself can tell a call that was answered from one that failed."""
     async with _open(sim) as client:
         assert client.called == set()
-        nobody = client.get_person(GetPersonRequest(identifier_request=card(PRINTED_CARD)))
+        nobody = client.get_person(GetPersonRequest(identifier_request=card_key(PRINTED_CARD)))
         assert await code_of(nobody) == "101"
         assert client.called == set()
         await client.get_entities(GetEntitiesRequest())

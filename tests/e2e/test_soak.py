@@ -48,6 +48,7 @@ import aiohttp
 import psutil
 import pytest
 
+from tests._support.clients import simulator_client
 from wsone_async import (
     APIError,
     OutcomeUnknownError,
@@ -602,10 +603,6 @@ async def _seed(sim: SimulatorProcess, soak: Soak) -> None:
         )
 
 
-def _client(sim: SimulatorProcess, **options: Any) -> WsOneClient:
-    return WsOneClient(sim.url, username=sim.username, password=sim.password, **options)
-
-
 @pytest.mark.timeout(SECONDS + 180)
 async def test_soak(caplog: pytest.LogCaptureFixture) -> None:
     # Retry lines are INFO: keep them out of the log capture, which would hold every record.
@@ -616,7 +613,7 @@ async def test_soak(caplog: pytest.LogCaptureFixture) -> None:
     async with SimulatorProcess(seed=SEED) as sim:
         port = int(sim.url.rsplit(":", 1)[1])
         fast_retries = {"initial_delay": 0.01, "max_delay": 0.1}
-        client = _client(
+        client = simulator_client(
             sim,
             timeout=Timeouts(connect=2.0, attempt=ATTEMPT_LIMIT, total=5.0),
             retry=RetryPolicy(**fast_retries),
@@ -654,7 +651,7 @@ async def test_soak(caplog: pytest.LogCaptureFixture) -> None:
 
         after_soak = await _control(sim, "GET", "state")
         await _control(sim, "DELETE", "faults")
-        async with _client(sim) as reader:
+        async with simulator_client(sim) as reader:
             audit = await _audit(reader, soak)
         state = await _control(sim, "GET", "state")
 

@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import email.utils
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -18,13 +17,9 @@ from wsone_async.testing import Fault, FaultKind, FaultPlan, WsOneSimulator, par
 DISCONNECTED = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
-@pytest.fixture
-async def client(wsone_simulator: WsOneSimulator) -> AsyncIterator[SimClient]:
-    async with SimClient(wsone_simulator) as sim_client:
-        yield sim_client
-
-
-async def post(client: SimClient, operation: str, body: Any) -> tuple[int, dict[str, str], bytes]:
+async def post_with_headers(
+    client: SimClient, operation: str, body: Any
+) -> tuple[int, dict[str, str], bytes]:
     async with client.session.post(client.sim.url_for(operation), json=body) as response:
         return response.status, dict(response.headers), await response.read()
 
@@ -36,7 +31,7 @@ async def test_status_fault_for_the_next_calls_with_retry_after(client: SimClien
     client.sim.faults.add("createPerson", "status", status=503, times=2, retry_after=1)
     body = person_body(web_account("a@example.fr"))
     for _ in range(2):
-        status, headers, data = await post(client, "createPerson", body)
+        status, headers, data = await post_with_headers(client, "createPerson", body)
         assert status == 503
         assert headers["Retry-After"] == "1"
         assert json.loads(data) == {"status": 503, "error": "Service Unavailable"}
@@ -51,14 +46,14 @@ async def test_status_fault_for_the_next_calls_with_retry_after(client: SimClien
 async def test_status_fault_with_an_empty_body_and_an_http_date(client: SimClient) -> None:
     when = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     client.sim.faults.add("getEntities", "status", status=429, retry_after=when, body="empty")
-    status, headers, data = await post(client, "getEntities", {})
+    status, headers, data = await post_with_headers(client, "getEntities", {})
     assert (status, data) == (429, b"")
     assert email.utils.parsedate_to_datetime(headers["Retry-After"]) == when
 
 
 async def test_retry_after_date_is_computed_when_the_fault_fires(client: SimClient) -> None:
     client.sim.faults.add_spec("getEntities:status=503,retry_after=@120")
-    status, headers, _ = await post(client, "getEntities", {})
+    status, headers, _ = await post_with_headers(client, "getEntities", {})
     assert status == 503
     ahead = email.utils.parsedate_to_datetime(headers["Retry-After"]) - dt.datetime.now(dt.UTC)
     assert dt.timedelta(seconds=100) < ahead <= dt.timedelta(seconds=121)
@@ -66,7 +61,9 @@ async def test_retry_after_date_is_computed_when_the_fault_fires(client: SimClie
 
 async def test_a_status_fault_may_come_after_the_work_is_done(client: SimClient) -> None:
     client.sim.faults.add("createPerson", "status", status=504, process=True)
-    status, _, _ = await post(client, "createPerson", person_body(web_account("b@example.fr")))
+    status, _, _ = await post_with_headers(
+        client, "createPerson", person_body(web_account("b@example.fr"))
+    )
     assert status == 504
     assert client.sim.backend.persons_count() == 1  # the gateway timed out, WsOne did it
 
@@ -76,7 +73,7 @@ async def test_dropped_connection(client: SimClient, kind: str) -> None:
     client.sim.faults.add("createPerson", kind)
     body = person_body(web_account("c@example.fr"))
     with pytest.raises(DISCONNECTED):
-        await post(client, "createPerson", body)
+        await post_with_headers(client, "createPerson", body)
     processed = kind == "drop_after"
     assert client.sim.backend.persons_count() == int(processed)
     assert client.sim.stats.processed["createPerson"] == int(processed)
@@ -91,7 +88,7 @@ async def test_drop_after_of_a_transaction_leaves_an_ambiguous_receipt(client: S
     client.sim.faults.add("transaction", "drop_after", times=1)
     body = {"IdentifierRequest": key, "ReceiptRequest": receipt("AMB-1", 10)}
     with pytest.raises(DISCONNECTED):
-        await post(client, "sendAndValidTransaction", body)
+        await post_with_headers(client, "sendAndValidTransaction", body)
     # What the client must do: verify before sending again.
     verified = await client.ok("verifyTransaction", body)
     assert verified["TransactionResponse"]["status"] == "VALIDATED"
@@ -110,7 +107,7 @@ async def test_html_page(client: SimClient) -> None:
 
 async def test_garbage_body(client: SimClient) -> None:
     client.sim.faults.add("getEntities", "garbage")
-    status, headers, data = await post(client, "getEntities", {})
+    status, headers, data = await post_with_headers(client, "getEntities", {})
     assert status == 200
     assert headers["Content-Type"] == "application/json"
     with pytest.raises(json.JSONDecodeError):
@@ -142,7 +139,7 @@ async def test_latency_adds_up_with_the_fault_that_decides(client: SimClient) ->
     client.sim.faults.add("read", "status", status=502)
     loop = asyncio.get_running_loop()
     start = loop.time()
-    status, _, _ = await post(client, "getEntities", {})
+    status, _, _ = await post_with_headers(client, "getEntities", {})
     assert status == 502
     assert loop.time() - start >= 0.03
     assert client.sim.stats.faults == {"latency": 1, "status": 1}
@@ -209,7 +206,7 @@ async def test_clear_stops_the_faults_and_control_endpoints_are_never_faulted(
     client.sim.faults.add("*", "status", status=500, rate=1.0)
     status, state = await client.control("GET", "state")
     assert status == 200 and state["faultRules"] == 1
-    status, _, _ = await post(client, "getEntities", {})
+    status, _, _ = await post_with_headers(client, "getEntities", {})
     assert status == 500
     status, cleared = await client.control("DELETE", "faults")
     assert (status, cleared) == (200, {"cleared": 1})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -26,12 +25,6 @@ from wsone_async.testing._routes import ROUTES
 
 C = SimulatorCode
 OPERATIONS = sorted(ROUTES)
-
-
-@pytest.fixture
-async def client(wsone_simulator: WsOneSimulator) -> AsyncIterator[SimClient]:
-    async with SimClient(wsone_simulator) as sim_client:
-        yield sim_client
 
 
 def _response_class(operation: str) -> Any:

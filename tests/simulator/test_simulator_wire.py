@@ -12,13 +12,13 @@ import datetime as dt
 import json
 import pathlib
 import re
-from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests._support.builders import a_receipt, card_key, web_key
 from tests._support.sim import OK, SimClient
 from tests._support.strategies import models
 from wsone_async import from_wire, to_wire
@@ -66,7 +66,6 @@ from wsone_async.models import (
     GetLastTransactionResponse,
     GetPersonRequest,
     GetPersonResponse,
-    IdentifierRequest,
     IdentifierType,
     Model,
     NewIdentifierRequest,
@@ -100,19 +99,13 @@ from wsone_async.models import (
     VerifyTransactionRequest,
     VerifyTransactionResponse,
 )
-from wsone_async.testing import WsOneSimulator, is_valid_ean13
+from wsone_async.testing import is_valid_ean13
 from wsone_async.testing._routes import ROUTES
 
 R = TypeVar("R", bound=Model)
 
 STORE = EntityRequest(entity_identifier="123456")
 EMAIL = "jean.dupond@example.fr"
-
-
-@pytest.fixture
-async def client(wsone_simulator: WsOneSimulator) -> AsyncIterator[SimClient]:
-    async with SimClient(wsone_simulator) as sim_client:
-        yield sim_client
 
 
 async def exchange(client: SimClient, operation: str, request: Model, response: type[R]) -> R:
@@ -125,14 +118,6 @@ async def exchange_ok(client: SimClient, operation: str, request: Model, respons
     decoded = await exchange(client, operation, request, response)
     assert decoded.response_code == OK, decoded  # type: ignore[attr-defined]
     return decoded
-
-
-def web_key(email: str = EMAIL) -> IdentifierRequest:
-    return IdentifierRequest(identifier_type=IdentifierType.WEB_ACCOUNT, identifier_value=email)
-
-
-def card_key(value: str) -> IdentifierRequest:
-    return IdentifierRequest(identifier_type=IdentifierType.CARD, identifier_value=value)
 
 
 def profile(last: str = "DUPOND", email: str = EMAIL) -> PersonProfilRequest:
@@ -169,16 +154,6 @@ async def enrol(client: SimClient, email: str = EMAIL) -> str:
     assert created.identifier_type is IdentifierType.CARD
     assert is_valid_ean13(created.identifier_value)
     return created.identifier_value
-
-
-def a_receipt(number: str, amount: float, **extra: Any) -> ReceiptRequest:
-    return ReceiptRequest(
-        receipt_number=number,
-        receipt_date=dt.datetime.now().replace(microsecond=0),
-        amount=amount,
-        entity_request=STORE,
-        **extra,
-    )
 
 
 # ------------------------------------------------------------------------ WS Person
@@ -222,7 +197,7 @@ async def test_create_identifier(client: SimClient) -> None:
     )
     assert created.response_code == OK
     request = CreateIdentifierRequest(
-        identifier_request=web_key(), new_identifier_type=IdentifierType.CARD
+        identifier_request=web_key(EMAIL), new_identifier_type=IdentifierType.CARD
     )
     answer = await exchange_ok(client, "createIdentifier", request, CreateIdentifierResponse)
     new = answer.new_identifier_response

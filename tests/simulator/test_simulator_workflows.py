@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from tests._support.sim import (
     OK,
@@ -17,15 +14,9 @@ from tests._support.sim import (
     receipt,
     web_account,
 )
-from wsone_async.testing import SimulatorCode, WsOneSimulator, is_valid_ean13
+from wsone_async.testing import SimulatorCode, is_valid_ean13
 
 C = SimulatorCode
-
-
-@pytest.fixture
-async def client(wsone_simulator: WsOneSimulator) -> AsyncIterator[SimClient]:
-    async with SimClient(wsone_simulator) as sim_client:
-        yield sim_client
 
 
 def key_body(key: dict[str, Any], **extra: Any) -> dict[str, Any]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import typing
-from typing import Any
 
 import aiohttp
 import pytest
 from yarl import URL
 
+from tests._support.builders import read_request
+from tests._support.clients import PASSWORD, USERNAME, client_for
 from tests._support.mocks import MockedWsOne
 from wsone_async import (
     AttemptInfo,
@@ -22,26 +23,11 @@ from wsone_async import (
     WsOneClient,
 )
 from wsone_async.models import (
-    GetPersonRequest,
-    IdentifierRequest,
-    IdentifierType,
     SendTransactionRequest,
 )
 from wsone_async.operations import OPERATIONS
 
 OK = {"responseCode": "000"}
-
-
-def _read() -> GetPersonRequest:
-    return GetPersonRequest(
-        identifier_request=IdentifierRequest(
-            identifier_type=IdentifierType.CARD, identifier_value="1"
-        )
-    )
-
-
-def _client(base: str = "https://wsone.example.fr", **kwargs: Any) -> WsOneClient:
-    return WsOneClient(base, username="api", password="pw-123", **kwargs)
 
 
 class TestConstruction:
@@ -50,12 +36,12 @@ class TestConstruction:
         ["http://127.0.0.1:8080", "http://localhost", "http://[::1]:9000/wsone", "https://x.fr"],
     )
     def test_accepted_urls(self, base: str) -> None:
-        _client(base)
+        client_for(base)
 
     def test_plain_http_is_refused_off_loopback(self) -> None:
         with pytest.raises(ValueError, match="https"):
-            _client("http://wsone.example.fr")
-        _client("http://wsone.example.fr", allow_insecure_http=True)
+            client_for("http://wsone.example.fr")
+        client_for("http://wsone.example.fr", allow_insecure_http=True)
 
     @pytest.mark.parametrize(
         "base",
@@ -63,11 +49,11 @@ class TestConstruction:
     )
     def test_malformed_urls(self, base: str) -> None:
         with pytest.raises(ValueError, match="base_url"):
-            _client(base)
+            client_for(base)
 
     def test_credentials_in_the_url_are_refused_without_repeating_them(self) -> None:
         with pytest.raises(ValueError) as info:
-            _client("https://api:hunter2@wsone.example.fr")
+            client_for("https://api:hunter2@wsone.example.fr")
         assert "hunter2" not in str(info.value)
 
     def test_credentials_are_checked(self) -> None:
@@ -80,20 +66,20 @@ class TestConstruction:
 
     def test_settings_are_checked(self) -> None:
         with pytest.raises(ValueError, match="max_connections"):
-            _client(max_connections=0)
+            client_for(max_connections=0)
         with pytest.raises(ValueError, match="never wait forever"):
-            _client(timeout=None)  # type: ignore[arg-type]
+            client_for(timeout=None)  # type: ignore[arg-type]
         with pytest.raises(TypeError, match="RetryPolicy"):
-            _client(retry=3)  # type: ignore[arg-type]
+            client_for(retry=3)  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="person_path"):
-            _client(person_path="rest")
+            client_for(person_path="rest")
 
     def test_repr_shows_url_and_user_never_the_password(self) -> None:
-        client = _client()
+        client = client_for()
         assert repr(client) == (
             "WsOneClient(base_url='https://wsone.example.fr', username='api', state='not opened')"
         )
-        assert "pw-123" not in repr(client)
+        assert PASSWORD not in repr(client)
 
 
 class TestPaths:
@@ -101,24 +87,24 @@ class TestPaths:
     async def test_prefix_with_or_without_slash(self, base: str, mocked: MockedWsOne) -> None:
         url = "https://x.fr/pre/fix/rest/2.0/personWebService/getPerson"
         mocked.post(url, payload=OK)
-        async with _client(base) as client:
-            await client.get_person(_read())
+        async with client_for(base) as client:
+            await client.get_person(read_request("1"))
         assert ("POST", URL(url)) in mocked.requests
 
     async def test_transaction_path_is_configurable(self, mocked: MockedWsOne) -> None:
         url = "https://x.fr/tx/v9/sendTransaction"
         mocked.post(url, payload=OK)
-        async with _client("https://x.fr", transaction_path="/tx/v9/") as client:
+        async with client_for("https://x.fr", transaction_path="/tx/v9/") as client:
             await client.send_transaction(SendTransactionRequest())
         assert ("POST", URL(url)) in mocked.requests
 
     async def test_headers(self, mocked: MockedWsOne) -> None:
         url = "https://x.fr/rest/2.0/personWebService/getPerson"
         mocked.post(url, payload=OK)
-        async with _client("https://x.fr") as client:
-            await client.get_person(_read())
+        async with client_for("https://x.fr") as client:
+            await client.get_person(read_request("1"))
         sent = mocked.requests[("POST", URL(url))][0].kwargs
-        assert sent["headers"]["Authorization"] == aiohttp.encode_basic_auth("api", "pw-123")
+        assert sent["headers"]["Authorization"] == aiohttp.encode_basic_auth(USERNAME, PASSWORD)
         assert sent["headers"]["Content-Type"] == "application/json"
         assert sent["data"] == (b'{"IdentifierRequest":{"identifierType":1,"identifierValue":"1"}}')
         assert sent["allow_redirects"] is False
@@ -126,41 +112,41 @@ class TestPaths:
 
 class TestLifeCycle:
     async def test_a_closed_client_refuses_calls_and_cannot_reopen(self) -> None:
-        client = _client()
+        client = client_for()
         async with client:
             pass
         assert client.closed
         with pytest.raises(ClientClosedError, match="closed"):
-            await client.get_person(_read())
+            await client.get_person(read_request("1"))
         with pytest.raises(ClientClosedError):
             await client.__aenter__()
         await client.aclose()  # closing twice is fine
 
     async def test_the_first_call_opens_it(self, mocked: MockedWsOne) -> None:
         mocked.post("https://wsone.example.fr/rest/2.0/personWebService/getPerson", payload=OK)
-        client = _client()
+        client = client_for()
         assert "not opened" in repr(client)
-        await client.get_person(_read())
+        await client.get_person(read_request("1"))
         assert "'open'" in repr(client)
         await client.aclose()
 
     async def test_another_event_loop_is_refused(self) -> None:
-        async with _client() as client:
+        async with client_for() as client:
             # A second event loop, in a thread, while the first one keeps the client open.
             with pytest.raises(ClientStateError, match="another event loop"):
-                await asyncio.to_thread(asyncio.run, client.get_person(_read()))
+                await asyncio.to_thread(asyncio.run, client.get_person(read_request("1")))
 
     async def test_a_borrowed_session_is_not_closed(self, mocked: MockedWsOne) -> None:
         mocked.post("https://wsone.example.fr/rest/2.0/personWebService/getPerson", payload=OK)
         async with aiohttp.ClientSession() as session:
-            async with _client(session=session) as client:
-                await client.get_person(_read())
+            async with client_for(session=session) as client:
+                await client.get_person(read_request("1"))
             assert not session.closed
 
     async def test_views_share_the_session_and_only_the_client_closes_it(
         self, mocked: MockedWsOne
     ) -> None:
-        client = _client()
+        client = client_for()
         async with client:
             view = client.with_options(
                 timeout=Timeouts(attempt=3), retry=RetryPolicy(max_retries=0)
@@ -170,17 +156,17 @@ class TestLifeCycle:
             assert not client.closed
         assert view.closed
         with pytest.raises(ClientClosedError):
-            await view.get_person(_read())
+            await view.get_person(read_request("1"))
 
     async def test_an_unclosed_client_warns(self) -> None:
-        client = _client()
+        client = client_for()
         await client.__aenter__()
         with pytest.warns(ResourceWarning, match="unclosed WsOneClient"):
             client.__del__()
         await client.aclose()
 
     async def test_request_type_is_checked(self) -> None:
-        async with _client() as client:
+        async with client_for() as client:
             with pytest.raises(TypeError, match="getPerson takes a GetPersonRequest"):
                 await client.get_person(SendTransactionRequest())  # type: ignore[arg-type]
 
@@ -195,8 +181,8 @@ class TestHooks:
         async def no_wait(seconds: float) -> None:
             return None
 
-        async with _client(on_attempt=seen.append, sleep=no_wait) as client:
-            await client.get_person(_read())
+        async with client_for(on_attempt=seen.append, sleep=no_wait) as client:
+            await client.get_person(read_request("1"))
         assert [(i.operation, i.attempt) for i in seen] == [("getPerson", 1), ("getPerson", 2)]
         assert isinstance(seen[0].error, ServerError) and seen[1].error is None
 
@@ -208,14 +194,14 @@ class TestHooks:
         def broken(info: AttemptInfo) -> None:
             raise RuntimeError("metrics down")
 
-        async with _client(on_attempt=broken) as client:
-            assert (await client.get_person(_read())).response_code == "000"
+        async with client_for(on_attempt=broken) as client:
+            assert (await client.get_person(read_request("1"))).response_code == "000"
         assert "on_attempt hook failed" in caplog.text
 
     async def test_trace_configs_reach_the_session(self, mocked: MockedWsOne) -> None:
         mocked.post("https://wsone.example.fr/rest/2.0/personWebService/getPerson", payload=OK)
         trace = aiohttp.TraceConfig()
-        async with _client(trace_configs=[trace]) as client:
+        async with client_for(trace_configs=[trace]) as client:
             session = client._shared.transport.session
             assert session is not None and trace in session.trace_configs
 
@@ -252,9 +238,9 @@ async def test_closing_while_a_call_waits_to_retry_refuses_the_next_attempt(
         waiting.set()
         await release.wait()
 
-    client = _client(sleep=sleep)
+    client = client_for(sleep=sleep)
     async with client:
-        call = asyncio.create_task(client.get_person(_read()))
+        call = asyncio.create_task(client.get_person(read_request("1")))
         await waiting.wait()
         await client.aclose()
         release.set()
@@ -267,7 +253,7 @@ async def test_a_borrowed_session_closed_by_its_owner_is_a_clear_error(
     mocked: MockedWsOne,
 ) -> None:
     session = aiohttp.ClientSession()
-    async with _client(session=session) as client:
+    async with client_for(session=session) as client:
         await session.close()
         with pytest.raises(ClientStateError, match="closed by its owner"):
-            await client.get_person(_read())
+            await client.get_person(read_request("1"))

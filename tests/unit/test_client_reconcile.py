@@ -8,6 +8,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
+from tests._support.clients import client_for
 from tests._support.mocks import FakeClock, MockedWsOne
 from wsone_async import (
     APIConnectionError,
@@ -34,15 +35,8 @@ FOUND = {"responseCode": "000", "PersonResponse": {"PersonResponse": {"groupeId"
 NOT_FOUND = {"responseCode": "101", "infos": "no such person"}
 
 
-def _client(clock: FakeClock, **policy: Any) -> WsOneClient:
-    return WsOneClient(
-        BASE,
-        username="api",
-        password="pw",
-        retry=RetryPolicy(reconcile_writes=True, jitter=False, **policy),
-        sleep=clock.sleep,
-        clock=clock,
-    )
+def _reconciling(clock: FakeClock, **policy: Any) -> WsOneClient:
+    return client_for(BASE, clock, retry=RetryPolicy(reconcile_writes=True, jitter=False, **policy))
 
 
 def _create(value: str | None = "jean@example.fr") -> CreatePersonRequest:
@@ -77,7 +71,7 @@ async def test_an_applied_creation_is_reported_applied_not_repeated(
 ) -> None:
     mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
     mocked.post(f"{PERSON}/getPerson", payload=FOUND)
-    async with _client(clock) as client:
+    async with _reconciling(clock) as client:
         response = await client.create_person(_create())
     assert response.response_code == "000"
     assert response.infos is not None and "settled by getPerson" in response.infos
@@ -91,7 +85,7 @@ async def test_a_creation_not_applied_is_sent_again(mocked: MockedWsOne, clock: 
     mocked.post(f"{PERSON}/createPerson", exception=aiohttp.SocketTimeoutError())
     mocked.post(f"{PERSON}/getPerson", payload=NOT_FOUND)
     mocked.post(f"{PERSON}/createPerson", payload=OK)
-    async with _client(clock) as client:
+    async with _reconciling(clock) as client:
         response = await client.create_person(_create())
     assert response.infos is None  # the real answer of the second attempt
     assert _count(mocked, f"{PERSON}/createPerson") == 2
@@ -103,7 +97,7 @@ async def test_when_never_applied_and_retries_run_out_the_failure_is_definitive(
     for _ in range(3):
         mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
         mocked.post(f"{PERSON}/getPerson", payload=NOT_FOUND)
-    async with _client(clock, max_retries=2) as client:
+    async with _reconciling(clock, max_retries=2) as client:
         with pytest.raises(APIConnectionError) as info:
             await client.create_person(_create())
     assert not isinstance(info.value, OutcomeUnknownError)
@@ -117,7 +111,7 @@ async def test_when_the_check_fails_the_outcome_stays_unknown(
     mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
     for _ in range(3):
         mocked.post(f"{PERSON}/getPerson", status=503)
-    async with _client(clock) as client:
+    async with _reconciling(clock) as client:
         with pytest.raises(OutcomeUnknownError, match="getPerson could not tell"):
             await client.create_person(_create())
     assert _count(mocked, f"{PERSON}/createPerson") == 1
@@ -127,7 +121,7 @@ async def test_without_an_identifier_value_it_cannot_be_settled(
     mocked: MockedWsOne, clock: FakeClock
 ) -> None:
     mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
-    async with _client(clock) as client:
+    async with _reconciling(clock) as client:
         with pytest.raises(OutcomeUnknownError, match="names no identifier value"):
             await client.create_person(_create(value=None))
     assert _count(mocked, f"{PERSON}/getPerson") == 0
@@ -142,7 +136,7 @@ async def test_a_recorded_receipt_is_reported_with_its_transaction(
         f"{TRANSACTION}/verifyTransaction",
         payload={"responseCode": "000", "TransactionResponse": recorded},
     )
-    async with _client(clock) as client:
+    async with _reconciling(clock) as client:
         response = await client.send_transaction(_send())
     assert response.transaction_response is not None
     assert response.transaction_response.transaction_id == "T1"
@@ -157,7 +151,7 @@ async def test_an_unrecorded_receipt_is_sent_again(mocked: MockedWsOne, clock: F
     mocked.post(f"{TRANSACTION}/sendTransaction", status=504)
     mocked.post(f"{TRANSACTION}/verifyTransaction", payload={"responseCode": "000"})
     mocked.post(f"{TRANSACTION}/sendTransaction", payload=OK)
-    async with _client(clock) as client:
+    async with _reconciling(clock) as client:
         await client.send_transaction(_send())
     assert _count(mocked, f"{TRANSACTION}/sendTransaction") == 2
 
@@ -166,7 +160,7 @@ async def test_a_write_with_no_settling_read_stays_unknown(
     mocked: MockedWsOne, clock: FakeClock
 ) -> None:
     mocked.post(f"{PERSON}/updatePerson", exception=aiohttp.ServerDisconnectedError())
-    async with _client(clock) as client:
+    async with _reconciling(clock) as client:
         with pytest.raises(OutcomeUnknownError):
             await client.update_person(UpdatePersonRequest())
 

@@ -18,6 +18,8 @@ import pytest
 from aiohttp.client_reqrep import ConnectionKey
 from yarl import URL
 
+from tests._support.builders import read_request, write_request
+from tests._support.clients import client_for
 from tests._support.mocks import FakeClock, MockedWsOne
 from wsone_async import (
     APIConnectionError,
@@ -33,13 +35,6 @@ from wsone_async import (
     ServerError,
     Timeouts,
     WsOneClient,
-)
-from wsone_async.models import (
-    CreatePersonRequest,
-    GetPersonRequest,
-    IdentifierRequest,
-    IdentifierType,
-    NewIdentifierRequest,
 )
 
 BASE = "https://wsone.example.fr"
@@ -154,42 +149,19 @@ MATRIX: dict[str, tuple[Fail, bool, bool, type[Exception], type[Exception]]] = {
 }
 
 
-def _read() -> GetPersonRequest:
-    return GetPersonRequest(
-        identifier_request=IdentifierRequest(
-            identifier_type=IdentifierType.CARD, identifier_value="1234567891011"
-        )
-    )
-
-
-def _write() -> CreatePersonRequest:
-    return CreatePersonRequest(
-        new_identifier_request=NewIdentifierRequest(
-            identifier_type=IdentifierType.WEB_ACCOUNT, identifier_value="jean@example.fr"
-        )
-    )
-
-
-def _client(clock: FakeClock, **kwargs: Any) -> WsOneClient:
+def _retrying(clock: FakeClock, **kwargs: Any) -> WsOneClient:
     kwargs.setdefault("retry", RetryPolicy(max_retries=2, jitter=False))
-    return WsOneClient(
-        BASE,
-        username="api",
-        password="s3cret-pw",
-        sleep=clock.sleep,
-        clock=clock,
-        **kwargs,
-    )
+    return client_for(BASE, clock, **kwargs)
 
 
 def _requests(mock: MockedWsOne, url: str) -> int:
     return len(mock.requests.get(("POST", URL(url)), []))
 
 
-async def _call(client: WsOneClient, write: bool) -> Any:
+async def _read_or_write(client: WsOneClient, write: bool) -> Any:
     if write:
-        return await client.create_person(_write())
-    return await client.get_person(_read())
+        return await client.create_person(write_request())
+    return await client.get_person(read_request())
 
 
 @pytest.mark.parametrize("kind", list(MATRIX))
@@ -202,21 +174,21 @@ async def test_one_failure_then_success(
     fail(mocked, url)
     mocked.post(url, payload=OK)
     retried = write_retried if write else read_retried
-    async with _client(clock) as client:
+    async with _retrying(clock) as client:
         if retried:
-            response = await _call(client, write)
+            response = await _read_or_write(client, write)
             assert response.response_code == "000"
             assert _requests(mocked, url) == 2
         else:
             expected = write_error if write else MATRIX[kind][3]
             with pytest.raises(expected) as info:
-                await _call(client, write)
+                await _read_or_write(client, write)
             assert _requests(mocked, url) == 1
             if expected is OutcomeUnknownError:
                 error = info.value
                 assert isinstance(error, OutcomeUnknownError)
                 assert error.operation == "createPerson"
-                assert error.request == _write()
+                assert error.request == write_request()
                 assert error.__cause__ is not None
 
 
@@ -227,9 +199,9 @@ async def test_a_read_that_keeps_failing_raises_the_last_error(
     fail, _, _, read_error, _ = MATRIX[kind]
     for _ in range(3):
         fail(mocked, READ_URL)
-    async with _client(clock) as client:
+    async with _retrying(clock) as client:
         with pytest.raises(read_error):
-            await client.get_person(_read())
+            await client.get_person(read_request())
     assert _requests(mocked, READ_URL) == 3  # max_retries=2: three attempts in all
     assert len(clock.sleeps) == 2
 
@@ -241,9 +213,9 @@ async def test_a_refused_write_that_keeps_failing_is_not_reported_unknown(
     fail, _, _, _, write_error = MATRIX[kind]
     for _ in range(3):
         fail(mocked, WRITE_URL)
-    async with _client(clock) as client:
+    async with _retrying(clock) as client:
         with pytest.raises(write_error) as info:
-            await client.create_person(_write())
+            await client.create_person(write_request())
     assert not isinstance(info.value, OutcomeUnknownError)
     assert _requests(mocked, WRITE_URL) == 3
 
@@ -254,9 +226,9 @@ async def test_a_write_refused_then_ambiguous_is_unknown(
     mocked.post(WRITE_URL, status=503)
     mocked.post(WRITE_URL, exception=aiohttp.ServerDisconnectedError())
     mocked.post(WRITE_URL, payload=OK)
-    async with _client(clock) as client:
+    async with _retrying(clock) as client:
         with pytest.raises(OutcomeUnknownError):
-            await client.create_person(_write())
+            await client.create_person(write_request())
     assert _requests(mocked, WRITE_URL) == 2
 
 
@@ -265,9 +237,9 @@ async def test_zero_retries_means_exactly_one_attempt(
 ) -> None:
     mocked.post(READ_URL, status=503)
     mocked.post(READ_URL, payload=OK)
-    async with _client(clock, retry=RetryPolicy(max_retries=0)) as client:
+    async with _retrying(clock, retry=RetryPolicy(max_retries=0)) as client:
         with pytest.raises(ServerError):
-            await client.get_person(_read())
+            await client.get_person(read_request())
     assert _requests(mocked, READ_URL) == 1
     assert clock.sleeps == []
 
@@ -278,9 +250,9 @@ async def test_backoff_is_exponential_with_full_jitter(
     for _ in range(4):
         mocked.post(READ_URL, status=502)
     policy = RetryPolicy(max_retries=3, initial_delay=0.5, max_delay=1.5)
-    async with _client(clock, retry=policy, random=lambda: 0.5) as client:
+    async with _retrying(clock, retry=policy, random=lambda: 0.5) as client:
         with pytest.raises(ServerError):
-            await client.get_person(_read())
+            await client.get_person(read_request())
     assert clock.sleeps == [0.25, 0.5, 0.75]  # half of 0.5, 1.0, then the 1.5 cap
 
 
@@ -288,8 +260,8 @@ class TestRetryAfter:
     async def test_seconds_are_honoured(self, mocked: MockedWsOne, clock: FakeClock) -> None:
         mocked.post(WRITE_URL, status=429, headers={"Retry-After": "7"})
         mocked.post(WRITE_URL, payload=OK)
-        async with _client(clock) as client:
-            await client.create_person(_write())
+        async with _retrying(clock) as client:
+            await client.create_person(write_request())
         assert clock.sleeps == [7.0]
 
     async def test_http_date_is_honoured(self, mocked: MockedWsOne, clock: FakeClock) -> None:
@@ -298,8 +270,8 @@ class TestRetryAfter:
             READ_URL, status=503, headers={"Retry-After": email.utils.format_datetime(when)}
         )
         mocked.post(READ_URL, payload=OK)
-        async with _client(clock) as client:
-            await client.get_person(_read())
+        async with _retrying(clock) as client:
+            await client.get_person(read_request())
         assert len(clock.sleeps) == 1
         assert 25 <= clock.sleeps[0] <= 30
 
@@ -309,9 +281,9 @@ class TestRetryAfter:
         mocked.post(READ_URL, status=429, headers={"Retry-After": "3600"})
         mocked.post(READ_URL, payload=OK)
         policy = RetryPolicy(max_retries=5, max_retry_after=60)
-        async with _client(clock, retry=policy) as client:
+        async with _retrying(clock, retry=policy) as client:
             with pytest.raises(RateLimitError) as info:
-                await client.get_person(_read())
+                await client.get_person(read_request())
         assert info.value.retry_after == 3600
         assert clock.sleeps == []
         assert _requests(mocked, READ_URL) == 1
@@ -322,9 +294,9 @@ async def test_deadline_stops_retries(mocked: MockedWsOne, clock: FakeClock) -> 
         mocked.post(READ_URL, status=503)
     policy = RetryPolicy(max_retries=9, initial_delay=1.0, max_delay=1.0, jitter=False)
     timeouts = Timeouts(attempt=5.0, total=2.5)
-    async with _client(clock, retry=policy, timeout=timeouts) as client:
+    async with _retrying(clock, retry=policy, timeout=timeouts) as client:
         with pytest.raises(ServerError):
-            await client.get_person(_read())
+            await client.get_person(read_request())
     # Waits of 1s each: after two, a third would end at 3s > 2.5s.
     assert clock.sleeps == [1.0, 1.0]
     assert _requests(mocked, READ_URL) == 3
@@ -336,8 +308,8 @@ async def test_the_last_attempt_gets_only_what_is_left_of_the_deadline(
     mocked.post(READ_URL, status=503)
     mocked.post(READ_URL, payload=OK)
     policy = RetryPolicy(max_retries=1, initial_delay=2.0, jitter=False)
-    async with _client(clock, retry=policy, timeout=Timeouts(attempt=30, total=3)) as client:
-        await client.get_person(_read())
+    async with _retrying(clock, retry=policy, timeout=Timeouts(attempt=30, total=3)) as client:
+        await client.get_person(read_request())
     timeout = mocked.requests[("POST", URL(READ_URL))][1].kwargs["timeout"]
     assert timeout.total == pytest.approx(1.0)
 
@@ -350,12 +322,12 @@ class TestBudget:
             mocked.post(READ_URL, status=503)
         budget = RetryBudget(capacity=10, retry_cost=5, success_refund=1)
         policy = RetryPolicy(max_retries=5, budget=budget, jitter=False)
-        async with _client(clock, retry=policy) as client:
+        async with _retrying(clock, retry=policy) as client:
             with pytest.raises(ServerError):
-                await client.get_person(_read())
+                await client.get_person(read_request())
             assert _requests(mocked, READ_URL) == 3  # two retries paid, then empty
             with pytest.raises(ServerError):
-                await client.get_person(_read())
+                await client.get_person(read_request())
             assert _requests(mocked, READ_URL) == 4  # no token left: no retry at all
 
     async def test_successes_refill_it_and_views_share_it(
@@ -367,10 +339,10 @@ class TestBudget:
         mocked.post(READ_URL, payload=OK)  # the retry spends the 5 tokens, its success refunds 5
         mocked.post(READ_URL, status=503)
         mocked.post(READ_URL, payload=OK)
-        async with _client(clock, retry=policy) as client:
-            await client.get_person(_read())
+        async with _retrying(clock, retry=policy) as client:
+            await client.get_person(read_request())
             view = client.with_options(timeout=10)
-            await view.get_person(_read())
+            await view.get_person(read_request())
         assert _requests(mocked, READ_URL) == 4
 
     async def test_timeouts_cost_more(self, mocked: MockedWsOne, clock: FakeClock) -> None:
@@ -378,9 +350,9 @@ class TestBudget:
         policy = RetryPolicy(max_retries=3, budget=budget)
         mocked.post(READ_URL, exception=aiohttp.SocketTimeoutError())
         mocked.post(READ_URL, payload=OK)
-        async with _client(clock, retry=policy) as client:
+        async with _retrying(clock, retry=policy) as client:
             with pytest.raises(APITimeoutError):
-                await client.get_person(_read())
+                await client.get_person(read_request())
         assert _requests(mocked, READ_URL) == 1
 
 
@@ -395,7 +367,7 @@ class TestCancellation:
             await asyncio.Event().wait()
 
         async with WsOneClient(BASE, username="a", password="b", sleep=sleep_forever) as client:
-            task = asyncio.create_task(client.get_person(_read()))
+            task = asyncio.create_task(client.get_person(read_request()))
             await waiting.wait()
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -413,8 +385,8 @@ class TestCancellation:
 
         mocked.post(READ_URL, callback=hang)
         mocked.post(READ_URL, payload=OK)
-        async with _client(clock) as client:
-            task = asyncio.create_task(client.get_person(_read()))
+        async with _retrying(clock) as client:
+            task = asyncio.create_task(client.get_person(read_request()))
             await started.wait()
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -438,10 +410,10 @@ async def test_a_retryable_code_registered_by_the_user_retries_reads_only(
         mocked.post(READ_URL, payload={"responseCode": "BUSY"})
         mocked.post(READ_URL, payload=OK)
         mocked.post(WRITE_URL, payload={"responseCode": "BUSY"})
-        async with _client(clock) as client:
-            await client.get_person(_read())
+        async with _retrying(clock) as client:
+            await client.get_person(read_request())
             with pytest.raises(BusyError):
-                await client.create_person(_write())
+                await client.create_person(write_request())
     finally:
         unregister_error_code("BUSY")
     assert _requests(mocked, READ_URL) == 2
@@ -454,8 +426,8 @@ async def test_retries_are_logged_at_info(
     mocked.post(READ_URL, status=503)
     mocked.post(READ_URL, payload=OK)
     caplog.set_level("INFO", logger="wsone_async")
-    async with _client(clock) as client:
-        await client.get_person(_read())
+    async with _retrying(clock) as client:
+        await client.get_person(read_request())
     retries = [r for r in caplog.records if r.name == "wsone_async" and r.levelname == "INFO"]
     assert len(retries) == 1
     message = retries[0].getMessage()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import Any
 
 import aiohttp
 import pytest
 
+from tests._support.builders import read_request
+from tests._support.clients import PASSWORD, USERNAME, client_for
 from tests._support.mocks import FakeClock
-from tests._support.server import FakeWsOne, body, drop_after, fake_wsone, hang, status
+from tests._support.server import body, drop_after, fake_wsone, hang, status
 from wsone_async import (
     APIConnectionError,
     APIError,
@@ -27,26 +28,14 @@ from wsone_async.models import (
     ContactsRequest,
     CreatePersonRequest,
     EmailRequest,
-    GetPersonRequest,
-    IdentifierRequest,
     IdentifierType,
     NewIdentifierRequest,
     PersonProfilRequest,
     PersonRequest,
 )
 
-PASSWORD = "Tr0ub4dor&3-very-secret"
 
-
-def _read() -> GetPersonRequest:
-    return GetPersonRequest(
-        identifier_request=IdentifierRequest(
-            identifier_type=IdentifierType.CARD, identifier_value="1234567891011"
-        )
-    )
-
-
-def _write(email: str = "marie.curie@example.fr") -> CreatePersonRequest:
+def _person_with_contacts(email: str = "marie.curie@example.fr") -> CreatePersonRequest:
     return CreatePersonRequest(
         new_identifier_request=NewIdentifierRequest(
             identifier_type=IdentifierType.WEB_ACCOUNT, identifier_value=email
@@ -62,29 +51,22 @@ def _write(email: str = "marie.curie@example.fr") -> CreatePersonRequest:
     )
 
 
-def _client(fake: FakeWsOne, clock: FakeClock | None = None, **kwargs: Any) -> WsOneClient:
-    if clock is not None:
-        kwargs.setdefault("sleep", clock.sleep)
-        kwargs.setdefault("clock", clock)
-    return WsOneClient(fake.url, username="api-user", password=PASSWORD, **kwargs)
-
-
 async def test_a_write_dropped_after_processing_is_not_repeated(clock: FakeClock) -> None:
     async with fake_wsone() as fake:
         fake.script("createPerson", drop_after)
-        async with _client(fake, clock) as client:
+        async with client_for(fake.url, clock) as client:
             with pytest.raises(OutcomeUnknownError) as info:
-                await client.create_person(_write())
+                await client.create_person(_person_with_contacts())
         assert fake.processed["createPerson"] == 1
-        assert info.value.request == _write()
+        assert info.value.request == _person_with_contacts()
         assert isinstance(info.value.__cause__, APIConnectionError)
 
 
 async def test_a_read_dropped_after_processing_is_repeated(clock: FakeClock) -> None:
     async with fake_wsone() as fake:
         fake.script("getPerson", drop_after)
-        async with _client(fake, clock) as client:
-            response = await client.get_person(_read())
+        async with client_for(fake.url, clock) as client:
+            response = await client.get_person(read_request())
         assert response.response_code == "000"
         assert fake.processed["getPerson"] == 2
 
@@ -94,13 +76,13 @@ async def test_a_real_read_timeout(clock: FakeClock) -> None:
     retry = RetryPolicy(max_retries=1)
     async with fake_wsone() as fake:
         fake.default = hang
-        async with _client(fake, clock, timeout=timeouts, retry=retry) as client:
+        async with client_for(fake.url, clock, timeout=timeouts, retry=retry) as client:
             with pytest.raises(APITimeoutError) as read_error:
-                await client.get_person(_read())
+                await client.get_person(read_request())
             assert read_error.value.request_sent is True
             assert fake.processed["getPerson"] == 2  # retried once
             with pytest.raises(OutcomeUnknownError):
-                await client.create_person(_write())
+                await client.create_person(_person_with_contacts())
             assert fake.processed["createPerson"] == 1  # never repeated
 
 
@@ -118,7 +100,7 @@ async def test_a_refused_connection_is_retried_even_for_a_write(clock: FakeClock
         clock=clock,
     ) as client:
         with pytest.raises(APIConnectionError) as info:
-            await client.create_person(_write())
+            await client.create_person(_person_with_contacts())
     assert info.value.request_sent is False
     assert len(clock.sleeps) == 2
 
@@ -137,8 +119,8 @@ async def test_connection_limit_bounds_requests_in_flight() -> None:
     trace.on_connection_queued_start.append(on_queued)
     async with fake_wsone() as fake:
         fake.default = hang
-        async with _client(fake, max_connections=8, trace_configs=[trace]) as client:
-            calls = [asyncio.create_task(client.get_person(_read())) for _ in range(200)]
+        async with client_for(fake.url, max_connections=8, trace_configs=[trace]) as client:
+            calls = [asyncio.create_task(client.get_person(read_request())) for _ in range(200)]
             # Every call is now either on one of the 8 connections or queued for one.
             await all_queued.wait()
             await fake.wait_for_arrivals(8)
@@ -152,8 +134,8 @@ async def test_connection_limit_bounds_requests_in_flight() -> None:
 async def test_cancelling_20_calls_in_flight_leaves_the_client_usable() -> None:
     async with fake_wsone() as fake:
         fake.default = hang
-        async with _client(fake, max_connections=20) as client:
-            calls = [asyncio.create_task(client.get_person(_read())) for _ in range(20)]
+        async with client_for(fake.url, max_connections=20) as client:
+            calls = [asyncio.create_task(client.get_person(read_request())) for _ in range(20)]
             await fake.wait_for_arrivals(20)
             for call in calls:
                 call.cancel()
@@ -161,7 +143,9 @@ async def test_cancelling_20_calls_in_flight_leaves_the_client_usable() -> None:
             assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
             fake.release.set()
             fake.default = body({"responseCode": "000"})
-            responses = await asyncio.gather(*(client.get_person(_read()) for _ in range(20)))
+            responses = await asyncio.gather(
+                *(client.get_person(read_request()) for _ in range(20))
+            )
             assert all(r.response_code == "000" for r in responses)
 
 
@@ -169,11 +153,11 @@ async def test_a_body_over_the_cap_is_refused() -> None:
     big = {"responseCode": "000", "infos": "x" * 5000}
     async with fake_wsone() as fake:
         fake.default = body(big)
-        async with _client(fake, max_response_size=1000) as client:
+        async with client_for(fake.url, max_response_size=1000) as client:
             with pytest.raises(ResponseTooLargeError):
-                await client.get_person(_read())
+                await client.get_person(read_request())
             with pytest.raises(OutcomeUnknownError):
-                await client.create_person(_write())
+                await client.create_person(_person_with_contacts())
 
 
 async def test_logs_never_carry_credentials_or_personal_data(
@@ -182,7 +166,7 @@ async def test_logs_never_carry_credentials_or_personal_data(
     import base64
 
     caplog.set_level("DEBUG")
-    request = _write()
+    request = _person_with_contacts()
     errors: list[BaseException] = []
     async with fake_wsone() as fake:
         fake.script(
@@ -198,7 +182,7 @@ async def test_logs_never_carry_credentials_or_personal_data(
             ),
             drop_after,
         )
-        async with _client(fake, clock) as client:
+        async with client_for(fake.url, clock) as client:
             await client.create_person(request)
             await client.create_person(request)
             for _ in range(2):
@@ -207,7 +191,7 @@ async def test_logs_never_carry_credentials_or_personal_data(
                 except (APIError, OutcomeUnknownError) as error:
                     errors.append(error)
     assert [type(e) for e in errors] == [APIError, OutcomeUnknownError]
-    token = base64.b64encode(f"api-user:{PASSWORD}".encode()).decode()
+    token = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
     text = caplog.text + " ".join(f"{e} {e!r} {e.__cause__!r}" for e in errors)
     assert "createPerson request" in caplog.text  # bodies were logged, redacted
     for secret in (PASSWORD, token, "marie.curie", "0611223344", "Sklodowska", "Pierre et Marie"):

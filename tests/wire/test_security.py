@@ -42,6 +42,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests._support.clients import client_for
 from tests._support.data import example
 from tests._support.mocks import FakeClock
 from tests._support.server import FakeWsOne, body, drop_after, fake_wsone, hang, status
@@ -357,10 +358,9 @@ def echoing_status(code: int, headers: dict[str, str] | None = None) -> Any:
     return answer
 
 
-def client_for(url: str, clock: FakeClock, **options: Any) -> WsOneClient:
-    options.setdefault("sleep", clock.sleep)
-    options.setdefault("clock", clock)
-    return WsOneClient(url, username=USERNAME, password=PASSWORD, **options)
+def watched_client(url: str, clock: FakeClock, **options: Any) -> WsOneClient:
+    """A client with the recognisable credentials the detector looks for."""
+    return client_for(url, clock, username=USERNAME, password=PASSWORD, **options)
 
 
 def sent(fake: FakeWsOne) -> str:
@@ -436,7 +436,7 @@ async def test_successes_and_retries_log_and_show_nothing_personal(
         fake.script("getFullPerson", status(500), drop_after, body(FULL_PERSON))
         fake.script("searchPerson", body({**OK, "PersonResponse": [PERSON_BLOCK]}))
         fake.script("updatePerson", body(OK))
-        async with client_for(fake.url, clock, on_attempt=attempts.append) as client:
+        async with watched_client(fake.url, clock, on_attempt=attempts.append) as client:
             responses = [
                 await client.create_person(create_request()),
                 await client.create_person(create_request()),
@@ -477,7 +477,7 @@ async def test_api_errors_echoing_the_request_are_scrubbed(
             fake.script("updatePerson", body({"responseCode": "103", "infos": ECHO}))
             busy = body({"responseCode": "E-BUSY", "infos": ECHO})
             fake.script("searchPerson", busy, busy, busy)
-            async with client_for(fake.url, clock) as client:
+            async with watched_client(fake.url, clock) as client:
                 created = await exposure.raises(APIError, client.create_person(create_request()))
                 updated = await exposure.raises(
                     APIError,
@@ -522,7 +522,7 @@ async def test_http_status_errors_show_nothing_of_the_answer(
     headers = {"Retry-After": "3600", "WWW-Authenticate": 'Basic realm="WsOne"'}
     async with fake_wsone() as fake:
         fake.default = echoing_status(code, headers)
-        async with client_for(fake.url, clock, retry=RetryPolicy(max_retries=1)) as client:
+        async with watched_client(fake.url, clock, retry=RetryPolicy(max_retries=1)) as client:
             read = await exposure.raises(expected, client.get_full_person(full_person_request()))
             write = await exposure.raises(
                 WsOneError, client.send_and_valid_full_transaction(receipt_request())
@@ -539,7 +539,7 @@ async def test_connection_errors_show_nothing_personal(
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    async with client_for(f"http://127.0.0.1:{port}", clock) as client:
+    async with watched_client(f"http://127.0.0.1:{port}", clock) as client:
         refused = await exposure.raises(
             APIConnectionError, client.get_full_person(full_person_request())
         )
@@ -549,12 +549,12 @@ async def test_connection_errors_show_nothing_personal(
     assert not refused.request_sent and not refused_write.request_sent
     async with fake_wsone() as fake:
         fake.default = drop_after
-        async with client_for(fake.url, clock) as client:
+        async with watched_client(fake.url, clock) as client:
             dropped = await exposure.raises(
                 APIConnectionError, client.search_person(search_request())
             )
         https_url = fake.url.replace("http://", "https://")
-        async with client_for(https_url, clock) as client:  # TLS to a plain HTTP server
+        async with watched_client(https_url, clock) as client:  # TLS to a plain HTTP server
             no_tls = await exposure.raises(
                 APIConnectionError, client.create_person(create_request())
             )
@@ -569,7 +569,7 @@ async def test_timeouts_show_nothing_personal(exposure: Exposure, clock: FakeClo
     limits = Timeouts(connect=2.0, read=0.05, attempt=2.0, total=10.0)
     async with fake_wsone() as fake:
         fake.default = hang
-        async with client_for(
+        async with watched_client(
             fake.url, clock, timeout=limits, retry=RetryPolicy(max_retries=1)
         ) as client:
             read = await exposure.raises(APITimeoutError, client.search_person(search_request()))
@@ -602,7 +602,7 @@ async def test_outcome_unknown_holds_the_request_but_shows_it_redacted(
             body(huge),
         )
         request = create_request()
-        async with client_for(fake.url, clock, max_response_size=2048) as client:
+        async with watched_client(fake.url, clock, max_response_size=2048) as client:
             for _ in range(9):
                 error = await exposure.raises(OutcomeUnknownError, client.create_person(request))
                 assert error.request is request
@@ -639,7 +639,7 @@ async def test_outcome_unknown_with_reconcile_writes(exposure: Exposure, clock: 
         # 4 and 5: a receipt: verifyTransaction cannot tell; no receipt number to check
         fake.script("sendAndValidFullTransaction", drop_after, echoing_status(504))
         fake.script("verifyTransaction", echoing_status(503), echoing_status(503))
-        async with client_for(fake.url, clock, retry=policy) as client:
+        async with watched_client(fake.url, clock, retry=policy) as client:
             unknown = await exposure.raises(
                 OutcomeUnknownError, client.create_person(create_request())
             )
@@ -765,7 +765,7 @@ async def test_response_decode_errors_show_nothing_of_the_body(
     action = raw(answer.encode()) if isinstance(answer, str) else body(answer)
     async with fake_wsone() as fake:
         fake.default = action
-        async with client_for(fake.url, clock) as client:
+        async with watched_client(fake.url, clock) as client:
             error = await exposure.raises(
                 ResponseDecodeError, client.get_full_person(full_person_request())
             )
@@ -793,7 +793,7 @@ async def test_oversized_answers_show_nothing_of_the_body(
     async with fake_wsone() as fake:
         fake.script("getFullPerson", raw(big), chunked)
         fake.script("createPerson", chunked)
-        async with client_for(
+        async with watched_client(
             fake.url, clock, max_response_size=4096, retry=RetryPolicy(max_retries=0)
         ) as client:
             for _ in range(2):
@@ -836,7 +836,7 @@ def prospect_rows() -> list[dict[str, Any]]:
 async def simulated(clock: FakeClock) -> AsyncIterator[tuple[WsOneSimulator, WsOneClient]]:
     async with (
         WsOneSimulator(username=USERNAME, password=PASSWORD, seed=3) as sim,
-        client_for(sim.url, clock) as client,
+        watched_client(sim.url, clock) as client,
     ):
         yield sim, client
 
@@ -1062,7 +1062,7 @@ async def test_a_malformed_http_answer_leaves_no_credential_on_the_chain(
 
     server = await asyncio.start_server(bad_http, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    async with server, client_for(f"http://127.0.0.1:{port}", clock) as client:
+    async with server, watched_client(f"http://127.0.0.1:{port}", clock) as client:
         read = await exposure.raises(
             APIConnectionError, client.get_full_person(full_person_request())
         )
@@ -1078,7 +1078,7 @@ async def test_a_success_answer_echoing_names_shows_them_nowhere(
     answer = {"responseCode": "000", "infos": f"{FIRST_NAME} {LAST_NAME} créé(e), {CITY}"}
     async with fake_wsone() as fake:
         fake.default = body(answer)
-        async with client_for(fake.url, clock) as client:
+        async with watched_client(fake.url, clock) as client:
             response = await client.create_person(create_request())
     assert isinstance(response, CreatePersonResponse)
     assert "createPerson answer" in exposure.messages()
@@ -1092,7 +1092,7 @@ async def test_an_error_naming_the_card_holder_shows_no_name(
     infos = f"Carte {CARD} bloquée: titulaire {FIRST_NAME} {LAST_NAME}, {CITY}"
     async with fake_wsone() as fake:
         fake.default = body({"responseCode": "120", "infos": infos})
-        async with client_for(fake.url, clock) as client:
+        async with watched_client(fake.url, clock) as client:
             await exposure.raises(APIError, client.get_full_person(full_person_request()))
     exposure.check()
 
@@ -1107,7 +1107,7 @@ async def test_the_debug_log_hides_unmodelled_person_information(
     answer = {**FULL_PERSON, "PersonResponse": {**PERSON_BLOCK, "InfoPersonResponse": info}}
     async with fake_wsone() as fake:
         fake.default = body(answer)
-        async with client_for(fake.url, clock) as client:
+        async with watched_client(fake.url, clock) as client:
             response = await client.get_full_person(full_person_request())
     exposure.show(response)
     assert "getFullPerson answer" in exposure.messages()
