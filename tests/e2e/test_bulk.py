@@ -198,11 +198,12 @@ class TestImport:
             assert blind.counts["existing"] == 5
             assert sim.backend.persons_count() == 5
 
+    @pytest.mark.slow
     async def test_five_thousand_rows_under_ten_percent_faults(self) -> None:
         total, seeded = 5000, 200
-        # Attempts get 0.6 s (a loaded CI machine can be slow); the latency faults below
+        # Attempts get 400 ms (a loaded CI machine can be slow); the latency faults below
         # hold an answer twice that long, so each one is a real timeout.
-        timeouts = Timeouts(attempt=0.6, total=30.0)
+        timeouts = Timeouts(attempt=0.400, total=30.0)
         retry = RetryPolicy(max_retries=3, budget=None)
 
         async def no_wait(seconds: float) -> None:
@@ -217,7 +218,7 @@ class TestImport:
                 ("status", {"status": 502}),
                 ("drop_before", {}),
                 ("drop_after", {}),
-                ("latency", {"delay": 1.2}),  # past the attempt limit: a timeout
+                ("latency", {"delay": 0.800}),  # past the attempt limit: a timeout
                 ("html", {}),
             ]:
                 sim.faults.add("*", kind, rate=0.0125, **options)
@@ -231,6 +232,7 @@ class TestImport:
             )
             received = sum(sim.stats.received.values())
             injected = sum(sim.stats.faults.values())
+            refused_as_duplicates = sim.stats.codes["102"]
         # About 10% of all requests met a fault, of every kind.
         assert 0.07 * received < injected < 0.13 * received
         assert set(sim.stats.faults) == {"status", "drop_before", "drop_after", "latency", "html"}
@@ -238,11 +240,12 @@ class TestImport:
         assert summary.all_settled, summary.counts
         counts = summary.counts
         assert counts["created"] + counts["existing"] == total + 50
-        # A creation held past the attempt limit may land after its lookup found nothing:
-        # its resend is then refused as a duplicate, and the row reads "existing" although
-        # this import created it. Only that split can move, never the people in WsOne.
-        assert counts["existing"] >= seeded + 50
-        assert counts["created"] >= total - seeded - injected // 10
+        # The seeded rows and the repeated ones are found by the lookup. Besides them, a row
+        # reads "existing" only when its creation, held past the attempt limit, landed after
+        # its lookup found nothing and the resend was refused as a duplicate (code 102): the
+        # split between the two counts moves by those refusals, never the people in WsOne.
+        misread = counts["existing"] - (seeded + 50)
+        assert 0 <= misread <= refused_as_duplicates
         assert sim.backend.persons_count() == total
         assert sim.backend.shared_identifiers() == []
 

@@ -60,11 +60,14 @@ README: Final = Path(__file__).resolve().parents[2] / "README.md"
 START_MARKER: Final = "<!-- fault-matrix:start -->"
 END_MARKER: Final = "<!-- fault-matrix:end -->"
 
-ATTEMPT_LIMIT: Final = 0.3
+ATTEMPT_LIMIT_MS: Final = 300
 """The client's per-attempt time limit: a latency fault beyond it becomes a timeout."""
-LATENCY: Final = 1.0
-"""The latency fault's delay. Well beyond ATTEMPT_LIMIT, so that with reconcile_writes the
-settling read (sent right after the timeout) runs long before the delayed original does."""
+LATENCY_MS: Final = 600
+"""The latency fault's delay. Twice ATTEMPT_LIMIT_MS, so that with reconcile_writes the
+settling read (sent right after the timeout) runs long before the delayed original does;
+no longer, since a cell whose write lands late waits for it."""
+ATTEMPT_LIMIT: Final = ATTEMPT_LIMIT_MS / 1000
+LATENCY: Final = LATENCY_MS / 1000
 LONG_RETRY_AFTER: Final = 2 * RetryPolicy().max_retry_after
 
 STORE: Final = "123456"
@@ -88,7 +91,7 @@ class FaultSpec:
 
 FAULTS: Final[dict[str, FaultSpec]] = {
     "latency": FaultSpec(
-        f"`latency` {LATENCY:g} s (attempt limit {ATTEMPT_LIMIT:g} s)",
+        f"`latency` {LATENCY_MS} ms (attempt limit {ATTEMPT_LIMIT_MS} ms)",
         "latency",
         {"delay": LATENCY},
     ),
