@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
+import pathlib
+import re
+
 import pytest
 
 from wsone_async import errors
@@ -9,42 +13,44 @@ from wsone_async.errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
-    AuthenticationError,
-    ClientClosedError,
-    ClientStateError,
-    HTTPStatusError,
     OutcomeUnknownError,
     RateLimitError,
-    ResponseDecodeError,
-    ResponseTooLargeError,
-    ServerError,
-    WsOneError,
     error_class_for,
     register_error_code,
     unregister_error_code,
 )
 
+README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
 
-@pytest.mark.parametrize(
-    ("cls", "bases"),
-    [
-        (APIError, (WsOneError,)),
-        (APIConnectionError, (WsOneError,)),
-        (APITimeoutError, (APIConnectionError, TimeoutError)),
-        (OutcomeUnknownError, (WsOneError,)),
-        (HTTPStatusError, (WsOneError,)),
-        (AuthenticationError, (HTTPStatusError,)),
-        (RateLimitError, (HTTPStatusError,)),
-        (ServerError, (HTTPStatusError,)),
-        (ResponseDecodeError, (WsOneError,)),
-        (ResponseTooLargeError, (WsOneError,)),
-        (ClientStateError, (WsOneError, RuntimeError)),
-        (ClientClosedError, (ClientStateError,)),
-    ],
-)
-def test_tree(cls: type[Exception], bases: tuple[type[Exception], ...]) -> None:
-    for base in bases:
-        assert issubclass(cls, base)
+
+def _drawn_tree() -> list[tuple[str, str | None, str | None]]:
+    """(class, parent drawn above it, the built-in named in "also a X") for each line."""
+    block = README.read_text(encoding="utf-8").split("## Errors", 1)[1].split("```")[1]
+    drawn: list[tuple[str, str | None, str | None]] = []
+    stack: list[str] = []
+    for line in block.strip().splitlines():
+        found = re.match(r"^([\s│├└─]*)(\w+)", line)
+        if found is None:  # "(your subclasses)"
+            continue
+        depth = len(found.group(1)) // 4
+        name = found.group(2)
+        del stack[depth:]
+        also = re.search(r"also an? (\w+)", line)
+        drawn.append((name, stack[-1] if stack else None, also.group(1) if also else None))
+        stack.append(name)
+    return drawn
+
+
+def test_the_tree_drawn_in_the_readme_is_the_class_tree() -> None:
+    drawn = _drawn_tree()
+    classes = {name for name in errors.__all__ if name.endswith("Error")}
+    assert {name for name, _, _ in drawn} == classes
+    for name, parent, also in drawn:
+        cls = getattr(errors, name)
+        expected = getattr(errors, parent) if parent else Exception
+        assert expected in cls.__bases__, (name, parent)
+        if also is not None:
+            assert issubclass(cls, getattr(builtins, also)), (name, also)
 
 
 def test_tree_is_drawn_in_the_module_docstring() -> None:
