@@ -4,7 +4,9 @@ The convention, also written in README's "Working on the code": each ```python b
 as a script, in a fresh process and an empty directory, against a WsOne simulator started
 here. An example talks to ``https://loyalty.example.fr`` as user ``api-user`` with password
 ``...``; the test replaces that URL by the simulator's, which it starts with those
-credentials and a customer holding card ``1234567891011``; a file an example reads
+credentials and a customer holding card ``1234567891011``, and sets ``WSONE_BASE_URL``,
+``WSONE_USER`` and ``WSONE_PASSWORD`` to them for examples that read the environment
+(``WsOneClient.from_env()``); a file an example reads
 (``prospects.csv``) is made beside it. A block that defines ``test_`` functions is run by
 pytest instead (``asyncio_mode = auto``), with the plugin's fixtures. A block whose first line
 is ``# test: see <path>`` is run by that test instead, and skipped here.
@@ -13,6 +15,7 @@ is ``# test: see <path>`` is run by that test instead, and skipped here.
 from __future__ import annotations
 
 import asyncio
+import os
 import pathlib
 import re
 import sys
@@ -79,10 +82,11 @@ def test_no_placeholder_is_left() -> None:
     assert not re.search(r"\b[A-Z]+_(FIGURES|MATRIX)\b", README)
 
 
-async def _run(*args: str, cwd: pathlib.Path) -> tuple[int, str]:
+async def _run(*args: str, cwd: pathlib.Path, env: dict[str, str] | None = None) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         *args,
         cwd=cwd,
+        env={**os.environ, **(env or {})},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
@@ -113,8 +117,13 @@ async def test_the_python_example_runs(key: str, tmp_path: pathlib.Path) -> None
             customer = {"identifiers": [{"identifierType": 1, "identifierValue": EXAMPLE_CARD}]}
             status, _ = await control.control("POST", "seed", {"persons": [customer]})
             assert status in (200, 201)
+        environment = {
+            "WSONE_BASE_URL": sim.url,
+            "WSONE_USER": EXAMPLE_USER,
+            "WSONE_PASSWORD": EXAMPLE_PASSWORD,
+        }
         status, output = await _run(
-            sys.executable, "-c", code.replace(EXAMPLE_URL, sim.url), cwd=tmp_path
+            sys.executable, "-c", code.replace(EXAMPLE_URL, sim.url), cwd=tmp_path, env=environment
         )
         assert status == 0, output
         if "import_prospects(" in code:  # the bulk example did import the file

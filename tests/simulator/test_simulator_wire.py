@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests._support.builders import a_receipt, card_key, web_key
+from tests._support.builders import a_receipt
 from tests._support.sim import OK, SimClient
 from tests._support.strategies import models
 from wsone_async import from_wire, to_wire
@@ -65,6 +65,7 @@ from wsone_async.models import (
     GetLastTransactionResponse,
     GetPersonRequest,
     GetPersonResponse,
+    IdentifierRequest,
     IdentifierType,
     Model,
     NewIdentifierRequest,
@@ -117,6 +118,14 @@ async def exchange_ok(client: SimClient, operation: str, request: Model, respons
     decoded = await exchange(client, operation, request, response)
     assert decoded.response_code == OK, decoded  # type: ignore[attr-defined]
     return decoded
+
+
+def web_key(email: str = EMAIL) -> IdentifierRequest:
+    return IdentifierRequest(identifier_type=IdentifierType.WEB_ACCOUNT, identifier_value=email)
+
+
+def card_key(value: str) -> IdentifierRequest:
+    return IdentifierRequest(identifier_type=IdentifierType.CARD, identifier_value=value)
 
 
 def profile(last: str = "DUPOND", email: str = EMAIL) -> PersonProfilRequest:
@@ -196,7 +205,7 @@ async def test_create_identifier(client: SimClient) -> None:
     )
     assert created.response_code == OK
     request = CreateIdentifierRequest(
-        identifier_request=web_key(EMAIL), new_identifier_type=IdentifierType.CARD
+        identifier_request=web_key(), new_identifier_type=IdentifierType.CARD
     )
     answer = await exchange_ok(client, "createIdentifier", request, CreateIdentifierResponse)
     new = answer.new_identifier_response
