@@ -97,9 +97,7 @@ def _wire_schema(cls: type[Any]) -> tuple[dict[str, _Field], tuple[tuple[str, st
         wire_name(cls, info): _Field(info.name, info.kind, info.many, info.target)
         for info in model_fields(cls)
     }
-    blocks = tuple(
-        (f.attr, wire, f.many) for wire, f in fields.items() if f.kind is Kind.MODEL
-    )
+    blocks = tuple((f.attr, wire, f.many) for wire, f in fields.items() if f.kind is Kind.MODEL)
     schema = _SCHEMAS[cls] = (fields, blocks)
     return schema
 
@@ -225,10 +223,10 @@ def _classify(field: _Field, value: Any) -> tuple[str, str, str] | None:
                 kind, declared, seen = found
                 return kind, f"array of {declared}", f"array holding {seen}"
         return None
-    declared = _DECLARED[field.kind]
+    accepted = _DECLARED[field.kind]
     seen = json_type(value)
-    if seen not in declared:
-        return TYPE, declared[0], seen
+    if seen not in accepted:
+        return TYPE, accepted[0], seen
     fmt = _FORMATS.get(field.kind)
     if fmt is not None and not fmt[1].fullmatch(value):
         return FORMAT, fmt[0], _format_of(value)
