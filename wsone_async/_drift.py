@@ -151,7 +151,7 @@ _FORMATS: Final[dict[Kind, tuple[str, re.Pattern[str]]]] = {
 _RECOGNISED: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
     *_FORMATS.values(),
     ("yyyy-MM-dd", re.compile(r"\d{4}-\d\d-\d\d")),
-    ("yyyy-MM-dd HH:mm:ss", re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d")),
+    ("yyyy-MM-dd HH:mm:ss", re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")),
     ("ISO 8601", re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?")),
     ("email", re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")),
     ("uuid", re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")),
