@@ -163,7 +163,7 @@ class Scrubber:
                 self.remember(str(value))
 
     _PATTERNS: Final = (
-        (re.compile(r"[^@\s]+@[^@\s]+"), "<email>"),
+        (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
         (
             re.compile(r"\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}(?:[ T]\d\d:\d\d(?::\d\d)?(?:\.\d+)?)?"),
             "<date>",
@@ -178,11 +178,11 @@ class Scrubber:
     def text(self, text: str) -> str:
         """A vendor text with emails, dates, digit runs, ids and known values cut out."""
         out = text
+        for pattern, replacement in self._PATTERNS:
+            out = pattern.sub(replacement, out)
         # Longest first, so that a full name goes before its words.
         for value in sorted(self._known, key=len, reverse=True):
             out = re.sub(re.escape(value), "<redacted>", out, flags=re.IGNORECASE)
-        for pattern, replacement in self._PATTERNS:
-            out = pattern.sub(replacement, out)
         return short(out, 200)
 
     def body(self, data: Any, *, refusal: bool, depth: int = 0) -> Any:
