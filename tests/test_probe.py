@@ -128,7 +128,29 @@ async def sim() -> AsyncIterator[WsOneSimulator]:
 
 # ----------------------------------------------------------------- the altering proxy
 
-Alter = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+class Raw:
+    """An answer the proxy sends as it is: any status, headers, body; chunked if asked."""
+
+    def __init__(
+        self, status: int, body: bytes, headers: dict[str, str], *, chunked: bool = False
+    ) -> None:
+        self.status, self.body, self.headers, self.chunked = status, body, headers, chunked
+
+    async def send(self, request: web.Request) -> web.StreamResponse:
+        if not self.chunked:
+            return web.Response(status=self.status, body=self.body, headers=self.headers)
+        response = web.StreamResponse(status=self.status, headers=self.headers)
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        half = len(self.body) // 2
+        await response.write(self.body[:half])
+        await response.write(self.body[half:])
+        await response.write_eof()
+        return response
+
+
+Alter = Callable[[str, dict[str, Any]], "dict[str, Any] | Raw"]
 
 
 @pytest.fixture
@@ -151,7 +173,10 @@ async def proxy() -> AsyncIterator[Callable[[str, Alter], Any]]:
             if reply.content_type == "application/json":
                 answer = orjson.loads(data)
                 if isinstance(answer, dict):
-                    data = orjson.dumps(alter(request.path.rsplit("/", 1)[-1], answer))
+                    changed = alter(request.path.rsplit("/", 1)[-1], answer)
+                    if isinstance(changed, Raw):
+                        return await changed.send(request)
+                    data = orjson.dumps(changed)
             return web.Response(body=data, status=status, content_type="application/json")
 
         app = web.Application()
@@ -461,3 +486,47 @@ def test_scrubbed_vendor_texts() -> None:
     )
     assert scrub.text("Person not found") == "Person not found"
     assert scrub.text("Error 102 on ref AB12CD34EF") == "Error 102 on ref <id>"
+
+
+def odd_answers(operation: str, answer: dict[str, Any]) -> dict[str, Any] | Raw:
+    """A chunked answer, an HTTP 503 with Retry-After, and JSON that does not fit."""
+    json_headers = {"Content-Type": "application/json", "Connection": "keep-alive"}
+    if operation == "getAccounts" and answer.get("responseCode") == "000":
+        answer["AccountResponse"][0]["tier"] = "GOLD"
+        return Raw(200, orjson.dumps(answer), json_headers, chunked=True)
+    if operation == "getBadge":
+        headers = {"Retry-After": "120", "Content-Type": "text/html"}
+        return Raw(503, b"<html>busy</html>", headers)
+    if operation == "getLastTransaction":
+        return {"responseCode": "000", "TransactionResponse": ["not", "an", "object"]}
+    return answer
+
+
+async def test_chunked_bodies_statuses_headers_and_undecodable_answers(
+    sim: WsOneSimulator, proxy: Callable[[str, Alter], Any]
+) -> None:
+    cards = await seed(sim)
+    url = await proxy(sim.url, odd_answers)
+    report = await probe(url, cards[0], entity=STORE)
+    calls = {c["operation"]: c for c in report["calls"]}
+
+    # A chunked body is not traced by aiohttp: it is rebuilt from the decoded answer.
+    assert calls["getAccounts"]["outcome"] == "differs"
+    assert calls["getAccounts"]["headers"]["Connection"] == "keep-alive"
+    assert calls["getAccounts"]["headers"]["Server"].startswith("Python/")
+    assert ("getAccounts", "AccountResponse[].tier", "unknown", "-", "string") in differences(
+        report
+    )
+    assert calls["getBadge"]["outcome"] == "HTTP error"
+    assert calls["getBadge"]["http_status"] == 503
+    assert calls["getBadge"]["headers"]["Retry-After"] == "120"
+    assert report["headers"]["Retry-After"] == ["120"]
+    assert report["http_statuses"]["503"] == 1
+    assert calls["getLastTransaction"]["outcome"] == "undecodable"
+    assert "TransactionResponse" in calls["getLastTransaction"]["error"]
+    assert ("getLastTransaction", "TransactionResponse", "type", "object", "array") in (
+        differences(report)
+    )
+    markdown = _probe.render_markdown(report)
+    assert "| 503 |" in markdown
+    assert "`Retry-After`: `120`" in markdown
