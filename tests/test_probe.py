@@ -485,6 +485,7 @@ def test_scrubbed_vendor_texts() -> None:
         "Carte <digits> de <redacted> <redacted> (<email>), née le <date>, tel <digits>"
     )
     assert scrub.text("Person not found") == "Person not found"
+    assert scrub.text("Jeanne Dupondt") == "Jeanne Dupondt"  # whole words only
     assert scrub.text("Error 102 on ref AB12CD34EF") == "Error 102 on ref <id>"
 
 

@@ -180,9 +180,11 @@ class Scrubber:
         out = text
         for pattern, replacement in self._PATTERNS:
             out = pattern.sub(replacement, out)
-        # Longest first, so that a full name goes before its words.
-        for value in sorted(self._known, key=len, reverse=True):
-            out = re.sub(re.escape(value), "<redacted>", out, flags=re.IGNORECASE)
+        if self._known:
+            # Whole words only, longest first, so that a full name goes before its words.
+            values = sorted(self._known, key=len, reverse=True)
+            known = "|".join(re.escape(value) for value in values)
+            out = re.sub(rf"(?<!\w)(?:{known})(?!\w)", "<redacted>", out, flags=re.IGNORECASE)
         return short(out, 200)
 
     def body(self, data: Any, *, refusal: bool, depth: int = 0) -> Any:
