@@ -20,6 +20,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import IO, Any, Final
 
+from wsone_async import _probe
 from wsone_async import models as m
 from wsone_async._version import __version__
 from wsone_async.bulk import (
@@ -642,6 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _demo_parser(sub)
     _import_parser(sub)
+    _probe.add_parser(sub)
     return parser
 
 
@@ -661,6 +663,7 @@ def main(argv: list[str] | None = None) -> int:
     runners: dict[str, Callable[[argparse.Namespace], Any]] = {
         "demo": _demo,
         "import": _run_import,
+        "probe": _probe.run,
     }
     try:
         return int(asyncio.run(runners[args.command](args)))
