@@ -510,3 +510,74 @@ async def test_closing_while_workers_wait_for_the_rate_leaves_no_coroutine_behin
                 assert (await anext(results)).outcome is Outcome.CREATED
             gc.collect()
     assert not [w for w in caught if "never awaited" in str(w.message)]
+
+
+class TestJournalSafety:
+    async def test_bytes_that_are_not_utf8_are_skipped_with_a_warning(
+        self, tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        journal = tmp_path / "import.journal"
+        async with _simulated() as (sim, client):
+            await run_import(client, _rows(6), to_request=prospect_from_row, journal=journal)
+            lines = journal.read_bytes().splitlines(keepends=True)
+            # A disk or an editor mangled two entries: one holds Latin-1 bytes, one is cut.
+            journal.write_bytes(
+                b"".join(lines[:3]) + b'{"k": "\xe9t\xe9", "o": "created"}\n' + lines[3][:12]
+                + b"\n" + b"".join(lines[5:])
+            )  # fmt: skip
+            with caplog.at_level("WARNING", logger="wsone_async"):
+                rerun = await run_import(
+                    client, _rows(6), to_request=prospect_from_row, journal=journal
+                )
+            assert rerun.counts["resumed"] == 4
+            assert rerun.counts["existing"] == 2  # looked up again, not created twice
+            assert sim.backend.persons_count() == 6
+        assert any("2 unreadable line(s) skipped" in r.getMessage() for r in caplog.records)
+
+    async def test_a_second_import_on_a_journal_in_use_is_refused(
+        self, tmp_path: pathlib.Path
+    ) -> None:
+        from wsone_async.bulk import JournalInUseError
+
+        journal = tmp_path / "import.journal"
+        async with _simulated() as (sim, client):
+            async with contextlib.aclosing(
+                import_prospects(client, _rows(40), to_request=prospect_from_row, journal=journal)
+            ) as first:
+                await anext(first)  # the first import runs, holding its journal
+                with pytest.raises(JournalInUseError, match="in use by another import"):
+                    await run_import(
+                        client, _rows(40), to_request=prospect_from_row, journal=journal
+                    )
+            # Closed: the lock went with it, and the journal resumes.
+            rerun = await run_import(
+                client, _rows(40), to_request=prospect_from_row, journal=journal
+            )
+            assert rerun.all_settled and sim.backend.persons_count() == 40
+
+    async def test_a_killed_import_leaves_no_stale_lock(self, tmp_path: pathlib.Path) -> None:
+        import signal
+        import subprocess
+        import sys
+
+        journal = tmp_path / "import.journal"
+        holder = (
+            "import asyncio, os, signal, sys, time\n"
+            "from wsone_async.bulk import _Journal\n"
+            "async def main():\n"
+            "    await _Journal.open(sys.argv[1], time.monotonic)\n"
+            "    print('locked', flush=True)\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n"
+            "asyncio.run(main())\n"
+        )
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-c", holder, str(journal)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.stdout == "locked\n" and done.returncode == -signal.SIGKILL
+        async with _simulated() as (_, client):
+            summary = await run_import(
+                client, _rows(3), to_request=prospect_from_row, journal=journal
+            )
+        assert summary.counts["created"] == 3

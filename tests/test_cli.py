@@ -194,3 +194,28 @@ def test_identifiers_are_masked_on_screen() -> None:
 
     assert _mask("2990000000123") == "••••0123"
     assert _mask(None) == "-"
+
+
+def test_import_on_a_journal_in_use_exits_2(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+    import time
+
+    from wsone_async.bulk import _Journal
+    from wsone_async.cli import main
+
+    source, journal = tmp_path / "p.csv", tmp_path / "p.journal"
+    _write_csv(source, 3)
+
+    async def hold_while_importing() -> int:
+        held = await _Journal.open(journal, time.monotonic)
+        try:
+            return await asyncio.to_thread(
+                main, ["import", str(source), "--simulate", "--journal", str(journal)]
+            )
+        finally:
+            await held.close()
+
+    assert asyncio.run(hold_while_importing()) == 2
+    assert "is in use by another import" in capsys.readouterr().err

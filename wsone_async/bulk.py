@@ -50,6 +50,7 @@ import logging
 import os
 import random as random_module
 import re
+import sys
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -64,6 +65,7 @@ from collections.abc import (
 from typing import IO, Any, Final, Literal, TypeVar
 
 import attrs
+import orjson
 
 from wsone_async import models as m
 from wsone_async._retry import is_retryable, is_throttle
@@ -81,6 +83,7 @@ __all__ = [
     "COLUMNS",
     "COUNTS",
     "ImportResult",
+    "JournalInUseError",
     "ImportSummary",
     "Outcome",
     "RowError",
@@ -293,18 +296,45 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
+class JournalInUseError(RuntimeError):
+    """Another import holds the journal: two imports on one journal would both run it all."""
+
+
+def _lock(file: IO[bytes], path: str | os.PathLike[str]) -> None:
+    """Hold an exclusive lock on the open journal for as long as it stays open.
+
+    An OS lock (``flock``) dies with its process, so a crashed import leaves no stale lock
+    behind. Where ``fcntl`` does not exist (Windows) no lock is taken: two imports started
+    there on one journal are not refused, so do not start them.
+    """
+    if sys.platform == "win32":  # pragma: no cover  (no flock there: documented limitation)
+        return
+    import fcntl
+
+    try:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        file.close()
+        msg = (
+            f"the journal {os.fspath(path)!r} is in use by another import; wait for it to "
+            "finish, or give this import its own journal"
+        )
+        raise JournalInUseError(msg) from None
+
+
 class _Journal:
     """An append-only record of settled records, one JSON object per line.
 
     Each line is written and handed to the OS as its record settles (so ``kill -9`` loses
     nothing that settled): a write to the page cache, not to the disk. fsync, the part that
     waits for the disk and only matters for a power cut, runs in small batches in a thread.
+    The file is locked while the import runs (see :func:`_lock`).
     """
 
     _FSYNC_EVERY = 64
     _FSYNC_SECONDS = 1.0
 
-    def __init__(self, file: IO[str], settled: _Settled, clock: Callable[[], float]):
+    def __init__(self, file: IO[bytes], settled: _Settled, clock: Callable[[], float]):
         self._file = file
         self.settled = settled
         self._clock = clock
@@ -314,27 +344,23 @@ class _Journal:
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str], clock: Callable[[], float]) -> _Journal:
-        def load() -> tuple[IO[str], _Settled]:
-            settled = _Settled()
-            torn = False
-            with contextlib.suppress(FileNotFoundError), open(path, encoding="utf-8") as old:
-                for line in old:
-                    torn = not line.endswith("\n")
-                    try:
-                        entry = json.loads(line)
-                        settled.add(entry["k"], Outcome(entry["o"]))
-                    except (ValueError, KeyError, TypeError):
-                        continue  # a torn last line from a crash: that record is re-checked
-            file = open(path, "a", encoding="utf-8")  # noqa: SIM115  (closed by close())
-            if torn:
-                file.write("\n")  # the next entry must not be glued to the torn one
+        def load() -> tuple[IO[bytes], _Settled]:
+            file = open(path, "ab")  # noqa: SIM115  (closed by close())
+            _lock(file, path)  # before reading: what another import appends must not be missed
+            try:
+                settled, torn = _load_journal(path)
+                if torn:
+                    file.write(b"\n")  # the next entry must not be glued to the torn one
+            except BaseException:
+                file.close()
+                raise
             return file, settled
 
         file, settled = await asyncio.to_thread(load)
         return cls(file, settled, clock)
 
     def record(self, digest: str, outcome: Outcome) -> None:
-        self._file.write(json.dumps({"k": digest, "o": outcome.value}) + "\n")
+        self._file.write(_LINES[outcome] % digest.encode())
         self._file.flush()
         self._unsynced += 1
         due = self._clock() - self._last_sync >= self._FSYNC_SECONDS
@@ -355,9 +381,49 @@ class _Journal:
         await asyncio.to_thread(self._close_synced)
 
     def _close_synced(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        finally:
+            self._file.close()  # closing releases the lock
+
+
+#: A journal line per outcome, preformatted: only the digest changes.
+_LINES: Final = {
+    outcome: b'{"k": "%s", "o": "' + outcome.value.encode() + b'"}\n'
+    for outcome in (Outcome.CREATED, Outcome.EXISTING)
+}
+
+
+_JOURNALED: Final = {outcome.value: outcome for outcome in _LINES}
+
+
+def _load_journal(path: str | os.PathLike[str]) -> tuple[_Settled, bool]:
+    """The settled records a journal lists, and whether its last line is torn.
+
+    A line that cannot be read (cut by a crash, bytes that are not UTF-8, an edited line)
+    is skipped with one warning: its record is looked up again, never created blindly.
+    """
+    settled = _Settled()
+    torn = False
+    unreadable = 0
+    with open(path, "rb") as old:
+        for line in old:
+            torn = not line.endswith(b"\n")
+            try:
+                entry = orjson.loads(line)
+                settled.add(entry["k"], _JOURNALED[entry["o"]])
+            except (ValueError, KeyError, TypeError):
+                if line.strip():
+                    unreadable += 1
+    if unreadable:
+        logger.warning(
+            "journal %s: %d unreadable line(s) skipped; their records will be looked up "
+            "again before anything is created",
+            os.fspath(path),
+            unreadable,
+        )
+    return settled, torn
 
 
 # ---------------------------------------------------------------------------- import

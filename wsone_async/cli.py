@@ -26,6 +26,7 @@ from wsone_async.bulk import (
     COLUMNS,
     ImportResult,
     ImportSummary,
+    JournalInUseError,
     Outcome,
     RowError,
     aread_rows,
@@ -225,6 +226,14 @@ async def _target(args: argparse.Namespace) -> AsyncIterator[WsOneClient]:
 
 
 async def _run_import(args: argparse.Namespace) -> int:
+    try:
+        return await _import(args)
+    except JournalInUseError as exc:
+        _out(f"wsone import: {exc}", stream=sys.stderr)
+        return _EXIT_USAGE
+
+
+async def _import(args: argparse.Namespace) -> int:
     total = await asyncio.to_thread(_count_rows, args.file)
     progress = _Progress(total, sys.stderr)
     failures = _Failures(args.failures)
@@ -269,7 +278,8 @@ async def _run_import(args: argparse.Namespace) -> int:
                 )
             )
             loop = asyncio.get_running_loop()
-            with contextlib.suppress(NotImplementedError):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                # (Not available on Windows, nor outside the main thread.)
                 # Ctrl-C stops the import cleanly: workers cancelled, the journal closed
                 # with everything that settled, the summary written.
                 loop.add_signal_handler(signal.SIGINT, task.cancel)
@@ -280,7 +290,7 @@ async def _run_import(args: argparse.Namespace) -> int:
                     raise  # this command itself was cancelled, not the import by Ctrl-C
                 interrupted = True
             finally:
-                with contextlib.suppress(NotImplementedError):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.remove_signal_handler(signal.SIGINT)
     finally:
         progress.finish()
