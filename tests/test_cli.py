@@ -92,8 +92,8 @@ def test_import_reports_bad_rows_and_exits_1(tmp_path: pathlib.Path) -> None:
     assert (report["created"], report["failed"], report["rows"]) == (196, 4, 200)
     with failures.open() as file:
         rows = list(csv.DictReader(file))
-    assert [r["line"] for r in rows] == ["3", "53", "103", "153"]  # the header is line 1
-    assert {r["field"] for r in rows} == {"birth_date"}
+    assert [r["wsone_line"] for r in rows] == ["3", "53", "103", "153"]  # header: line 1
+    assert {r["wsone_field"] for r in rows} == {"birth_date"}
 
 
 def test_import_exits_0_when_every_row_settles(tmp_path: pathlib.Path) -> None:
@@ -155,17 +155,19 @@ def test_a_killed_import_resumes_without_duplicates(tmp_path: pathlib.Path) -> N
 # ------------------------------------------- the command's refusals, run in-process
 
 
-def test_import_with_a_url_needs_a_user(tmp_path: pathlib.Path) -> None:
+def test_import_with_a_url_needs_a_user(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from wsone_async.cli import main
 
     source = tmp_path / "p.csv"
     _write_csv(source, 1)
-    with pytest.raises(SystemExit, match="--user is required"):
-        main(["import", str(source), "--base-url", "https://loyalty.example.fr"])
+    assert main(["import", str(source), "--base-url", "https://loyalty.example.fr"]) == 2
+    assert "--user is required" in capsys.readouterr().err
 
 
 def test_import_without_a_password_and_no_terminal_says_where_to_put_it(
-    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from wsone_async.cli import main
 
@@ -174,8 +176,8 @@ def test_import_without_a_password_and_no_terminal_says_where_to_put_it(
     monkeypatch.delenv("WSONE_PASSWORD", raising=False)
     monkeypatch.setattr(sys, "stdin", open(os.devnull))  # noqa: SIM115
     try:
-        with pytest.raises(SystemExit, match=r"\$WSONE_PASSWORD"):
-            main(["import", str(source), "--base-url", "https://x.fr", "--user", "u"])
+        assert main(["import", str(source), "--base-url", "https://x.fr", "--user", "u"]) == 2
+        assert "$WSONE_PASSWORD" in capsys.readouterr().err
     finally:
         sys.stdin.close()
 
@@ -185,8 +187,9 @@ def test_import_of_a_missing_file_fails_with_a_message(
 ) -> None:
     from wsone_async.cli import main
 
-    assert main(["import", str(tmp_path / "nowhere.csv"), "--simulate"]) == 1
-    assert "wsone import:" in capsys.readouterr().err
+    assert main(["import", str(tmp_path / "nowhere.csv"), "--simulate"]) == 2
+    err = capsys.readouterr().err
+    assert "wsone import:" in err and "no such file" in err and "Traceback" not in err
 
 
 def test_identifiers_are_masked_on_screen() -> None:

@@ -38,6 +38,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import codecs
 import collections
 import contextlib
 import csv
@@ -45,13 +46,13 @@ import datetime as dt
 import enum
 import hashlib
 import itertools
-import json
 import logging
 import os
 import random as random_module
 import re
 import sys
 import time
+import zlib
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -68,13 +69,16 @@ import attrs
 import orjson
 
 from wsone_async import models as m
-from wsone_async._retry import is_retryable, is_throttle
+from wsone_async._retry import describe, is_retryable, is_throttle
 from wsone_async.client import AttemptInfo, WsOneClient, find_person
 from wsone_async.errors import (
     APIConnectionError,
     APIError,
+    AuthenticationError,
+    HTTPStatusError,
     OutcomeUnknownError,
     RateLimitError,
+    ResponseDecodeError,
     ServerError,
     WsOneError,
 )
@@ -82,9 +86,21 @@ from wsone_async.errors import (
 __all__ = [
     "COLUMNS",
     "COUNTS",
+    "CircuitBreaker",
     "ImportResult",
     "JournalInUseError",
     "ImportSummary",
+    "InputError",
+    "ProspectFile",
+    "Dialect",
+    "REASON_COLUMNS",
+    "DELIMITERS",
+    "open_prospects",
+    "aread",
+    "check_connection",
+    "in_shard",
+    "prospect_key",
+    "WsOneUnavailableError",
     "Outcome",
     "RowError",
     "import_prospects",
@@ -429,11 +445,223 @@ def _load_journal(path: str | os.PathLike[str]) -> tuple[_Settled, bool]:
 # ---------------------------------------------------------------------------- import
 
 
-def _default_key(request: m.CreatePersonRequest) -> str | None:
+def prospect_key(request: m.CreatePersonRequest) -> str | None:
+    """A request's identifier as ``"<type>:<value>"`` (as :attr:`ImportResult.key`), or None."""
     new = request.new_identifier_request
     if new is None or new.identifier_value is None:
         return None
     return f"{int(new.identifier_type)}:{new.identifier_value}"
+
+
+_default_key = prospect_key
+
+
+def in_shard(key: str | None, index: int, shard: tuple[int, int]) -> bool:
+    """Whether a record belongs to shard ``K`` of ``N`` (``shard=(K, N)``, K from 0).
+
+    The split is on the identifier: the CRC-32 of the key with surrounding blanks removed
+    and letters case-folded, modulo N. It is the same in every process, on every machine
+    and in every Python version (unlike ``hash()``), so N imports of one file, each with
+    its own shard, take every identifier exactly once. A record without an identifier (a
+    bad row) goes by its position, ``index`` mod N, so exactly one shard reports it.
+    """
+    number, count = shard
+    if key is None:
+        return index % count == number
+    return zlib.crc32(key.strip().casefold().encode()) % count == number
+
+
+def _check_shard(shard: object) -> tuple[int, int] | None:
+    if shard is None:
+        return None
+    if (
+        isinstance(shard, tuple)
+        and len(shard) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in shard)
+        and 0 <= shard[0] < shard[1]
+    ):
+        return shard[0], shard[1]
+    msg = "shard must be (K, N) with 0 <= K < N, such as (0, 4)"
+    raise ValueError(msg)
+
+
+class WsOneUnavailableError(WsOneError):
+    """WsOne could not be reached or kept failing: the import stopped before its end.
+
+    Nothing that settled is lost: rerun with the same journal to resume.
+    """
+
+
+@attrs.frozen
+class CircuitBreaker:
+    """When an import stops sending because WsOne seems down, and when it gives up.
+
+    The rule: the import counts the attempts that fail on the network (refused, reset,
+    timeout), with HTTP 5xx or with an answer that is not JSON at all (a proxy's error
+    page), in a row across all its workers; any other answer from WsOne (a success, a
+    functional refusal) sets the count back to 0, and 429 leaves it as it is. When the
+    count reaches ``threshold`` (by default ``max(20, 2 * concurrency)``) the circuit opens:
+    no new request is sent, and every ``probe_every`` seconds one cheap read (getPerson of
+    an identifier no one holds) probes WsOne. The first probe that WsOne answers closes the
+    circuit and the import goes on; the records that waited lose none of their rounds. If
+    WsOne is still down ``give_up_after`` seconds after the circuit opened, the import
+    stops with :class:`WsOneUnavailableError`; its journal holds every settled record.
+    """
+
+    threshold: int | None = None
+    """Failed attempts in a row that open the circuit; None for ``max(20, 2 * concurrency)``."""
+    probe_every: float = 5.0
+    """Seconds between probes while the circuit is open."""
+    give_up_after: float = 60.0
+    """Seconds the circuit may stay open before the import stops."""
+
+
+def _systemic(error: WsOneError) -> bool:
+    """Whether a failure says WsOne is down rather than something about one record."""
+    if isinstance(error, APIConnectionError | ServerError):
+        return True
+    return isinstance(error, ResponseDecodeError) and error.path is None
+
+
+#: An identifier no one holds: the preflight and the probes look it up (a cheap read).
+_PROBE: Final = m.IdentifierRequest(
+    identifier_type=m.IdentifierType.WEB_ACCOUNT, identifier_value="wsone-import-probe@invalid"
+)
+
+
+async def check_connection(client: WsOneClient, *, retries: int = 1) -> int:
+    """Check that WsOne answers and takes the credentials, with one cheap read.
+
+    The read is getPerson of an identifier no one holds (WsOne's "not found" is an answer).
+    It gets ``retries`` retries, and no longer than the connect time limit plus 5 seconds.
+
+    Returns:
+        The number of attempts made.
+
+    Raises:
+        AuthenticationError: WsOne refused the credentials.
+        WsOneUnavailableError: WsOne cannot be reached, fails, or no WsOne answers at the
+            client's base URL (an HTTP 404, an answer that is not WsOne's JSON).
+    """
+    attempts = 0
+
+    def count(info: AttemptInfo) -> None:
+        nonlocal attempts
+        attempts += 1
+
+    timeouts = client.timeouts
+    limit = (timeouts.connect or 5.0) + 5.0
+    probe = client.with_options(
+        timeout=attrs.evolve(timeouts, attempt=min(timeouts.attempt, limit), total=limit),
+        retry=attrs.evolve(
+            client.retry_policy, max_retries=retries, budget=None, reconcile_writes=False
+        ),
+        on_attempt=count,
+    )
+    try:
+        await find_person(probe, _PROBE)
+    except AuthenticationError:
+        raise
+    except WsOneError as exc:
+        tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+        if (isinstance(exc, HTTPStatusError) and exc.status == 404) or (
+            isinstance(exc, ResponseDecodeError)
+        ):
+            msg = f"no WsOne API answers at this base URL ({describe(exc)}; {tries})"
+        else:
+            msg = f"WsOne is unreachable or unavailable ({describe(exc)}; {tries})"
+        raise WsOneUnavailableError(msg) from exc
+    return attempts
+
+
+class _Stop(Exception):
+    """Raised inside the import to end it with ``error``; never seen outside."""
+
+    def __init__(self, error: WsOneError) -> None:
+        self.error = error
+
+
+class _Breaker:
+    """The state of a :class:`CircuitBreaker` during one import."""
+
+    def __init__(
+        self,
+        config: CircuitBreaker,
+        threshold: int,
+        probe: Callable[[], Awaitable[None]],
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        self._config = config
+        self._threshold = threshold
+        self._probe = probe
+        self._clock = clock
+        self._sleep = sleep
+        self.failures = 0
+        #: How many times the circuit opened: a record that failed while it was open
+        #: does not count that round against itself.
+        self.trips = 0
+        self.is_open = False
+        self._closed = asyncio.Event()
+        self._closed.set()
+        self._prober: asyncio.Task[None] | None = None
+        self.error: WsOneUnavailableError | None = None
+
+    def observe(self, error: WsOneError | None) -> None:
+        if error is None or not (_systemic(error) or isinstance(error, RateLimitError)):
+            self.failures = 0
+        elif _systemic(error):
+            self.failures += 1
+            if self.failures >= self._threshold and not self.is_open and self.error is None:
+                self._open(error)
+
+    def _open(self, error: WsOneError) -> None:
+        self.is_open = True
+        self.trips += 1
+        self._closed.clear()
+        logger.warning(
+            "%d requests in a row failed (last: %s): pausing the import, probing WsOne every %gs",
+            self.failures,
+            describe(error),
+            self._config.probe_every,
+        )
+        self._prober = asyncio.get_running_loop().create_task(self._probe_until_back(error))
+
+    async def _probe_until_back(self, last: WsOneError) -> None:
+        opened = self._clock()
+        while True:
+            await self._sleep(self._config.probe_every)
+            try:
+                await self._probe()
+            except WsOneError as exc:
+                last = exc
+                if self._clock() - opened >= self._config.give_up_after:
+                    msg = (
+                        f"WsOne stayed unreachable or failing for "
+                        f"{self._clock() - opened:.0f}s ({describe(last)}): import stopped; "
+                        "rerun with the same journal to resume"
+                    )
+                    self.error = WsOneUnavailableError(msg)
+                    self.error.__cause__ = last
+                    break
+                continue
+            logger.warning("WsOne answers again: the import goes on")
+            self.failures = 0
+            break
+        self.is_open = False
+        self._closed.set()
+
+    async def wait(self) -> None:
+        """Return when requests may be sent; raise ``_Stop`` when the breaker gave up."""
+        if self.is_open:
+            await self._closed.wait()
+        if self.error is not None:
+            raise _Stop(self.error)
+
+    async def close(self) -> None:
+        if self._prober is not None and not self._prober.done():
+            self._prober.cancel()
+            await asyncio.gather(self._prober, return_exceptions=True)
 
 
 _END: Final = object()
@@ -485,6 +713,9 @@ class _Import:
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
         random: Callable[[], float] = random_module.random,
+        shard: tuple[int, int] | None = None,
+        breaker: CircuitBreaker | None = None,
+        preflight: bool = False,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             msg = "concurrency must be a positive int"
@@ -498,6 +729,8 @@ class _Import:
         if dedupe not in (True, False, "identifier", "search"):
             msg = "dedupe must be True, False, 'identifier' or 'search'"
             raise ValueError(msg)
+        self._shard = _check_shard(shard)
+        self._preflight = preflight
         self._concurrency = concurrency
         self._gate = _AdaptiveGate(concurrency, clock)
         self._rate = _RateLimiter(rate_limit, clock, sleep) if rate_limit else None
@@ -510,6 +743,13 @@ class _Import:
         self._random = random
         self._resumed_run = False
         self._busy_keys: dict[str, list[Any]] = {}
+        #: The first refusal of the credentials: once set, nothing more is sent.
+        self._refused: AuthenticationError | None = None
+        self._caller = client
+        self._breaker: _Breaker | None = None
+        if breaker is not None:
+            threshold = breaker.threshold or max(20, 2 * concurrency)
+            self._breaker = _Breaker(breaker, threshold, self._probe, clock, sleep)
         outer_hook = client.on_attempt
         # A view of the caller's client: same session and pool; ambiguous creations are
         # settled by getPerson before any retry; every attempt informs the AIMD gate.
@@ -522,6 +762,7 @@ class _Import:
         self, outer: Callable[[AttemptInfo], None] | None
     ) -> Callable[[AttemptInfo], None]:
         gate = self._gate
+        breaker = self._breaker
 
         def observe(info: AttemptInfo) -> None:
             error = info.error
@@ -529,10 +770,17 @@ class _Import:
                 gate.on_success()
             elif is_throttle(error):
                 gate.on_throttle()
+            elif isinstance(error, AuthenticationError) and self._refused is None:
+                self._refused = error
+            if breaker is not None:
+                breaker.observe(error)
             if outer is not None:
                 outer(info)
 
         return observe
+
+    async def _probe(self) -> None:
+        await check_connection(self._caller, retries=0)
 
     async def results(
         self, records: Iterable[Any] | AsyncIterable[Any]
@@ -542,6 +790,13 @@ class _Import:
             # A rerun: whatever the journal does not list may have been in flight when the
             # last run stopped, so it is looked up before any creation.
             self._resumed_run = bool(self._journal.settled)
+        if self._preflight:
+            try:
+                await check_connection(self._caller)
+            except BaseException:
+                if self._journal is not None:
+                    await self._journal.close()
+                raise
         outbox: asyncio.Queue[ImportResult | BaseException | object] = asyncio.Queue(
             maxsize=2 * self._concurrency
         )
@@ -562,6 +817,8 @@ class _Import:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self._breaker is not None:
+                await self._breaker.close()
             if self._journal is not None:
                 await self._journal.close()
 
@@ -577,20 +834,31 @@ class _Import:
         try:
             while (item := await source.next()) is not None:
                 index, record = item
-                await outbox.put(await self._one(index, record))
+                result = await self._one(index, record)
+                if result is not None:
+                    await outbox.put(result)
+        except _Stop as stop:
+            await outbox.put(stop.error)
         except Exception as exc:  # noqa: BLE001  (handed to the caller, who sees it raised)
             await outbox.put(exc)
         await outbox.put(_END)
 
-    async def _one(self, index: int, record: Any) -> ImportResult:
+    async def _one(self, index: int, record: Any) -> ImportResult | None:
+        shard = self._shard
         try:
             request = self._to_request(record) if self._to_request is not None else record
         except Exception as exc:  # noqa: BLE001  (a row the mapping refuses fails alone)
+            if shard is not None and not in_shard(None, index, shard):
+                return None
             return ImportResult(index, None, Outcome.FAILED, error=exc)
         if not isinstance(request, m.CreatePersonRequest):
+            if shard is not None and not in_shard(None, index, shard):
+                return None
             msg = f"expected a CreatePersonRequest, got {type(request).__name__}"
             return ImportResult(index, None, Outcome.FAILED, error=TypeError(msg))
         key = _default_key(request)
+        if shard is not None and not in_shard(key, index, shard):
+            return None  # another shard's record
         if key is None:
             missing = RowError("identifier_value", "missing: a prospect needs an identifier")
             return ImportResult(index, None, Outcome.FAILED, error=missing)
@@ -627,7 +895,15 @@ class _Import:
         # would be left unawaited if the import were closed during it.
         if self._rate is not None:
             await self._rate.acquire()
-        return await call()
+        if self._breaker is not None:
+            await self._breaker.wait()
+        if self._refused is not None:
+            # Refused credentials stay refused: each more request could lock the account.
+            raise _Stop(self._refused)
+        try:
+            return await call()
+        except AuthenticationError as exc:
+            raise _Stop(exc) from None
 
     async def _exists(self, request: m.CreatePersonRequest, *, by_identifier: bool) -> bool:
         client = self._client
@@ -651,17 +927,30 @@ class _Import:
         return bool(found.person_response)
 
     async def _settle(self, request: m.CreatePersonRequest) -> tuple[Outcome, Exception | None]:
-        """Look up, create, and after an ambiguous failure look up again: at most once each."""
+        """Look up, create, and after an ambiguous failure look up again: at most once each.
+
+        This is the import's whole settle-and-retry loop, in one place so that it can be
+        replaced as one piece.
+        """
         check = self._dedupe is not None or self._resumed_run
         by_identifier = self._resumed_run
         ambiguous = False
         last: Exception | None = None
-        for round_number in range(self._max_rounds):
-            if round_number:
+        breaker = self._breaker
+        trips = breaker.trips if breaker is not None else 0
+        rounds = 0
+        while rounds < self._max_rounds:
+            if rounds:
+                if breaker is not None and breaker.trips != trips:
+                    # The round failed while WsOne was down for every record: the breaker
+                    # waited for it to come back, so that round does not count.
+                    rounds -= 1
+                    trips = breaker.trips
                 # The client's own backoff, jittered, so workers that failed together after
                 # an outage do not come back together.
-                cap = self._client.retry_policy.backoff_cap(round_number)
+                cap = self._client.retry_policy.backoff_cap(max(rounds, 1))
                 await self._sleep(self._random() * cap)
+            rounds += 1
             if check:
                 try:
                     if await self._exists(request, by_identifier=by_identifier):
@@ -704,6 +993,9 @@ def import_prospects(
     journal: str | os.PathLike[str] | None = None,
     to_request: Callable[[R], m.CreatePersonRequest] | None = None,
     max_rounds: int = 4,
+    shard: tuple[int, int] | None = None,
+    breaker: CircuitBreaker | None = CircuitBreaker(),
+    preflight: bool = False,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> AsyncGenerator[ImportResult, None]:
@@ -725,12 +1017,26 @@ def import_prospects(
             (``ValueError``, such as :class:`RowError`) fails alone.
         max_rounds: lookup-and-create rounds per record before it is reported failed or
             unknown (transient failures get this many chances beyond the client's retries).
+        shard: ``(K, N)`` to import only shard K (from 0) of N: the records whose
+            identifier falls in it (see :func:`in_shard`); the others yield nothing. N
+            processes, each with its own K and journal, import every record exactly once.
+        breaker: when to pause while WsOne is down, and when to stop (see
+            :class:`CircuitBreaker`); None never pauses, and records then fail one by one.
+        preflight: check with one cheap read (:func:`check_connection`) that WsOne answers
+            and takes the credentials before the first record.
         clock: monotonic clock (injected by tests).
         sleep: the coroutine that waits (injected by tests).
 
     Returns:
         An async iterator; close it early with ``contextlib.aclosing`` to stop the import
         (the journal keeps what settled).
+
+    Raises:
+        AuthenticationError: WsOne refused the credentials: the import stops at the first
+            refusal, so at most ``concurrency`` requests are ever sent with them.
+        WsOneUnavailableError: WsOne stayed down (see ``breaker``), or the preflight
+            could not reach it.
+        JournalInUseError: another import holds the journal.
     """
     job = _Import(
         client,
@@ -742,6 +1048,9 @@ def import_prospects(
         max_rounds=max_rounds,
         clock=clock,
         sleep=sleep,
+        shard=shard,
+        breaker=breaker,
+        preflight=preflight,
     )
     return job.results(records)
 
@@ -987,36 +1296,314 @@ def prospect_from_row(row: dict[str, Any], *, source: str | None = None) -> m.Cr
     )
 
 
-def read_rows(path: str | os.PathLike[str]) -> Generator[tuple[int, dict[str, Any]], None, None]:
+class InputError(ValueError):
+    """The input file cannot be imported as it is (its header, its options): nothing was sent."""
+
+
+#: The columns a failures file adds after the input's own: a re-import recognises and
+#: ignores them, so a corrected failures file imports as it is.
+REASON_COLUMNS: Final = ("wsone_line", "wsone_outcome", "wsone_field", "wsone_reason")
+
+#: The delimiters detected in a CSV header, in the order ties are settled.
+DELIMITERS: Final = (",", ";", "\t")
+_BOM: Final = b"\xef\xbb\xbf"
+_FALLBACK: Final = "cp1252"
+_SAMPLE: Final = 1 << 16
+
+
+@attrs.frozen
+class Dialect:
+    """How a prospects file is written, as detected (or forced): its failures file is
+    written the same way, so the program that made the input opens it too."""
+
+    kind: Literal["csv", "jsonl"]
+    """CSV with a header line, or JSON Lines."""
+    encoding: str
+    """``"utf-8"``, ``"cp1252"`` (the Windows code page of French Excel), or as forced."""
+    bom: bool
+    """Whether the file starts with a UTF-8 byte order mark (Excel's "CSV UTF-8")."""
+    delimiter: str
+    """The CSV delimiter (``","`` for JSON Lines, unused)."""
+    header: tuple[str, ...] = ()
+    """The CSV header as the file spells it."""
+    unknown: tuple[str, ...] = ()
+    """Header names neither documented nor mapped: ignored (see ``strict_columns``)."""
+
+    def describe(self) -> str:
+        """Such as ``"CSV, cp1252, ';'-separated"``."""
+        encoding = "UTF-8 with BOM" if self.bom else self.encoding
+        if self.kind == "jsonl":
+            return f"JSON Lines, {encoding}"
+        shown = "tab" if self.delimiter == "\t" else repr(self.delimiter)
+        return f"CSV, {encoding}, {shown}-separated"
+
+
+def _decodes(sample: bytes, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        decoder.decode(sample, final=False)  # a character cut by the sample's end is fine
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _column_for(
+    name: str, mapping: dict[str, str], known: dict[str, str]
+) -> tuple[str | None, bool]:
+    """The documented column a header name gives, and whether the name is unknown."""
+    folded = name.strip().casefold()
+    if folded in mapping:
+        return mapping[folded], False
+    if folded in known:
+        return known[folded], False
+    return None, bool(folded) and folded not in REASON_COLUMNS
+
+
+class ProspectFile:
+    """A prospects file opened for reading: its dialect detected and its header checked.
+
+    Open it with :func:`open_prospects`; :meth:`rows` reads it lazily.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        dialect: Dialect,
+        *,
+        forced: bool,
+        mapping: dict[str, str],
+        positions: tuple[tuple[int, str], ...],
+    ) -> None:
+        self.path = path
+        self.dialect = dialect
+        self._forced = forced
+        self._mapping = mapping
+        self._positions = positions
+        #: Lines of a UTF-8 file that were not UTF-8 and were read as cp1252 (so far).
+        self.fallback_lines: list[int] = []
+
+    def _lines(self, file: IO[bytes], bad: list[int]) -> Iterator[str]:
+        encoding, forced, fallback = self.dialect.encoding, self._forced, self.fallback_lines
+        for number, raw in enumerate(file, start=1):
+            try:
+                yield raw.decode(encoding)
+                continue
+            except UnicodeDecodeError:
+                pass
+            # Without --encoding a line is UTF-8 if it decodes as such, else cp1252: a file
+            # edited on two machines mixes them.
+            if not forced:
+                try:
+                    line = raw.decode(_FALLBACK if encoding != _FALLBACK else "utf-8")
+                except UnicodeDecodeError:
+                    pass
+                else:
+                    fallback.append(number)
+                    yield line
+                    continue
+            bad.append(number)
+            yield raw.decode(encoding, "replace")  # keeps the CSV parser in step
+
+    def rows(self) -> Generator[tuple[int, dict[str, Any], Any], None, None]:
+        """``(line number, row, raw)`` for each record: ``row`` maps documented columns to
+        cells, ``raw`` is the record as the file has it (the CSV cells, or the JSON object),
+        for a failures file. A record that cannot be read is a row ``{"__error__": why}``."""
+        bad: list[int] = []
+        encoding = self.dialect.encoding
+        with open(self.path, "rb") as file:
+            if self.dialect.bom:
+                file.read(len(_BOM))
+            lines = self._lines(file, bad)
+            if self.dialect.kind == "jsonl":
+                yield from self._json_rows(lines, bad, encoding)
+                return
+            reader = csv.reader(lines, delimiter=self.dialect.delimiter)
+            next(reader, None)  # the header, checked by open_prospects
+            positions = self._positions
+            width = len(self.dialect.header)
+            for cells in reader:
+                line = reader.line_num
+                if bad:
+                    where = ", ".join(map(str, bad))
+                    bad.clear()
+                    yield line, {"__error__": f"line {where} is not valid {encoding}"}, cells
+                    continue
+                if not cells:
+                    continue
+                count = len(cells)
+                if count > width and any(cell.strip() for cell in cells[width:]):
+                    why = f"{count} cells, but the header has {width} columns"
+                    yield line, {"__error__": why}, cells
+                    continue
+                yield line, {column: cells[i] for i, column in positions if i < count}, cells
+
+    def _json_rows(
+        self, lines: Iterator[str], bad: list[int], encoding: str
+    ) -> Generator[tuple[int, dict[str, Any], Any], None, None]:
+        mapping = self._mapping
+        known = {column.casefold(): column for column in COLUMNS}
+        columns: dict[str, str | None] = {}
+        for number, text in enumerate(lines, start=1):
+            if bad:
+                bad.clear()
+                yield number, {"__error__": f"line {number} is not valid {encoding}"}, {}
+                continue
+            if not text.strip():
+                continue
+            try:
+                record = orjson.loads(text)
+            except ValueError:
+                record = None
+            if not isinstance(record, dict):
+                yield number, {"__error__": "not a JSON object"}, {}
+                continue
+            row: dict[str, Any] = {}
+            for key, value in record.items():
+                column = columns.get(key, "")
+                if column == "":
+                    column, unknown = _column_for(str(key), mapping, known)
+                    columns[key] = column
+                    if unknown:
+                        logger.warning("ignoring the key %r, not a documented column", key)
+                if column is not None:
+                    row[column] = value
+            yield number, row, record
+
+
+def open_prospects(
+    path: str | os.PathLike[str],
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    mapping: dict[str, str] | None = None,
+    strict_columns: bool = False,
+) -> ProspectFile:
+    """Open a prospects file: detect its encoding and delimiter and check its header.
+
+    ``.jsonl``/``.ndjson`` files hold one JSON object per line; anything else is CSV with a
+    header line. Nothing is read beyond the first 64 KiB here.
+
+    Args:
+        path: the file.
+        encoding: force an encoding (such as ``"cp1252"``); a line it cannot decode is a
+            bad row. By default a file is UTF-8 (with or without BOM) if its start decodes
+            as UTF-8, else cp1252, and each line that is not valid in the first is read in
+            the second.
+        delimiter: force the CSV delimiter; by default the one of ``,`` ``;`` tab that the
+            header holds most often.
+        mapping: the file's header names to documented :data:`COLUMNS`, such as
+            ``{"Courriel": "identifier_value"}`` (names compare case-insensitively).
+        strict_columns: refuse unknown columns instead of ignoring them.
+
+    Raises:
+        InputError: a header without the identifier column, an unknown column with
+            ``strict_columns``, a mapping to an undocumented column or from a missing one.
+        OSError: the file cannot be read.
+    """
+    folded_map: dict[str, str] = {}
+    for source, column in (mapping or {}).items():
+        if column not in COLUMNS:
+            msg = f"cannot map {source!r} to {column!r}: not a documented column"
+            raise InputError(msg)
+        folded_map[source.strip().casefold()] = column
+    with open(path, "rb") as file:
+        sample = file.read(_SAMPLE)
+    bom = sample.startswith(_BOM)
+    if bom:
+        sample = sample[len(_BOM) :]
+    if encoding is not None:
+        used, forced = codecs.lookup(encoding).name, True
+    else:
+        used, forced = ("utf-8" if bom or _decodes(sample, "utf-8") else _FALLBACK), False
+    name = os.fspath(path).lower()
+    if name.endswith((".jsonl", ".ndjson")):
+        dialect = Dialect(kind="jsonl", encoding=used, bom=bom, delimiter=",")
+        return ProspectFile(path, dialect, forced=forced, mapping=folded_map, positions=())
+    first = sample.split(b"\n", 1)[0]
+    header_text = first.decode(used, "replace")
+    if delimiter is None:
+        counts = [header_text.count(candidate) for candidate in DELIMITERS]
+        delimiter = DELIMITERS[counts.index(max(counts))] if max(counts) else ","
+    header = tuple(next(csv.reader([header_text], delimiter=delimiter), []))
+    known = {column.casefold(): column for column in COLUMNS}
+    positions: list[tuple[int, str]] = []
+    unknown: list[str] = []
+    given: dict[str, str] = {}
+    for index, raw_name in enumerate(header):
+        found, is_unknown = _column_for(raw_name, folded_map, known)
+        if is_unknown:
+            unknown.append(raw_name.strip())
+        if found is None:
+            continue
+        if found in given:
+            msg = f"the columns {given[found]!r} and {raw_name.strip()!r} both give {found}"
+            raise InputError(msg)
+        given[found] = raw_name.strip()
+        positions.append((index, found))
+    folded_header = {raw_name.strip().casefold() for raw_name in header}
+    missing = [source for source in folded_map if source not in folded_header]
+    if missing:
+        msg = f"--map names {', '.join(map(repr, missing))}, not a column of this file"
+        raise InputError(msg)
+    if "identifier_value" not in given:
+        msg = (
+            f"no identifier_value column (the file's columns: {', '.join(header) or 'none'}); "
+            f"the expected columns are {', '.join(COLUMNS)}; map yours with "
+            "--map 'YOUR COLUMN=identifier_value'"
+        )
+        raise InputError(msg)
+    if unknown and strict_columns:
+        msg = f"unknown columns: {', '.join(unknown)} (map them with --map SOURCE=COLUMN)"
+        raise InputError(msg)
+    dialect = Dialect(
+        kind="csv",
+        encoding=used,
+        bom=bom,
+        delimiter=delimiter,
+        header=header,
+        unknown=tuple(unknown),
+    )
+    return ProspectFile(
+        path, dialect, forced=forced, mapping=folded_map, positions=tuple(positions)
+    )
+
+
+def read_rows(
+    path: str | os.PathLike[str], **options: Any
+) -> Generator[tuple[int, dict[str, Any]], None, None]:
     """Read a prospects file lazily: ``(line number, row)`` pairs.
 
     ``.jsonl``/``.ndjson`` files hold one JSON object per line; anything else is read as
-    CSV with a header line (comma or semicolon separated, detected from the header).
-    A JSON line that does not parse yields a row ``{"__error__": ...}``.
+    CSV with a header line, its encoding and delimiter detected (see :func:`open_prospects`,
+    whose keywords ``options`` takes). Unknown columns are ignored, with one warning. A
+    record that cannot be read yields a row ``{"__error__": ...}``, which
+    :func:`prospect_from_row` refuses.
+
+    Raises:
+        InputError: as :func:`open_prospects`.
     """
-    name = os.fspath(path).lower()
-    with open(path, encoding="utf-8-sig", newline="") as file:
-        if name.endswith((".jsonl", ".ndjson")):
-            for number, line in enumerate(file, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except ValueError:
-                    row = None
-                if not isinstance(row, dict):
-                    row = {"__error__": "not a JSON object"}
-                yield number, row
-            return
-        header = file.readline()
-        delimiter = ";" if header.count(";") > header.count(",") else ","
-        reader = csv.DictReader(itertools.chain([header], file), delimiter=delimiter)
-        for row in reader:
-            yield reader.line_num, {k: v for k, v in row.items() if k is not None}
+    source = open_prospects(path, **options)
+    if source.dialect.unknown:
+        logger.warning("ignoring unknown columns: %s", ", ".join(source.dialect.unknown))
+    for line, row, _raw in source.rows():
+        yield line, row
+
+
+async def aread(items: Iterator[T], *, batch: int = 256) -> AsyncGenerator[T, None]:
+    """Any iterator made async: it is read in a thread, ``batch`` items at a time, so the
+    event loop never waits on the disk. Closing this closes ``items`` if it can be."""
+    try:
+        while chunk := await asyncio.to_thread(list, itertools.islice(items, batch)):
+            for item in chunk:
+                yield item
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
 
 
 async def aread_rows(
-    path: str | os.PathLike[str], *, batch: int = 256
+    path: str | os.PathLike[str], *, batch: int = 256, **options: Any
 ) -> AsyncGenerator[tuple[int, dict[str, Any]], None]:
     """:func:`read_rows` for an event loop: the file is read in a thread, ``batch`` rows
     at a time, so the loop never waits on the disk.
@@ -1024,10 +1611,6 @@ async def aread_rows(
     Example:
         ``import_prospects(client, (row async for _line, row in aread_rows(path)), ...)``
     """
-    rows = read_rows(path)
-    try:
-        while chunk := await asyncio.to_thread(list, itertools.islice(rows, batch)):
-            for item in chunk:
-                yield item
-    finally:
-        rows.close()
+    source = await asyncio.to_thread(read_rows, path, **options)
+    async for item in aread(source, batch=batch):
+        yield item
