@@ -1338,13 +1338,22 @@ class Dialect:
         return f"CSV, {encoding}, {shown}-separated"
 
 
-def _decodes(sample: bytes, encoding: str) -> bool:
-    decoder = codecs.getincrementaldecoder(encoding)()
-    try:
-        decoder.decode(sample, final=False)  # a character cut by the sample's end is fine
-    except UnicodeDecodeError:
-        return False
-    return True
+def _mostly_utf8(sample: bytes) -> bool:
+    """Whether most lines of the sample that are not plain ASCII are UTF-8."""
+    utf8 = other = 0
+    lines = sample.split(b"\n")
+    if len(lines) > 1:
+        lines.pop()  # maybe cut by the sample's end
+    for line in lines:
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            other += 1
+        else:
+            utf8 += 1
+    return utf8 >= other
 
 
 def _column_for(
@@ -1379,30 +1388,40 @@ class ProspectFile:
         self._forced = forced
         self._mapping = mapping
         self._positions = positions
-        #: Lines of a UTF-8 file that were not UTF-8 and were read as cp1252 (so far).
+        #: Without a forced encoding, the encoding some lines may be in instead.
+        self.other_encoding = (
+            None if forced else "utf-8" if dialect.encoding != "utf-8" else _FALLBACK
+        )
+        #: The lines (so far) that were not in the file's encoding and were read in the other.
         self.fallback_lines: list[int] = []
 
     def _lines(self, file: IO[bytes], bad: list[int]) -> Iterator[str]:
+        # Without an encoding forced, a line is UTF-8 if it decodes as such, else cp1252
+        # (cp1252 would read UTF-8 bytes without an error, as garbage): a file edited on
+        # two machines mixes them.
         encoding, forced, fallback = self.dialect.encoding, self._forced, self.fallback_lines
+        first = encoding if forced else "utf-8"
+        utf8_is_other = not forced and encoding != "utf-8"
         for number, raw in enumerate(file, start=1):
             try:
-                yield raw.decode(encoding)
-                continue
+                line = raw.decode(first)
             except UnicodeDecodeError:
-                pass
-            # Without --encoding a line is UTF-8 if it decodes as such, else cp1252: a file
-            # edited on two machines mixes them.
-            if not forced:
-                try:
-                    line = raw.decode(_FALLBACK if encoding != _FALLBACK else "utf-8")
-                except UnicodeDecodeError:
-                    pass
-                else:
-                    fallback.append(number)
-                    yield line
-                    continue
-            bad.append(number)
-            yield raw.decode(encoding, "replace")  # keeps the CSV parser in step
+                if not forced:
+                    try:
+                        line = raw.decode(_FALLBACK)  # strict: 5 bytes mean nothing in it
+                    except UnicodeDecodeError:
+                        pass
+                    else:
+                        if not utf8_is_other:
+                            fallback.append(number)
+                        yield line
+                        continue
+                bad.append(number)
+                yield raw.decode(encoding, "replace")  # keeps the CSV parser in step
+                continue
+            if utf8_is_other and not raw.isascii():
+                fallback.append(number)
+            yield line
 
     def rows(self) -> Generator[tuple[int, dict[str, Any], Any], None, None]:
         """``(line number, row, raw)`` for each record: ``row`` maps documented columns to
@@ -1514,7 +1533,7 @@ def open_prospects(
     if encoding is not None:
         used, forced = codecs.lookup(encoding).name, True
     else:
-        used, forced = ("utf-8" if bom or _decodes(sample, "utf-8") else _FALLBACK), False
+        used, forced = ("utf-8" if bom or _mostly_utf8(sample) else _FALLBACK), False
     name = os.fspath(path).lower()
     if name.endswith((".jsonl", ".ndjson")):
         dialect = Dialect(kind="jsonl", encoding=used, bom=bom, delimiter=",")

@@ -78,7 +78,13 @@ class _Progress:
     """
 
     def __init__(
-        self, total: int | None, stream: IO[str], *, every: float = 5.0, share: float = 1.0
+        self,
+        total: int | None,
+        stream: IO[str],
+        *,
+        every: float = 5.0,
+        share: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.total = total
         self.stream = stream
@@ -87,7 +93,8 @@ class _Progress:
         self.done = 0
         self.skipped = 0
         self._share = share
-        self._started = time.monotonic()
+        self._clock = clock
+        self._started = clock()
         self._last = self._started
         # A log gets a line every few seconds at most; a terminal redraws its bar.
         self._every = every if not self.tty else 0.2
@@ -99,13 +106,13 @@ class _Progress:
     def add(self, result: ImportResult) -> None:
         self.done += 1
         self.counts["resumed" if result.resumed else result.outcome.value] += 1
-        now = time.monotonic()
+        now = self._clock()
         if now - self._last >= self._every:
             self._last = now
             self.show()
 
     def line(self) -> str:
-        elapsed = max(time.monotonic() - self._started, 1e-9)
+        elapsed = max(self._clock() - self._started, 1e-9)
         worked = self.done - self.counts["resumed"]
         rate = worked / elapsed
         counts = ", ".join(f"{name} {count}" for name, count in self.counts.items() if count)
@@ -158,8 +165,14 @@ class _Exit(Exception):
         super().__init__(message)
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults shown, and the epilog's table kept as written."""
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Defaults shown (those that are values, not "none"), the epilog's table as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default not in (None, False, [], argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
 
 
 def _positive_int(text: str) -> int:
@@ -236,9 +249,9 @@ def _import_parser(sub: Any) -> None:
         help="import prospects from a CSV or JSON Lines file",
         formatter_class=_HelpFormatter,
         description=(
-            "Import prospects from FILE (CSV with a header, or .jsonl), each person created "
-            f"once. The password comes from ${PASSWORD_ENV}, or is prompted for. The file's "
-            "encoding (UTF-8 with or without BOM, else cp1252) and delimiter (, ; or tab) "
+            "Import prospects from FILE (CSV with a header, or .jsonl), each person created\n"
+            f"once. The password comes from ${PASSWORD_ENV}, or is prompted for. The file's\n"
+            "encoding (UTF-8 with or without BOM, else cp1252) and delimiter (, ; or tab)\n"
             "are detected; unknown columns are ignored with a warning."
         ),
         epilog=f"exit statuses:\n{statuses}",
@@ -570,8 +583,9 @@ async def _import(args: argparse.Namespace) -> int:
     if source.fallback_lines:
         first = source.fallback_lines[0]
         _out(
-            f"note: {len(source.fallback_lines)} line(s) were not UTF-8 and were read as "
-            f"cp1252 (the first: line {first}); check their accents",
+            f"note: {len(source.fallback_lines)} line(s) were not {dialect.encoding} and "
+            f"were read as {source.other_encoding} (the first: line {first}); check their "
+            "accents",
             stream=err,
         )
     words = ", ".join(f"{name} {counts[name]}" for name in counts)
