@@ -745,3 +745,46 @@ class TestFiles:
             (2, {"__error__": "3 cells, but the header has 2 columns"}),
             (3, {"identifier_value": "c@d.fr", "last_name": "Y"}),
         ]
+
+
+async def test_an_async_input_is_read_ahead_by_one_reader_and_stays_bounded() -> None:
+    from wsone_async.bulk import _Import
+
+    pulled = 0
+
+    async def records() -> AsyncIterator[dict[str, Any]]:
+        nonlocal pulled
+        for row in _rows(100):
+            pulled += 1
+            await asyncio.sleep(0)  # as a file read in a thread hands over
+            yield row
+
+    client = WsOneClient("https://wsone.example.fr", username="a", password="b")
+    job = _Import(
+        client, concurrency=4, rate_limit=None, dedupe=True, journal=None,
+        to_request=prospect_from_row, max_rounds=1, clock=FakeClock(), sleep=FakeClock().sleep,
+    )  # fmt: skip
+    busy, release = asyncio.Event(), asyncio.Event()
+    running = 0
+
+    async def settle(request: object) -> tuple[Outcome, None]:
+        nonlocal running
+        running += 1
+        if running == 4:
+            busy.set()
+        await release.wait()
+        return Outcome.CREATED, None
+
+    job._settle = settle  # type: ignore[method-assign]
+    results = job.results(records())
+    first = asyncio.ensure_future(anext(results))
+    await busy.wait()
+    for _ in range(20):  # let the reader run as far as it may
+        await asyncio.sleep(0)
+    # Every worker busy, and the next records already read for them: 4 + a queue of 4
+    # (+1 the reader holds while the queue is full); never the whole input.
+    assert 8 <= pulled <= 9
+    release.set()
+    await first
+    rest = [result async for result in results]
+    assert len(rest) == 99 and pulled == 100
