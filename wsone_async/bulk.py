@@ -1033,8 +1033,11 @@ class _Import:
                 try:
                     if await self._exists(request, by_identifier=True):
                         return Outcome.EXISTING, None
-                except WsOneError:
-                    pass
+                except WsOneError as lookup_error:
+                    if is_retryable(lookup_error, write=False, policy=self._client.retry_policy):
+                        # The lookup could not tell for now: the next round looks first.
+                        check, by_identifier, last = True, True, exc
+                        continue
                 return Outcome.FAILED, exc
             except (RateLimitError, ServerError, APIConnectionError) as exc:
                 last = exc  # transient, and not applied: the client's rules ensure it
