@@ -594,3 +594,15 @@ def test_progress_lines_in_a_log_come_every_few_seconds_and_count_this_run() -> 
     lines = log.getvalue().splitlines()
     assert len(lines) == 1  # 5 s passed: one line, not 1,500
     assert "1500/2000" in lines[0] and " 100 rows/s" in lines[0] and "ETA    5s" in lines[0]
+
+
+def test_a_journal_that_cannot_be_opened_exits_2(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 3)
+    assert main(["import", str(source), "--simulate", "--journal", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Is a directory" in err and "Traceback" not in err

@@ -487,7 +487,10 @@ async def _import(args: argparse.Namespace) -> int:
             raise record
         return record
 
-    failures = _Failures(args.failures, dialect)
+    try:
+        failures = _Failures(args.failures, dialect)
+    except OSError as exc:
+        raise _Exit(_EXIT_USAGE, f"--failures {args.failures}: {exc.strerror or exc}") from None
 
     def on_result(result: ImportResult) -> None:
         line, raw = pending.pop(result.index)
@@ -537,6 +540,11 @@ async def _import(args: argparse.Namespace) -> int:
                 interrupted = True
             except JournalInUseError as exc:
                 raise _Exit(_EXIT_USAGE, str(exc)) from None
+            except OSError as exc:
+                # The journal or the file could not be read or written: nothing is lost
+                # (the journal holds what settled), and it is the user's to fix.
+                name = exc.filename or args.journal or args.file
+                raise _Exit(_EXIT_USAGE, f"{name}: {exc.strerror or exc}") from None
             except AuthenticationError as exc:
                 stopped = _Exit(
                     _EXIT_CREDENTIALS,
