@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import csv
 import json
 import os
 import pathlib
 import re
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from wsone_async.testing import SimulatorProcess
+from wsone_async.testing import SimulatorProcess, WsOneSimulator
 
 WSONE = [sys.executable, "-m", "wsone_async"]
 
@@ -92,8 +96,8 @@ def test_import_reports_bad_rows_and_exits_1(tmp_path: pathlib.Path) -> None:
     assert (report["created"], report["failed"], report["rows"]) == (196, 4, 200)
     with failures.open() as file:
         rows = list(csv.DictReader(file))
-    assert [r["line"] for r in rows] == ["3", "53", "103", "153"]  # the header is line 1
-    assert {r["field"] for r in rows} == {"birth_date"}
+    assert [r["wsone_line"] for r in rows] == ["3", "53", "103", "153"]  # header: line 1
+    assert {r["wsone_field"] for r in rows} == {"birth_date"}
 
 
 def test_import_exits_0_when_every_row_settles(tmp_path: pathlib.Path) -> None:
@@ -155,17 +159,19 @@ def test_a_killed_import_resumes_without_duplicates(tmp_path: pathlib.Path) -> N
 # ------------------------------------------- the command's refusals, run in-process
 
 
-def test_import_with_a_url_needs_a_user(tmp_path: pathlib.Path) -> None:
+def test_import_with_a_url_needs_a_user(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from wsone_async.cli import main
 
     source = tmp_path / "p.csv"
     _write_csv(source, 1)
-    with pytest.raises(SystemExit, match="--user is required"):
-        main(["import", str(source), "--base-url", "https://loyalty.example.fr"])
+    assert main(["import", str(source), "--base-url", "https://loyalty.example.fr"]) == 2
+    assert "--user is required" in capsys.readouterr().err
 
 
 def test_import_without_a_password_and_no_terminal_says_where_to_put_it(
-    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from wsone_async.cli import main
 
@@ -174,8 +180,8 @@ def test_import_without_a_password_and_no_terminal_says_where_to_put_it(
     monkeypatch.delenv("WSONE_PASSWORD", raising=False)
     monkeypatch.setattr(sys, "stdin", open(os.devnull))  # noqa: SIM115
     try:
-        with pytest.raises(SystemExit, match=r"\$WSONE_PASSWORD"):
-            main(["import", str(source), "--base-url", "https://x.fr", "--user", "u"])
+        assert main(["import", str(source), "--base-url", "https://x.fr", "--user", "u"]) == 2
+        assert "$WSONE_PASSWORD" in capsys.readouterr().err
     finally:
         sys.stdin.close()
 
@@ -185,8 +191,9 @@ def test_import_of_a_missing_file_fails_with_a_message(
 ) -> None:
     from wsone_async.cli import main
 
-    assert main(["import", str(tmp_path / "nowhere.csv"), "--simulate"]) == 1
-    assert "wsone import:" in capsys.readouterr().err
+    assert main(["import", str(tmp_path / "nowhere.csv"), "--simulate"]) == 2
+    err = capsys.readouterr().err
+    assert "wsone import:" in err and "no such file" in err and "Traceback" not in err
 
 
 def test_identifiers_are_masked_on_screen() -> None:
@@ -194,3 +201,408 @@ def test_identifiers_are_masked_on_screen() -> None:
 
     assert _mask("2990000000123") == "••••0123"
     assert _mask(None) == "-"
+
+
+def test_import_on_a_journal_in_use_exits_2(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+    import time
+
+    from wsone_async.bulk import _Journal
+    from wsone_async.cli import main
+
+    source, journal = tmp_path / "p.csv", tmp_path / "p.journal"
+    _write_csv(source, 3)
+
+    async def hold_while_importing() -> int:
+        held = await _Journal.open(journal, time.monotonic)
+        try:
+            return await asyncio.to_thread(
+                main, ["import", str(source), "--simulate", "--journal", str(journal)]
+            )
+        finally:
+            await held.close()
+
+    assert asyncio.run(hold_while_importing()) == 2
+    assert "is in use by another import" in capsys.readouterr().err
+
+
+# --------------------------------- real-world files, run in-process against a simulator
+
+
+@contextlib.asynccontextmanager
+async def _simulator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[WsOneSimulator]:
+    async with WsOneSimulator(seed=3) as sim:
+        monkeypatch.setenv("WSONE_PASSWORD", sim.password)
+        yield sim
+
+
+async def _wsone_import(sim: WsOneSimulator, *argv: str) -> int:
+    """``wsone import ... --base-url SIM`` in a thread (its own event loop), as a user runs it."""
+    from wsone_async.cli import main
+
+    command = ["import", *argv, "--base-url", sim.url, "--user", sim.username]
+    return await asyncio.to_thread(main, command)
+
+
+def _names(sim: WsOneSimulator) -> dict[str, tuple[str | None, str | None]]:
+    found = {}
+    for person in sim.backend.persons():
+        for kind, value in sim.backend.identifiers_of(person):
+            if kind == 10:
+                found[value] = (person.first_name, person.last_name)
+    return found
+
+
+FRENCH = [  # as a French marketing team exports them
+    ("Courriel", "Nom", "Prénom", "Date de naissance", "Commentaire"),
+    ("elodie@example.fr", "Lefèvre", "Élodie", "14/07/1990", "cliente fidèle"),
+    ("francois@example.fr", "Müller", "François", "01/02/1985", ""),
+    ("noel@example.fr", "Noël", "Bérénice", "31/12/1970", "à rappeler"),
+]
+FRENCH_MAP = [
+    "--map", "Courriel=identifier_value", "--map", "Nom=last_name",
+    "--map", "Prénom=first_name", "--map", "Date de naissance=birth_date",
+]  # fmt: skip
+
+
+def _write_rows(path: pathlib.Path, rows: list[tuple[str, ...]], **options: Any) -> None:
+    delimiter = options.pop("delimiter", ",")
+    with path.open("w", newline="", **options) as file:
+        csv.writer(file, delimiter=delimiter).writerows(rows)
+
+
+async def test_a_french_excel_file_imports_with_its_accents(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = tmp_path / "export.csv"
+    _write_rows(source, FRENCH, encoding="cp1252", delimiter=";")  # "CSV (séparateur: ...)"
+    async with _simulator(monkeypatch) as sim:
+        assert await _wsone_import(sim, str(source), *FRENCH_MAP) == 0
+        assert _names(sim) == {
+            "elodie@example.fr": ("Élodie", "Lefèvre"),
+            "francois@example.fr": ("François", "Müller"),
+            "noel@example.fr": ("Bérénice", "Noël"),
+        }
+        target = f"into {sim.url} as {sim.username}"
+    err = capsys.readouterr().err
+    assert "CSV, cp1252, ';'-separated" in err
+    assert target in err  # the target, said at start
+    # Every unknown column in one warning, and the import went on.
+    warnings = [line for line in err.splitlines() if "unknown columns" in line]
+    assert warnings == [
+        "warning: ignoring the unknown columns 'Commentaire' "
+        "(--map SOURCE=COLUMN imports one, --strict-columns refuses them)"
+    ]
+
+
+async def test_utf8_with_bom_and_an_unknown_column(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = tmp_path / "excel-utf8.csv"
+    rows = [("identifier_value", "first_name", "nickname", "Commentaire")]
+    rows += [(f"p{i}@example.fr", "Zoé", "zozo", "ok") for i in range(5)]
+    _write_rows(source, rows, encoding="utf-8-sig")
+    async with _simulator(monkeypatch) as sim:
+        assert await _wsone_import(sim, str(source)) == 0
+        assert {first for first, _ in _names(sim).values()} == {"Zoé"}
+        assert sim.backend.persons_count() == 5
+        err = capsys.readouterr().err
+        assert "CSV, UTF-8 with BOM, ','-separated" in err
+        assert "ignoring the unknown columns 'nickname', 'Commentaire'" in err
+        # --strict-columns refuses them before anything is sent.
+        sim.stats.reset()
+        assert await _wsone_import(sim, str(source), "--strict-columns") == 2
+        assert sum(sim.stats.received.values()) == 0
+    assert "unknown columns: nickname, Commentaire" in capsys.readouterr().err
+
+
+async def test_a_utf8_file_with_cp1252_lines_keeps_its_accents(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = tmp_path / "mixed.csv"
+    lines = ["identifier_value,last_name"] + [f"u{i}@example.fr,Gérard" for i in range(30)]
+    data = "\n".join(lines).encode() + "\nw@example.fr,Hélène\n".encode("cp1252")
+    source.write_bytes(data)
+    async with _simulator(monkeypatch) as sim:
+        assert await _wsone_import(sim, str(source)) == 0
+        names = _names(sim)
+    assert names["w@example.fr"] == (None, "Hélène")
+    assert names["u7@example.fr"] == (None, "Gérard")
+    err = capsys.readouterr().err
+    assert "CSV, utf-8, ','-separated" in err
+    assert "1 line(s) were not utf-8 and were read as cp1252 (the first: line 32)" in err
+
+
+async def test_a_line_a_forced_encoding_cannot_decode_is_a_bad_row(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, failures = tmp_path / "mixed.csv", tmp_path / "failures.csv"
+    data = "identifier_value,last_name\na@example.fr,Gérard\n".encode()
+    data += "b@example.fr,Hélène\n".encode("cp1252") + b"c@example.fr,Roux\n"
+    source.write_bytes(data)
+    async with _simulator(monkeypatch) as sim:
+        code = await _wsone_import(
+            sim, str(source), "--encoding", "utf-8", "--failures", str(failures)
+        )
+        assert code == 1
+        assert set(_names(sim)) == {"a@example.fr", "c@example.fr"}
+    with failures.open(encoding="utf-8", newline="") as file:
+        (row,) = list(csv.DictReader(file))
+    assert (row["wsone_line"], row["wsone_field"]) == ("3", "row")
+    assert row["wsone_reason"] == "line 3 is not valid utf-8"
+
+
+async def test_a_missing_identifier_column_stops_before_anything_is_sent(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = tmp_path / "export.csv"
+    _write_rows(source, FRENCH, encoding="cp1252", delimiter=";")
+    async with _simulator(monkeypatch) as sim:
+        assert await _wsone_import(sim, str(source)) == 2
+        assert sum(sim.stats.received.values()) == 0
+    (line,) = capsys.readouterr().err.strip().splitlines()[-1:]
+    assert "no identifier_value column" in line
+    assert "Courriel, Nom, Prénom" in line  # what the file has
+    assert "identifier_type, identifier_value, title" in line  # what is expected
+    assert "Traceback" not in line
+
+
+async def test_a_failures_file_imports_again_as_written(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, failures = tmp_path / "export.csv", tmp_path / "failures.csv"
+    rows = [*FRENCH, ("bad1@example.fr", "Dupré", "Zoé", "31/02/1990", "x")]
+    rows += [("bad2@example.fr", "Noël", "Anaïs", "hier", "")]
+    _write_rows(source, rows, encoding="cp1252", delimiter=";")
+    async with _simulator(monkeypatch) as sim:
+        assert await _wsone_import(sim, str(source), *FRENCH_MAP, "--failures", str(failures)) == 1
+        # Written as the input is: cp1252, ';', its columns first, then the reasons.
+        text = failures.read_bytes().decode("cp1252")
+        header, first, _second = text.splitlines()
+        assert header == (
+            "Courriel;Nom;Prénom;Date de naissance;Commentaire;"
+            "wsone_line;wsone_outcome;wsone_field;wsone_reason"
+        )
+        assert first.startswith("bad1@example.fr;Dupré;Zoé;31/02/1990;x;5;failed;birth_date;")
+        # Imported again as written: only the rows' own errors come back.
+        again = tmp_path / "failures-again.csv"
+        code = await _wsone_import(sim, str(failures), *FRENCH_MAP, "--failures", str(again))
+        assert code == 1
+        with again.open(encoding="cp1252", newline="") as file:
+            back = list(csv.DictReader(file, delimiter=";"))
+        assert [(r["Courriel"], r["wsone_field"]) for r in back] == [
+            ("bad1@example.fr", "birth_date"),
+            ("bad2@example.fr", "birth_date"),
+        ]
+        assert [r["wsone_line"] for r in back] == ["2", "3"]  # lines of the failures file
+        # Corrected "in Excel", imported once more: done.
+        failures.write_bytes(
+            text.replace("31/02/1990", "28/02/1990")
+            .replace(";hier;", ";01/01/2001;")
+            .encode("cp1252")
+        )
+        assert await _wsone_import(sim, str(failures), *FRENCH_MAP) == 0
+        assert _names(sim)["bad2@example.fr"] == ("Anaïs", "Noël")
+        assert sim.backend.persons_count() == 5
+
+
+async def test_refused_credentials_exit_3_after_one_request(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = tmp_path / "p.csv"
+    _write_csv(source, 300)
+    async with _simulator(monkeypatch) as sim:
+        monkeypatch.setenv("WSONE_PASSWORD", "not the password")
+        assert await _wsone_import(sim, str(source)) == 3
+        assert sim.stats.unauthorized == 1  # the preflight's read, and nothing more
+        assert sim.backend.persons_count() == 0
+    err = capsys.readouterr().err
+    assert "refused the credentials" in err and "nothing was imported" in err
+
+
+async def test_credentials_refused_during_the_import_stop_it_at_once(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source, journal = tmp_path / "p.csv", tmp_path / "p.journal"
+    _write_csv(source, 500)
+    concurrency = 8
+    async with _simulator(monkeypatch) as sim:
+        # The account gets locked after 40 requests (the preflight's included).
+        refusals = sim.faults.add("*", "status", status=401, skip=40, times=10**6)
+        code = await _wsone_import(
+            sim, str(source), "--concurrency", str(concurrency), "--journal", str(journal)
+        )
+        assert code == 3
+        # Counted at the server: at most one refused request per record in progress.
+        assert 1 <= refusals.injected <= concurrency
+        sim.faults.clear()
+        # The journal resumes what was left.
+        assert await _wsone_import(sim, str(source), "--journal", str(journal)) == 0
+        assert sim.backend.persons_count() == 500
+        assert sim.backend.shared_identifiers() == []
+    assert "import stopped at once" in capsys.readouterr().err
+
+
+async def test_an_unreachable_wsone_exits_4_before_importing(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 30_000)
+    with socket.socket() as placeholder:  # a port that was free a moment ago: closed now
+        placeholder.bind(("127.0.0.1", 0))
+        port = placeholder.getsockname()[1]
+    monkeypatch.setenv("WSONE_PASSWORD", "pw")
+    command = ["import", str(source), "--base-url", f"http://127.0.0.1:{port}", "--user", "u"]
+    assert await asyncio.to_thread(main, command) == 4
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "wsone import:" in line]
+    assert "unreachable" in line and "nothing was imported" in line
+    # One line, after the preflight's two attempts: not one failure per row.
+    assert re.search(r"; 2 attempts\)", line), line
+
+
+async def test_two_shards_at_once_import_every_person_exactly_once(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "p.csv"
+    _write_csv(source, 400)
+    rows = source.read_text().splitlines()
+    for position in (1, 102, 203, 304):  # 4 bad rows: each reported by one shard only
+        rows[1 + position] = rows[1 + position].replace("02/03/1990", "31/13/1990")
+    source.write_text("\n".join(rows) + "\n")
+    reports = [tmp_path / f"summary{k}.json" for k in (0, 1)]
+    async with _simulator(monkeypatch) as sim:
+        codes = await asyncio.gather(
+            *(
+                _wsone_import(
+                    sim, str(source), "--shard", f"{k}/2", "--journal", str(tmp_path / f"j{k}"),
+                    "--summary-json", str(reports[k]), "--concurrency", "8",
+                )
+                for k in (0, 1)
+            )
+        )  # fmt: skip
+        assert codes == [1, 1]  # the bad rows, two in each shard
+        assert sim.backend.persons_count() == 396
+        assert sim.backend.shared_identifiers() == []
+        assert sim.stats.processed["createPerson"] == 396  # nobody created twice
+    summaries = [json.loads(report.read_text()) for report in reports]
+    assert sum(s["created"] for s in summaries) == 396
+    assert sum(s["failed"] for s in summaries) == 4
+    assert all(s["created"] > 100 for s in summaries)  # a real split, not all in one
+    assert [s["other_shards"] + s["created"] + s["failed"] for s in summaries] == [400, 400]
+
+
+def test_every_bad_option_is_an_argparse_error(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 1)
+    for option, value in [
+        ("--concurrency", "0"), ("--concurrency", "many"), ("--rate", "-1"),
+        ("--shard", "2/2"), ("--shard", "1"), ("--map", "Email"), ("--map", "Email=mail"),
+        ("--delimiter", "|"), ("--encoding", "klingon"), ("--encoding", "utf-16"),
+    ]:  # fmt: skip
+        with pytest.raises(SystemExit) as info:
+            main(["import", str(source), "--simulate", option, value])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert f"argument {option}" in err and "Traceback" not in err
+
+
+def test_plain_http_off_loopback_needs_allow_insecure_http(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 1)
+    monkeypatch.setenv("WSONE_PASSWORD", "pw")
+    assert main(["import", str(source), "--base-url", "http://10.0.0.1", "--user", "u"]) == 2
+    assert "allow_insecure_http" in capsys.readouterr().err
+
+
+def test_help_shows_defaults_and_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
+    from wsone_async.cli import EXIT_STATUSES, main
+
+    with pytest.raises(SystemExit):
+        main(["import", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 16)" in text and "(default: identifier)" in text
+    for status, meaning in EXIT_STATUSES:
+        assert f"{status} {' '.join(meaning.split())}" in text
+
+
+def test_readme_lists_the_exit_statuses() -> None:
+    from wsone_async.cli import EXIT_STATUSES
+
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### `wsone import`", 1)[1].split("\n## ", 1)[0]
+    listed = [int(code) for code in re.findall(r"^\| (\d+) \| ", section, flags=re.MULTILINE)]
+    assert listed == [status for status, _ in EXIT_STATUSES]
+
+
+def test_a_file_without_rows_says_so(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    source.write_text("identifier_value,last_name\n")
+    assert main(["import", str(source), "--simulate"]) == 0
+    assert "has no rows: nothing to import" in capsys.readouterr().out
+
+
+def test_progress_lines_in_a_log_come_every_few_seconds_and_count_this_run() -> None:
+    import io
+
+    from wsone_async.bulk import ImportResult, Outcome
+    from wsone_async.cli import _Progress
+
+    class Log(io.StringIO):
+        def isatty(self) -> bool:
+            return False
+
+    now = [100.0]
+    log = Log()
+    progress = _Progress(2000, log, clock=lambda: now[0])
+    for i in range(1000):  # resumed from the journal: no time, and not this run's work
+        progress.add(ImportResult(i, "k", Outcome.CREATED, resumed=True))
+    for i in range(500):  # then 100 rows a second
+        now[0] += 0.01
+        progress.add(ImportResult(i, "k", Outcome.CREATED))
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 1  # 5 s passed: one line, not 1,500
+    assert "1500/2000" in lines[0] and " 100 rows/s" in lines[0] and "ETA    5s" in lines[0]
+
+
+def test_a_journal_that_cannot_be_opened_exits_2(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 3)
+    assert main(["import", str(source), "--simulate", "--journal", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Is a directory" in err and "Traceback" not in err

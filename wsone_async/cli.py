@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import codecs
 import contextlib
 import csv
 import datetime as dt
@@ -25,16 +26,26 @@ from wsone_async import models as m
 from wsone_async._version import __version__
 from wsone_async.bulk import (
     COLUMNS,
+    REASON_COLUMNS,
+    Dialect,
     ImportResult,
     ImportSummary,
+    InputError,
+    JournalInUseError,
     Outcome,
+    ProspectFile,
     RowError,
-    aread_rows,
+    WsOneUnavailableError,
+    aread,
+    check_connection,
+    in_shard,
+    open_prospects,
     prospect_from_row,
+    prospect_key,
     run_import,
 )
 from wsone_async.client import WsOneClient
-from wsone_async.errors import WsOneError
+from wsone_async.errors import AuthenticationError, WsOneError
 
 __all__ = ["main"]
 
@@ -61,40 +72,59 @@ def _mask(value: str | None) -> str:
 
 
 class _Progress:
-    """A progress bar with rate and ETA on a terminal; plain lines otherwise."""
+    """A progress bar with rate and ETA on a terminal; plain lines otherwise.
 
-    def __init__(self, total: int | None, stream: IO[str], *, every: float = 2.0) -> None:
+    The rate and the ETA count only the rows this run works on: rows an earlier run
+    settled (resumed from the journal) and other shards' rows pass in no time.
+    """
+
+    def __init__(
+        self,
+        total: int | None,
+        stream: IO[str],
+        *,
+        every: float = 5.0,
+        share: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.total = total
         self.stream = stream
         self.tty = stream.isatty()
         self.counts = dict.fromkeys(("created", "existing", "failed", "unknown", "resumed"), 0)
         self.done = 0
-        self._started = time.monotonic()
-        self._last = 0.0
+        self.skipped = 0
+        self._share = share
+        self._clock = clock
+        self._started = clock()
+        self._last = self._started
+        # A log gets a line every few seconds at most; a terminal redraws its bar.
         self._every = every if not self.tty else 0.2
-        # Plain lines also come every 5% of the rows, so a log shows steady progress.
-        self._step = max(1, total // 20) if total and not self.tty else None
+
+    def skip(self) -> None:
+        """Count a row of another shard (read, not this run's work)."""
+        self.skipped += 1
 
     def add(self, result: ImportResult) -> None:
         self.done += 1
         self.counts["resumed" if result.resumed else result.outcome.value] += 1
-        now = time.monotonic()
-        stepped = self._step is not None and self.done % self._step == 0
-        if stepped or now - self._last >= self._every or self.done == self.total:
+        now = self._clock()
+        if now - self._last >= self._every:
             self._last = now
             self.show()
 
     def line(self) -> str:
-        elapsed = max(time.monotonic() - self._started, 1e-9)
-        rate = self.done / elapsed
+        elapsed = max(self._clock() - self._started, 1e-9)
+        worked = self.done - self.counts["resumed"]
+        rate = worked / elapsed
         counts = ", ".join(f"{name} {count}" for name, count in self.counts.items() if count)
+        position = self.done + self.skipped
         if self.total:
-            share = self.done / self.total
-            left = (self.total - self.done) / rate if rate > 0 else 0.0
+            share = min(position / self.total, 1.0)
+            left = (self.total - position) * self._share
+            eta = f"ETA {max(left, 0) / rate:4.0f}s" if rate > 0 else "ETA    ?"
             bar = "#" * int(share * 20) + "." * (20 - int(share * 20))
             return (
-                f"[{bar}] {self.done}/{self.total} {share:4.0%} {rate:6.0f} rows/s "
-                f"ETA {left:4.0f}s  {counts}"
+                f"[{bar}] {position}/{self.total} {share:4.0%} {rate:6.0f} rows/s {eta}  {counts}"
             )
         return f"{self.done} rows {rate:6.0f} rows/s  {counts}"
 
@@ -113,15 +143,119 @@ class _Progress:
 
 # ----------------------------------------------------------------------------- import
 
+#: ``wsone import``'s exit statuses: ``--help`` shows this table, and the README too.
+EXIT_STATUSES: Final = (
+    (0, "every row ended created or existing (in this run or an earlier one)"),
+    (1, "some rows failed or stayed unknown (see --failures)"),
+    (2, "usage or input error: a bad option, a missing file, no identifier column, "
+        "a journal in use"),
+    (3, "WsOne refused the credentials (HTTP 401 or 403)"),
+    (4, "WsOne unreachable or unavailable, or no WsOne API at --base-url"),
+    (130, "interrupted (Ctrl-C): rerun with the same --journal to resume"),
+)  # fmt: skip
+_EXIT_ROWS: Final = 1
+_EXIT_CREDENTIALS: Final = 3
+_EXIT_UNAVAILABLE: Final = 4
+
+
+class _Exit(Exception):
+    """Ends ``wsone import`` with one line on stderr and a specific exit status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Defaults shown (those that are values, not "none"), the epilog's table as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default not in (None, False, [], argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        msg = f"must be a whole number of at least 1, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return number
+
+
+def _positive_float(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        number = 0.0
+    if not 0 < number < float("inf"):
+        msg = f"must be a positive number, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return number
+
+
+def _shard(text: str) -> tuple[int, int]:
+    number, _, count = text.partition("/")
+    try:
+        shard = int(number), int(count)
+    except ValueError:
+        shard = (-1, 0)
+    if not 0 <= shard[0] < shard[1]:
+        msg = f"must be K/N with 0 <= K < N, such as 0/4 (shards count from 0), not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return shard
+
+
+def _column_map(text: str) -> tuple[str, str]:
+    source, equals, column = text.rpartition("=")
+    if not equals or not source.strip():
+        msg = f"must be SOURCE=COLUMN, such as 'Courriel=identifier_value', not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    if column.strip() not in COLUMNS:
+        msg = f"{column.strip()!r} is not a documented column; use one of: {', '.join(COLUMNS)}"
+        raise argparse.ArgumentTypeError(msg)
+    return source.strip(), column.strip()
+
+
+_DELIMITER_NAMES: Final = {",": ",", ";": ";", "tab": "\t", "\t": "\t", "\\t": "\t"}
+
+
+def _delimiter(text: str) -> str:
+    if text.lower() not in _DELIMITER_NAMES:
+        msg = f"must be ',', ';' or 'tab', not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return _DELIMITER_NAMES[text.lower()]
+
+
+def _encoding(text: str) -> str:
+    try:
+        name = codecs.lookup(text).name
+    except LookupError:
+        name = ""
+    # Lines are split on the byte of '\n': only encodings that keep ASCII as it is fit.
+    if not name or "\n,;".encode(name, "ignore") != b"\n,;" or name.startswith("utf-16"):
+        msg = f"must be an encoding that keeps ASCII, such as utf-8 or cp1252, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return name
+
 
 def _import_parser(sub: Any) -> None:
+    statuses = "\n".join(f"  {status:>3}  {meaning}" for status, meaning in EXIT_STATUSES)
     parser = sub.add_parser(
         "import",
         help="import prospects from a CSV or JSON Lines file",
+        formatter_class=_HelpFormatter,
         description=(
-            "Import prospects from FILE (CSV with a header, or .jsonl), each person created "
-            f"once. The password comes from ${PASSWORD_ENV}, or is prompted for."
+            "Import prospects from FILE (CSV with a header, or .jsonl), each person created\n"
+            f"once. The password comes from ${PASSWORD_ENV}, or is prompted for. The file's\n"
+            "encoding (UTF-8 with or without BOM, else cp1252) and delimiter (, ; or tab)\n"
+            "are detected; unknown columns are ignored with a warning."
         ),
+        epilog=f"exit statuses:\n{statuses}",
     )
     parser.add_argument("file", help="the prospects file (.csv, or .jsonl/.ndjson)")
     target = parser.add_mutually_exclusive_group(required=True)
@@ -130,8 +264,17 @@ def _import_parser(sub: Any) -> None:
         "--simulate", action="store_true", help="import into an embedded simulator instead"
     )
     parser.add_argument("--user", help="the API user (with --base-url)")
-    parser.add_argument("--concurrency", type=int, default=16, help="records in progress at once")
-    parser.add_argument("--rate", type=float, default=None, help="max requests per second")
+    parser.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="allow a plain http:// --base-url off loopback (the password then travels in clear)",
+    )
+    parser.add_argument(
+        "--concurrency", type=_positive_int, default=16, help="records in progress at once"
+    )
+    parser.add_argument(
+        "--rate", type=_positive_float, default=None, help="max requests per second"
+    )
     parser.add_argument(
         "--dedupe",
         choices=("identifier", "search", "none"),
@@ -140,10 +283,47 @@ def _import_parser(sub: Any) -> None:
     )
     parser.add_argument("--journal", help="journal file: rerun with the same file to resume")
     parser.add_argument(
-        "--failures", help="write failed and unknown rows, with reasons, to this CSV"
+        "--failures",
+        help="write the failed and unknown rows to this file, as the input is written "
+        "(encoding, delimiter), with reason columns that a re-import ignores",
     )
     parser.add_argument("--summary-json", help="write the summary as JSON to this file")
     parser.add_argument("--source", help="the requests' 'source' field, such as CONTEST-2026")
+    parser.add_argument(
+        "--encoding",
+        type=_encoding,
+        default=None,
+        help="the file's encoding, such as cp1252 (default: detected; a line it cannot "
+        "decode is a bad row)",
+    )
+    parser.add_argument(
+        "--delimiter",
+        type=_delimiter,
+        default=None,
+        help="the CSV delimiter: ',', ';' or 'tab' (default: detected from the header)",
+    )
+    parser.add_argument(
+        "--map",
+        type=_column_map,
+        action="append",
+        default=[],
+        metavar="SOURCE=COLUMN",
+        help="read the file's column SOURCE as COLUMN, such as 'Courriel=identifier_value' "
+        "(repeatable)",
+    )
+    parser.add_argument(
+        "--strict-columns",
+        action="store_true",
+        help="refuse a file with unknown columns instead of ignoring them",
+    )
+    parser.add_argument(
+        "--shard",
+        type=_shard,
+        default=None,
+        metavar="K/N",
+        help="import only shard K of N (K from 0), split on the identifier: N imports "
+        "of one file, each with its own --journal, create each person exactly once",
+    )
 
 
 def _count_rows(path: str) -> int:
@@ -155,40 +335,48 @@ def _count_rows(path: str) -> int:
 
 
 class _Failures:
-    """The failures file: the failed and unknown rows, with their line and reason."""
+    """The failures file, written as the input is: its columns first, then the reasons.
 
-    def __init__(self, path: str | None) -> None:
-        self._file = open(path, "w", encoding="utf-8", newline="") if path else None  # noqa: SIM115
-        self._writer = (
-            csv.DictWriter(
-                self._file,
-                fieldnames=["line", "outcome", "field", "reason", *COLUMNS],
-                extrasaction="ignore",
-            )
-            if self._file
-            else None
-        )
-        if self._writer is not None:
-            self._writer.writeheader()
+    A user corrects the rows (in Excel, say) and imports the file again: the reason
+    columns (:data:`~wsone_async.bulk.REASON_COLUMNS`) are recognised and ignored.
+    """
+
+    def __init__(self, path: str | None, dialect: Dialect) -> None:
         self.written = 0
+        self._json = dialect.kind == "jsonl"
+        self._file: IO[str] | None = None
+        self._writer: Any = None
+        if path is None:
+            return
+        encoding = "utf-8-sig" if dialect.bom else dialect.encoding
+        self._file = open(path, "w", encoding=encoding, errors="replace", newline="")  # noqa: SIM115
+        if self._json:
+            return
+        # The input's own reason columns (a failures file imported again) are replaced.
+        self._keep = [
+            i
+            for i, name in enumerate(dialect.header)
+            if name.strip().casefold() not in REASON_COLUMNS
+        ]
+        self._writer = csv.writer(self._file, delimiter=dialect.delimiter)
+        self._writer.writerow([*(dialect.header[i] for i in self._keep), *REASON_COLUMNS])
 
-    def add(self, line: int, row: dict[str, Any], result: ImportResult) -> None:
-        if self._writer is None:
+    def add(self, line: int, raw: Any, result: ImportResult) -> None:
+        if self._file is None:
             return
         error = result.error
         field = error.field if isinstance(error, RowError) else ""
         reason = (
             error.problem if isinstance(error, RowError) else str(error or result.outcome.value)
         )
-        self._writer.writerow(
-            {
-                **{k: v for k, v in row.items() if k in COLUMNS},
-                "line": line,
-                "outcome": result.outcome.value,
-                "field": field,
-                "reason": reason,
-            }
-        )
+        reasons = [str(line), result.outcome.value, field, reason]
+        if self._json:
+            record = {k: v for k, v in (raw or {}).items() if k not in REASON_COLUMNS}
+            record.update(zip(REASON_COLUMNS, reasons, strict=True))
+            self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:
+            cells = [raw[i] if i < len(raw) else "" for i in self._keep]
+            self._writer.writerow([*cells, *reasons])
         self.written += 1
 
     def close(self) -> None:
@@ -202,12 +390,12 @@ def _password(args: argparse.Namespace) -> str:
         return password
     if not sys.stdin.isatty():
         msg = f"no password: set ${PASSWORD_ENV} (it is never taken from the command line)"
-        raise SystemExit(msg)
+        raise _Exit(_EXIT_USAGE, msg)
     return getpass.getpass(f"WsOne password for {args.user}: ")
 
 
 @contextlib.asynccontextmanager
-async def _target(args: argparse.Namespace) -> AsyncIterator[WsOneClient]:
+async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[WsOneClient, str]]:
     if args.simulate:
         from wsone_async.testing import WsOneSimulator
 
@@ -215,52 +403,122 @@ async def _target(args: argparse.Namespace) -> AsyncIterator[WsOneClient]:
             WsOneSimulator() as sim,
             WsOneClient(sim.url, username=sim.username, password=sim.password) as client,
         ):
-            _out(f"importing into an embedded WsOne simulator at {sim.url}", stream=sys.stderr)
-            yield client
+            yield client, f"an embedded WsOne simulator at {sim.url}"
         return
-    if not args.user:
-        msg = "wsone import: --user is required with --base-url"
-        raise SystemExit(msg)
-    async with WsOneClient(args.base_url, username=args.user, password=_password(args)) as client:
-        yield client
+    try:
+        client = WsOneClient(
+            args.base_url,
+            username=args.user,
+            password=_password(args),
+            allow_insecure_http=args.allow_insecure_http,
+        )
+    except ValueError as exc:
+        raise _Exit(_EXIT_USAGE, f"--base-url / --user: {exc}") from None
+    async with client:
+        yield client, f"{args.base_url.rstrip('/')} as {args.user}"
+
+
+def _open_source(args: argparse.Namespace) -> ProspectFile:
+    if not os.path.isfile(args.file):
+        raise _Exit(_EXIT_USAGE, f"{args.file}: no such file")
+    try:
+        return open_prospects(
+            args.file,
+            encoding=args.encoding,
+            delimiter=args.delimiter,
+            mapping=dict(args.map),
+            strict_columns=args.strict_columns,
+        )
+    except InputError as exc:
+        raise _Exit(_EXIT_USAGE, f"{args.file}: {exc}; nothing was imported") from None
+    except OSError as exc:
+        raise _Exit(_EXIT_USAGE, f"{args.file}: {exc.strerror or exc}") from None
 
 
 async def _run_import(args: argparse.Namespace) -> int:
+    try:
+        return await _import(args)
+    except _Exit as stop:
+        _out(f"wsone import: {stop}", stream=sys.stderr)
+        return stop.status
+
+
+async def _import(args: argparse.Namespace) -> int:
+    if args.base_url and not args.user:
+        raise _Exit(_EXIT_USAGE, "--user is required with --base-url")
+    source = await asyncio.to_thread(_open_source, args)
+    dialect = source.dialect
+    err = sys.stderr
+    _out(f"reading {args.file}: {dialect.describe()}", stream=err)
+    if dialect.unknown:
+        _out(
+            f"warning: ignoring the unknown columns {', '.join(map(repr, dialect.unknown))} "
+            "(--map SOURCE=COLUMN imports one, --strict-columns refuses them)",
+            stream=err,
+        )
     total = await asyncio.to_thread(_count_rows, args.file)
-    progress = _Progress(total, sys.stderr)
-    failures = _Failures(args.failures)
-    pending: dict[int, tuple[int, dict[str, Any]]] = {}
+    if total == 0:
+        _out(f"{args.file} has no rows: nothing to import")
+        return 0
+    shard: tuple[int, int] | None = args.shard
+    progress = _Progress(total, err, share=1 / shard[1] if shard else 1.0)
+    pending: dict[int, tuple[int, Any]] = {}
 
-    async def rows() -> AsyncIterator[tuple[int, dict[str, Any]]]:
-        index = 0
-        async for line, row in aread_rows(args.file):
-            pending[index] = (line, row)
+    async def records() -> AsyncIterator[m.CreatePersonRequest | RowError]:
+        # Rows become requests here, so that another shard's rows are dropped before
+        # they are handed over (the split needs the identifier).
+        index = position = 0
+        async for line, row, raw in aread(source.rows()):
+            record: m.CreatePersonRequest | RowError
+            try:
+                record = prospect_from_row(row, source=args.source)
+            except RowError as exc:
+                record = RowError(exc.field, exc.problem, line=line)
+            key = prospect_key(record) if isinstance(record, m.CreatePersonRequest) else None
+            position += 1
+            if shard is not None and not in_shard(key, position - 1, shard):
+                progress.skip()
+                continue
+            pending[index] = (line, raw)
             index += 1
-            yield line, row
+            yield record
 
-    def to_request(item: tuple[int, dict[str, Any]]) -> m.CreatePersonRequest:
-        line, row = item
-        try:
-            return prospect_from_row(row, source=args.source)
-        except RowError as exc:
-            raise RowError(exc.field, exc.problem, line=line) from None
+    def to_request(record: m.CreatePersonRequest | RowError) -> m.CreatePersonRequest:
+        if isinstance(record, RowError):
+            raise record
+        return record
+
+    try:
+        failures = _Failures(args.failures, dialect)
+    except OSError as exc:
+        raise _Exit(_EXIT_USAGE, f"--failures {args.failures}: {exc.strerror or exc}") from None
 
     def on_result(result: ImportResult) -> None:
-        line, row = pending.pop(result.index)
+        line, raw = pending.pop(result.index)
         progress.add(result)
         if result.outcome in (Outcome.FAILED, Outcome.UNKNOWN):
-            failures.add(line, row, result)
+            failures.add(line, raw, result)
 
     dedupe: Any = False if args.dedupe == "none" else args.dedupe
     interrupted = False
+    stopped: _Exit | None = None
     summary: ImportSummary | None = None
     started = time.monotonic()
     try:
-        async with _target(args) as client:
+        async with _target(args) as (client, where):
+            part = f" (shard {shard[0]}/{shard[1]})" if shard else ""
+            _out(f"importing {total} rows{part} into {where}", stream=err)
+            try:
+                await check_connection(client)
+            except AuthenticationError as exc:
+                msg = f"WsOne refused the credentials ({exc}); nothing was imported"
+                raise _Exit(_EXIT_CREDENTIALS, msg) from None
+            except WsOneUnavailableError as exc:
+                raise _Exit(_EXIT_UNAVAILABLE, f"{exc}; nothing was imported") from None
             task = asyncio.ensure_future(
                 run_import(
                     client,
-                    rows(),
+                    records(),
                     to_request=to_request,
                     on_result=on_result,
                     concurrency=args.concurrency,
@@ -270,7 +528,8 @@ async def _run_import(args: argparse.Namespace) -> int:
                 )
             )
             loop = asyncio.get_running_loop()
-            with contextlib.suppress(NotImplementedError):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                # (Not available on Windows, nor outside the main thread.)
                 # Ctrl-C stops the import cleanly: workers cancelled, the journal closed
                 # with everything that settled, the summary written.
                 loop.add_signal_handler(signal.SIGINT, task.cancel)
@@ -280,8 +539,22 @@ async def _run_import(args: argparse.Namespace) -> int:
                 if not task.cancelled():
                     raise  # this command itself was cancelled, not the import by Ctrl-C
                 interrupted = True
+            except JournalInUseError as exc:
+                raise _Exit(_EXIT_USAGE, str(exc)) from None
+            except OSError as exc:
+                # The journal or the file could not be read or written: nothing is lost
+                # (the journal holds what settled), and it is the user's to fix.
+                name = exc.filename or args.journal or args.file
+                raise _Exit(_EXIT_USAGE, f"{name}: {exc.strerror or exc}") from None
+            except AuthenticationError as exc:
+                stopped = _Exit(
+                    _EXIT_CREDENTIALS,
+                    f"WsOne refused the credentials ({exc}): import stopped at once",
+                )
+            except WsOneUnavailableError as exc:
+                stopped = _Exit(_EXIT_UNAVAILABLE, str(exc))
             finally:
-                with contextlib.suppress(NotImplementedError):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.remove_signal_handler(signal.SIGINT)
     finally:
         progress.finish()
@@ -289,28 +562,54 @@ async def _run_import(args: argparse.Namespace) -> int:
     counts = summary.counts if summary is not None else dict(progress.counts)
     seconds = summary.seconds if summary is not None else time.monotonic() - started
     all_settled = summary is not None and summary.all_settled
+    worked = progress.done - counts["resumed"]
+    if interrupted:
+        status = _EXIT_INTERRUPTED
+    elif stopped is not None:
+        status = stopped.status
+    else:
+        status = 0 if all_settled else _EXIT_ROWS
     report = {
         "file": args.file,
         "rows": total,
         **counts,
+        "other_shards": progress.skipped,
         "seconds": round(seconds, 3),
-        "rows_per_second": round(progress.done / seconds, 1) if seconds else None,
+        "rows_per_second": round(worked / seconds, 1) if seconds else None,
         "interrupted": interrupted,
+        "stopped": str(stopped) if stopped is not None else None,
         "all_settled": all_settled and not interrupted,
+        "exit_status": status,
+        "encoding": "utf-8-sig" if dialect.bom else dialect.encoding,
+        "delimiter": dialect.delimiter,
+        "shard": f"{shard[0]}/{shard[1]}" if shard else None,
         "journal": args.journal,
         "failures_file": args.failures,
     }
     if args.summary_json:
         text = json.dumps(report, indent=2) + "\n"
         await asyncio.to_thread(pathlib.Path(args.summary_json).write_text, text, "utf-8")
+    if source.fallback_lines:
+        first = source.fallback_lines[0]
+        _out(
+            f"note: {len(source.fallback_lines)} line(s) were not {dialect.encoding} and "
+            f"were read as {source.other_encoding} (the first: line {first}); check their "
+            "accents",
+            stream=err,
+        )
     words = ", ".join(f"{name} {counts[name]}" for name in counts)
-    state = "interrupted" if interrupted else "done"
-    _out(f"{state}: {progress.done} of {total} rows in {seconds:.1f}s: {words}")
+    state = "interrupted" if interrupted else "stopped" if stopped is not None else "done"
+    of_rows = f"{progress.done} of {total} rows"
+    if shard is not None:
+        of_rows = f"{progress.done} rows of shard {shard[0]}/{shard[1]} ({total} in the file)"
+    _out(f"{state}: {of_rows} in {seconds:.1f}s: {words}")
+    if shard is not None and progress.done == 0 and stopped is None and not interrupted:
+        _out(f"no rows of {args.file} fall in shard {shard[0]}/{shard[1]}")
     if failures.written:
         _out(f"{failures.written} failed or unknown rows written to {args.failures}")
-    if interrupted:
-        return _EXIT_INTERRUPTED
-    return 0 if all_settled else 1
+    if stopped is not None:
+        _out(f"wsone import: {stopped}", stream=err)
+    return status
 
 
 # ------------------------------------------------------------------------------- demo
