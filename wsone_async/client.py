@@ -24,12 +24,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import random as random_module
 import ssl
 import time
 import urllib.parse
 import warnings
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -378,6 +379,35 @@ class WsOneClient:
         self._first_limits = transport.timeout(
             attempt=first, connect=timeouts.connect, read=timeouts.read
         )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> WsOneClient:
+        """A client for the WsOne named by ``WSONE_BASE_URL``, ``WSONE_USER``, ``WSONE_PASSWORD``.
+
+        Args:
+            environ: where to read the three variables; ``os.environ`` when None.
+            **options: any other argument of :class:`WsOneClient` (``timeout=``, ...).
+
+        Raises:
+            ValueError: a variable is missing or empty; the message names every one.
+
+        Example:
+            >>> env = {"WSONE_BASE_URL": "https://loyalty.example.fr", "WSONE_USER": "u",
+            ...        "WSONE_PASSWORD": "secret"}
+            >>> WsOneClient.from_env(env, timeout=Timeouts(total=5))
+            WsOneClient(base_url='https://loyalty.example.fr', username='u', state='not opened')
+            >>> WsOneClient.from_env({"WSONE_USER": "u"})
+            Traceback (most recent call last):
+            ValueError: cannot create a WsOneClient ...: WSONE_BASE_URL, WSONE_PASSWORD not set
+        """
+        source = os.environ if environ is None else environ
+        names = ("WSONE_BASE_URL", "WSONE_USER", "WSONE_PASSWORD")
+        missing = [name for name in names if not source.get(name)]
+        if missing:
+            msg = f"cannot create a WsOneClient from the environment: {', '.join(missing)} not set"
+            raise ValueError(msg)
+        base_url, username, password = (source[name] for name in names)
+        return cls(base_url, username=username, password=password, **options)
 
     # ------------------------------------------------------------------ life cycle
 
