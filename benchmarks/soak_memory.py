@@ -4,7 +4,8 @@ Workers share one ``WsOneClient`` and run reads and writes for ``--seconds`` aga
 simulator in a child process (so this process holds the client's memory alone), which
 injects faults of every kind at random. Every ``--every`` seconds it samples this process's
 RSS, Python's own allocations (``sys.getallocatedblocks``, and ``tracemalloc`` with
-``--tracemalloc``) and the live objects the garbage collector tracks, then prints the curve
+``--tracemalloc``), the live objects the garbage collector tracks and glibc's heap in use
+(``mallinfo2``: what C code and large Python objects hold), then prints the curve
 and the growth per call in each quarter of the run: if the last quarters grow by much less
 than the first, RSS plateaus.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import gc
 import itertools
 import json
@@ -57,6 +59,29 @@ FAULTS = [
 
 def _rss() -> int:
     return int(psutil.Process().memory_info().rss)
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+            "uordblks", "fordblks", "keepcost",
+        )
+    ]  # fmt: skip
+
+
+def _malloc() -> dict[str, int]:
+    """glibc's heap: bytes in use and free (Python's small objects live elsewhere, in
+    pymalloc's arenas), so C-level growth can be told from fragmentation; {} elsewhere."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallinfo2 = libc.mallinfo2
+    except (OSError, AttributeError):
+        return {}
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    return {"malloc_in_use": int(info.uordblks), "malloc_free": int(info.fordblks)}
 
 
 async def _worker(
@@ -111,6 +136,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
             password=sim.password,
             timeout=Timeouts(connect=1, read=0.1, attempt=0.1, total=0.5),
             retry=RetryPolicy(initial_delay=0.01, max_delay=0.05, reconcile_writes=True),
+            telemetry=not args.no_telemetry,
         ) as client,
     ):
         start = time.monotonic()
@@ -128,6 +154,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
                 "rss": _rss(),
                 "python_blocks": sys.getallocatedblocks(),
                 "gc_objects": len(gc.get_objects()),
+                **_malloc(),
             }
             if args.tracemalloc:
                 sample["traced"] = tracemalloc.get_traced_memory()[0]
@@ -153,6 +180,11 @@ def _quarters(samples: list[dict[str, Any]]) -> list[str]:
             f"RSS {grown / 1024:>+9.0f} KiB ({grown / calls:+.1f} B/call)"
             f"  python blocks {b['python_blocks'] - a['python_blocks']:+d}"
             f"  gc objects {b['gc_objects'] - a['gc_objects']:+d}"
+            + (
+                f"  malloc in use {(b['malloc_in_use'] - a['malloc_in_use']) / 1024:+.0f} KiB"
+                if "malloc_in_use" in a
+                else ""
+            )
         )
     return lines
 
@@ -165,6 +197,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20241129)
     parser.add_argument("--no-faults", action="store_true")
     parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument("--no-telemetry", action="store_true", help="telemetry=False")
     parser.add_argument("--json", help="write the samples to this file")
     args = parser.parse_args()
     result = asyncio.run(soak(args))
