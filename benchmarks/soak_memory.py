@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ctypes
 import gc
 import itertools
@@ -59,6 +60,12 @@ FAULTS = [
 
 def _rss() -> int:
     return int(psutil.Process().memory_info().rss)
+
+
+def _trim() -> None:
+    """Give glibc's free heap memory back to the system (``malloc_trim(0)``)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class _MallInfo2(ctypes.Structure):
@@ -148,6 +155,8 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         while time.monotonic() < stop:
             await asyncio.sleep(min(args.every, max(0.0, stop - time.monotonic())))
             gc.collect()
+            if args.trim:
+                _trim()
             sample = {
                 "seconds": round(time.monotonic() - start, 1),
                 "calls": counts["calls"],
@@ -198,6 +207,9 @@ def main() -> None:
     parser.add_argument("--no-faults", action="store_true")
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--no-telemetry", action="store_true", help="telemetry=False")
+    parser.add_argument(
+        "--trim", action="store_true", help="malloc_trim(0) before each sample (glibc)"
+    )
     parser.add_argument("--json", help="write the samples to this file")
     args = parser.parse_args()
     result = asyncio.run(soak(args))
