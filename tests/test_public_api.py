@@ -25,6 +25,7 @@ TOP_LEVEL = {
     "RateLimitError", "ResponseDecodeError", "ResponseTooLargeError", "RetryBudget",
     "RetryPolicy", "ServerError", "Timeouts", "WsOneClient", "WsOneError", "__version__", "from_wire",
     "register_error_code", "to_wire",
+    "Disposition", "HTTPAnswer", "NotFoundError", "http_answer",
 }  # fmt: skip
 
 BLOCKS = {

@@ -18,7 +18,9 @@ from wsone_async.errors import (
     AuthenticationError,
     ClientClosedError,
     ClientStateError,
+    Disposition,
     HTTPStatusError,
+    NotFoundError,
     OutcomeUnknownError,
     RateLimitError,
     ResponseDecodeError,
@@ -27,6 +29,7 @@ from wsone_async.errors import (
     WsOneError,
     register_error_code,
 )
+from wsone_async.web import HTTPAnswer, http_answer
 
 __all__ = [
     "APIConnectionError",
@@ -36,7 +39,10 @@ __all__ = [
     "AuthenticationError",
     "ClientClosedError",
     "ClientStateError",
+    "Disposition",
+    "HTTPAnswer",
     "HTTPStatusError",
+    "NotFoundError",
     "OutcomeUnknownError",
     "RateLimitError",
     "ResponseDecodeError",
@@ -49,6 +55,7 @@ __all__ = [
     "WsOneError",
     "__version__",
     "from_wire",
+    "http_answer",
     "register_error_code",
     "to_wire",
 ]

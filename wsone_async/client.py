@@ -24,16 +24,18 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import random as random_module
 import ssl
 import time
 import urllib.parse
 import warnings
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Final, TypeVar
 
 import attrs
 
+from wsone_async import _telemetry
 from wsone_async import models as m
 from wsone_async import operations as ops
 from wsone_async._codec import dumps, redact_wire, to_wire
@@ -288,6 +290,8 @@ class WsOneClient:
         sleep: the coroutine that waits between attempts; tests inject one that does not.
         clock: the monotonic clock of deadlines and ``AttemptInfo.duration``.
         random: a uniform random number in [0, 1), for the backoff's jitter.
+        telemetry: report OpenTelemetry spans and metrics when ``opentelemetry-api`` is
+            installed (``pip install wsone_async[otel]``); False turns them off.
 
     Example:
         >>> import asyncio
@@ -319,6 +323,7 @@ class WsOneClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         random: Callable[[], float] = random_module.random,
+        telemetry: bool = True,
     ) -> None:
         base = _check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         for name, value in (("username", username), ("password", password)):
@@ -361,11 +366,19 @@ class WsOneClient:
         self._sleep = sleep
         self._clock = clock
         self._random = random
+        parts = urllib.parse.urlsplit(base)
+        self._telemetry = _telemetry.telemetry_for(
+            enabled=telemetry, host=parts.hostname, port=parts.port
+        )
+        self._twin = False
         self._configure(Timeouts.coerce(timeout), policy)
 
     def _configure(self, timeouts: Timeouts, policy: RetryPolicy) -> None:
         self._timeouts = timeouts
         self._policy = policy
+        # The first attempt is inlined in call() unless something reports on each attempt.
+        self._inline = self._on_attempt is None and not self._twin
+        self._twin_view: WsOneClient | None = None
         transport = self._shared.transport
         self._limits = transport.timeout(
             attempt=timeouts.attempt, connect=timeouts.connect, read=timeouts.read
@@ -378,6 +391,35 @@ class WsOneClient:
         self._first_limits = transport.timeout(
             attempt=first, connect=timeouts.connect, read=timeouts.read
         )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> WsOneClient:
+        """A client for the WsOne named by ``WSONE_BASE_URL``, ``WSONE_USER``, ``WSONE_PASSWORD``.
+
+        Args:
+            environ: where to read the three variables; ``os.environ`` when None.
+            **options: any other argument of :class:`WsOneClient` (``timeout=``, ...).
+
+        Raises:
+            ValueError: a variable is missing or empty; the message names every one.
+
+        Example:
+            >>> env = {"WSONE_BASE_URL": "https://loyalty.example.fr", "WSONE_USER": "u",
+            ...        "WSONE_PASSWORD": "secret"}
+            >>> WsOneClient.from_env(env, timeout=Timeouts(total=5))
+            WsOneClient(base_url='https://loyalty.example.fr', username='u', state='not opened')
+            >>> WsOneClient.from_env({"WSONE_USER": "u"})
+            Traceback (most recent call last):
+            ValueError: cannot create a WsOneClient ...: WSONE_BASE_URL, WSONE_PASSWORD not set
+        """
+        source = os.environ if environ is None else environ
+        names = ("WSONE_BASE_URL", "WSONE_USER", "WSONE_PASSWORD")
+        missing = [name for name in names if not source.get(name)]
+        if missing:
+            msg = f"cannot create a WsOneClient from the environment: {', '.join(missing)} not set"
+            raise ValueError(msg)
+        base_url, username, password = (source[name] for name in names)
+        return cls(base_url, username=username, password=password, **options)
 
     # ------------------------------------------------------------------ life cycle
 
@@ -508,6 +550,8 @@ class WsOneClient:
         Returns:
             The operation's response model.
         """
+        if self._telemetry is not None:
+            return await self._traced_call(operation, request)
         transport = self._ready()
         if request.__class__ is not operation.request_type:
             msg = (
@@ -524,7 +568,7 @@ class WsOneClient:
         deadline = None if total is None else self._clock() + total
         url = self._urls[operation.name]
         try:
-            if self._on_attempt is None:
+            if self._inline:
                 # The first attempt, inlined: every frame between the caller and aiohttp is
                 # walked again at each resumption, which measurably costs throughput.
                 reply = await transport.post(url, body, self._first_limits)
@@ -540,6 +584,37 @@ class WsOneClient:
         budget = self._shared.budget
         if budget is not None and self._policy.budget is not None:
             budget.refund()
+        return response
+
+    async def _traced_call(self, operation: Operation[Req, Resp], request: Req) -> Resp:
+        """call() inside the call's span: an untraced twin does the work and reports to it.
+
+        The twin shares everything with this client but reports each attempt and lookup
+        to the trace in ``_telemetry.CURRENT``, so the plain path stays free of telemetry.
+        """
+        telemetry = self._telemetry
+        assert telemetry is not None
+        twin = self._twin_view
+        if twin is None:
+            twin = object.__new__(WsOneClient)
+            twin.__dict__.update(self.__dict__)
+            twin._is_view = True
+            twin._telemetry = None
+            twin._twin = True
+            twin._inline = False
+            self._twin_view = twin
+        trace = telemetry.start_call(
+            operation.name, write=operation.is_write, service=operation.service.value
+        )
+        token = _telemetry.CURRENT.set(trace)
+        try:
+            response = await twin.call(operation, request)
+        except BaseException as error:
+            _telemetry.CURRENT.reset(token)
+            trace.end(error)
+            raise
+        _telemetry.CURRENT.reset(token)
+        trace.end(None)
         return response
 
     async def _attempt(
@@ -569,13 +644,19 @@ class WsOneClient:
                 )
         hook = self._on_attempt
         started = self._clock() if hook is not None else 0.0
+        trace = _telemetry.CURRENT.get()
+        step = trace.start_attempt(number) if trace is not None else None
         try:
             reply = await transport.post(url, body, limits)
             response = decode_reply(reply, operation.response_type, operation=operation.name)
-        except WsOneError as error:
-            if hook is not None:
+        except BaseException as error:
+            if step is not None:
+                step.end(error)
+            if hook is not None and isinstance(error, WsOneError):
                 self._report(hook, operation, number, started, error)
             raise
+        if step is not None:
+            step.end(None)
         if hook is not None:
             self._report(hook, operation, number, started, None)
         return response
@@ -687,10 +768,12 @@ class WsOneClient:
             timeout=timeouts, retry=attrs.evolve(self._policy, reconcile_writes=False)
         )
         try:
-            if settlement is Settlement.NEW_IDENTIFIER:
-                applied, extra = await _person_exists(checker, request)
-            else:
-                applied, extra = await _receipt_recorded(checker, request)
+            with _telemetry.settling(settlement.value) as told:
+                if settlement is Settlement.NEW_IDENTIFIER:
+                    applied, extra = await _person_exists(checker, request)
+                else:
+                    applied, extra = await _receipt_recorded(checker, request)
+                told(applied)
         except _CannotSettle as missing:
             raise OutcomeUnknownError(
                 operation.name, request, reason=f"{describe(error)}; {missing}"
