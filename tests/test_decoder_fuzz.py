@@ -39,7 +39,14 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from tests._data import example
 from tests.conftest import FakeClock, MockedWsOne
 from tests.strategies import models
-from wsone_async import ResponseDecodeError, RetryPolicy, WsOneClient, WsOneError, to_wire
+from wsone_async import (
+    RateLimitError,
+    ResponseDecodeError,
+    RetryPolicy,
+    WsOneClient,
+    WsOneError,
+    to_wire,
+)
 from wsone_async import models as m
 from wsone_async import operations as ops
 from wsone_async._codec import wire_name
@@ -338,13 +345,13 @@ def test_parse_retry_after_never_raises(value: str | None, now: dt.datetime | No
 @pytest.mark.parametrize("value", ["²", "³", "①", "1²", " ⁵ "])
 def test_parse_retry_after_ignores_digits_float_cannot_read(value: str) -> None:
     assert parse_retry_after(value) is None
-    with pytest.raises(WsOneError):
+    with pytest.raises(RateLimitError):
         decode_reply(Reply(429, value, b""), m.GetPersonResponse, operation="op")
 
 
 def test_a_deeply_nested_response_code_raises_a_wsone_error() -> None:
     body = b'{"responseCode": ' + b"[" * 1000 + b"]" * 1000 + b"}"
-    with pytest.raises(WsOneError):
+    with pytest.raises(ResponseDecodeError):
         decode_reply(Reply(200, None, body), m.GetPersonResponse, operation="op")
 
 
@@ -500,5 +507,5 @@ async def test_calls_raise_only_wsone_errors(
 async def test_a_superscript_retry_after_still_raises_a_wsone_error(mocked: MockedWsOne) -> None:
     mocked.post(re.compile(r".*"), status=429, headers={"Retry-After": "²"}, repeat=True)
     async with WsOneClient(BASE, username="api", password="pw") as client:
-        with pytest.raises(WsOneError):
+        with pytest.raises(RateLimitError):
             await client.get_person(GET_PERSON)
