@@ -44,6 +44,7 @@ from wsone_async.testing._codes import SimulatorCode
 
 __all__ = [
     "HANDLERS",
+    "WITHOUT_ENVELOPE",
     "Fields",
     "Handler",
     "answer",
@@ -58,6 +59,8 @@ _C = SimulatorCode
 #: A handler: the backend and the request's JSON object -> the answer's blocks.
 Handler = Callable[[WsOneBackend, dict[str, Any]], dict[str, Any]]
 
+_SUCCESS_CODE: Final = str(_C.SUCCESS)
+_SUCCESS_INFOS: Final = _C.SUCCESS.meaning
 _INT_TEXT: Final = re.compile(r"[+-]?\d{1,18}")
 _NUMBER_TEXT: Final = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _DATE: Final = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
@@ -77,10 +80,13 @@ def envelope(code: SimulatorCode | str, infos: str | None = None) -> dict[str, A
     return {"responseCode": str(code), "infos": infos}
 
 
-def answer(handler: Handler, backend: WsOneBackend, raw: bytes) -> dict[str, Any]:
+def answer(
+    handler: Handler, backend: WsOneBackend, raw: bytes, *, enveloped: bool = True
+) -> dict[str, Any]:
     """Run ``handler`` on a raw request body; always returns an answer, never raises.
 
-    The answer is the envelope followed by the handler's blocks, or the envelope of a
+    The answer is the envelope followed by the handler's blocks (the blocks alone when
+    ``enveloped`` is false, as the vendor's getFullPerson answers), or the envelope of a
     functional failure (a body that is not a JSON object, a bad field, a business rule).
     """
     try:
@@ -93,7 +99,9 @@ def answer(handler: Handler, backend: WsOneBackend, raw: bytes) -> dict[str, Any
         blocks = handler(backend, data)
     except WsOneFailure as failure:
         return envelope(failure.code, failure.infos)
-    return {**envelope(_C.SUCCESS), **blocks}
+    if not enveloped:
+        return blocks
+    return {"responseCode": _SUCCESS_CODE, "infos": _SUCCESS_INFOS, **blocks}
 
 
 # -------------------------------------------------------------------------- reading
@@ -586,10 +594,13 @@ def create_person(backend: WsOneBackend, data: dict[str, Any]) -> dict[str, Any]
 
 
 def create_identifier(backend: WsOneBackend, data: dict[str, Any]) -> dict[str, Any]:
-    """createIdentifier -> ``NewIdentifierResponse`` (the generated card)."""
+    """createIdentifier -> ``NewIdentifierResponse: null``, as in the vendor's example.
+
+    The card is generated all the same: getPerson on the person lists it.
+    """
     body = Fields(data)
-    card = backend.create_identifier(_identifier(body), body.integer("newIdentifierType"))
-    return _new_identifier_response(card.type, card.value)
+    backend.create_identifier(_identifier(body), body.integer("newIdentifierType"))
+    return {"NewIdentifierResponse": None}
 
 
 def associate_new_identifier(backend: WsOneBackend, data: dict[str, Any]) -> dict[str, Any]:
@@ -658,7 +669,12 @@ def get_accounts(backend: WsOneBackend, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_full_person(backend: WsOneBackend, data: dict[str, Any]) -> dict[str, Any]:
-    """getFullPerson -> profile, usable offers at ``date`` and accounts with their envelope."""
+    """getFullPerson -> profile, usable offers at ``date`` and accounts with their envelope.
+
+    On success the answer has no top-level ``responseCode``/``infos``, as the vendor's
+    example (only the nested ``AccountsResponse`` carries an envelope); see
+    :data:`WITHOUT_ENVELOPE`.
+    """
     body = Fields(data)
     key = _identifier(body)
     _asking_store(backend, body)
@@ -877,6 +893,10 @@ def get_last_transaction(backend: WsOneBackend, data: dict[str, Any]) -> dict[st
     key = _identifier(body)
     return _one(backend, backend.last_transaction(key, _entity_id(body)))
 
+
+#: The operations whose successful answer has no top-level envelope (the vendor's example
+#: of getFullPerson has none); a failure is answered with the envelope all the same.
+WITHOUT_ENVELOPE: Final = frozenset({"getFullPerson"})
 
 #: Every operation's handler, by operation name.
 HANDLERS: Final[dict[str, Handler]] = {
