@@ -137,7 +137,9 @@ async def measure(simulator: Server, fixed: Server) -> None:
                 cpus[simulator.name].append(sim_cpu)
                 cpus[fixed.name].append(fixed_cpu)
                 cpu_ratios.append(fixed_cpu / sim_cpu)
-    print(f"createPerson, {REQUESTS} new persons a round, concurrency {CONCURRENCY}, {ROUNDS} rounds")
+    print(
+        f"createPerson, {REQUESTS} new persons a round, concurrency {CONCURRENCY}, {ROUNDS} rounds"
+    )
     for name in (fixed.name, simulator.name):
         cpu = f"   server CPU {statistics.median(cpus[name]):6.0f} us/request" if cpus[name] else ""
         print(f"  {name:<22} {statistics.median(rates[name]):8.0f} requests/s{cpu}")

@@ -6,14 +6,25 @@ import asyncio
 import datetime as dt
 import email.utils
 import json
+import pathlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import attrs
 import pytest
 
 from tests._sim import OK, SimClient, new_customer, person_body, receipt, web_account
-from wsone_async.testing import Fault, FaultKind, FaultPlan, WsOneSimulator, parse_fault_spec
+from wsone_async.testing import (
+    Fault,
+    FaultKind,
+    FaultPlan,
+    Status,
+    WsOneSimulator,
+    parameters_table,
+    parse_fault_spec,
+)
+from wsone_async.testing._faults import KINDS
 
 DISCONNECTED = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
@@ -339,3 +350,61 @@ async def test_a_client_that_gives_up_during_latency_does_not_stop_the_work(
             pass
     await asyncio.wait_for(done.wait(), 5)
     assert client.sim.backend.persons_count() == 1
+
+
+# ------------------------------------------------------------- one description each
+
+
+def test_the_readme_shows_the_generated_tables() -> None:
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    assert parameters_table() in readme
+
+
+def test_a_kind_instance_is_the_same_as_its_name_and_parameters() -> None:
+    plan = FaultPlan()
+    by_name = plan.add("getPerson", "status", status=429, retry_after=2, times=1)
+    by_class = plan.add("getPerson", Status(status=429, retry_after=2), times=1)
+    assert by_class.action == by_name.action == Status(status=429, retry_after=2.0)
+    assert {**by_class.describe(), "id": 0} == {**by_name.describe(), "id": 0}
+    with pytest.raises(ValueError, match="unknown rule parameter"):
+        plan.add("getPerson", Status(), status=500)
+
+
+@pytest.mark.parametrize(
+    ("kind", "parameter"),
+    [("status", "delay"), ("latency", "status"), ("drop_after", "infos"), ("html", "body")],
+)
+def test_a_parameter_of_another_kind_is_refused(kind: str, parameter: str) -> None:
+    with pytest.raises(ValueError, match=f"takes no parameter '{parameter}'"):
+        FaultPlan().add("getPerson", kind, **{parameter: 1})
+    with pytest.raises(ValueError, match="unknown fault option"):
+        parse_fault_spec(f"getPerson:{kind},{parameter}=1")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        ({"times": 2.0}, "'times' must be integer"),
+        ({"times": True}, "'times' must be integer"),
+        ({"rate": "0.5"}, "'rate' must be number"),
+        ({"process": 1}, "'process' must be boolean"),
+        ({"status": "503"}, "'status' must be integer"),
+        ({"retry_after": True}, "retry_after must be seconds"),
+        ({"kind": "response_code", "infos": 5}, "'infos' must be string"),
+    ],
+)
+def test_parameters_are_typed_as_in_json(arguments: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        FaultPlan().add("getPerson", **arguments)
+
+
+def test_every_kind_describes_exactly_its_parameters() -> None:
+    plan = FaultPlan()
+    common = {"id", "operation", "kind", "times", "rate", "skip", "process", "matched", "injected"}
+    for kind, cls in KINDS.items():
+        described = plan.add("getPerson", kind).describe()
+        assert set(described) == common | {a.name for a in attrs.fields(cls)}, kind
+        assert described["kind"] == kind
+        # What describe() lists can be posted back as a rule.
+        again = {k: v for k, v in described.items() if k not in {"id", "matched", "injected"}}
+        assert plan.add(**again).describe() == {**described, "id": described["id"] + 1}

@@ -10,7 +10,7 @@ from the ``WSONE_SIM_PASSWORD`` environment variable, else it is generated.
     TARGET:KIND[=VALUE][,OPTION=VALUE]...
 
 such as ``createPerson:status=503,times=2,retry_after=1`` or ``write:drop_after,rate=0.05``
-(see :mod:`wsone_async.testing._faults` for the kinds and options).
+(see :mod:`wsone_async.testing._faults` for the kinds and their parameters).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import secrets
 import signal
 import sys
 
-from wsone_async.testing._faults import FaultPlan
+from wsone_async.testing._faults import FaultKind, FaultPlan
 from wsone_async.testing._process import PASSWORD_ENV
 from wsone_async.testing._routes import DEFAULT_PERSON_PATH, DEFAULT_TRANSACTION_PATH
 from wsone_async.testing._simulator import WsOneSimulator
@@ -56,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="SPEC",
-        help="a fault, such as 'createPerson:status=503,times=2' (repeatable)",
+        help=(
+            "a fault, such as 'createPerson:status=503,times=2' (repeatable); kinds: "
+            + ", ".join(FaultKind)
+        ),
     )
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log operation names and codes to stderr"

@@ -22,7 +22,16 @@ from aiohttp import encode_basic_auth, hdrs, web
 from wsone_async.testing._backend import WsOneBackend, WsOneFailure
 from wsone_async.testing._codes import SimulatorCode
 from wsone_async.testing._control import ControlError, add_fault, seed
-from wsone_async.testing._faults import Fault, FaultKind, FaultPlan
+from wsone_async.testing._faults import (
+    DropAfter,
+    DropBefore,
+    Fault,
+    FaultPlan,
+    Garbage,
+    Html,
+    ResponseCode,
+    Status,
+)
 from wsone_async.testing._handlers import answer, envelope
 from wsone_async.testing._routes import (
     DEFAULT_PERSON_PATH,
@@ -130,7 +139,7 @@ class WsOneSimulator:
     the simulator's own codes (:data:`~wsone_async.testing.SIMULATOR_CODES`). Control
     endpoints under ``/_control/`` (same credentials, never faulted) drive it from another
     process: ``POST reset``, ``POST seed``, ``POST``/``GET``/``DELETE faults``, ``GET state``
-    (their JSON is described in ``wsone_async.testing._control``).
+    (their JSON is described in the README, section "The control endpoints").
 
     A request is counted in :attr:`stats`, authenticated, submitted to :attr:`faults`, then
     answered. A client that gives up during a latency fault does not stop the request:
@@ -350,29 +359,31 @@ class WsOneSimulator:
         return self._faulty_answer(request, fault)
 
     def _faulty_answer(self, request: web.Request, fault: Fault) -> web.StreamResponse:
-        kind = fault.kind
-        if kind in (FaultKind.DROP_BEFORE, FaultKind.DROP_AFTER):
+        action = fault.action
+        if isinstance(action, DropBefore | DropAfter):
             return self._drop(request)
-        if kind is FaultKind.STATUS:
+        if isinstance(action, Status):
             headers: dict[str, str] = {}
-            retry_after = fault.retry_after_header()
+            retry_after = action.retry_after_header()
             if retry_after is not None:
                 headers[str(hdrs.RETRY_AFTER)] = retry_after
-            if fault.body == "empty":
-                return web.Response(status=fault.status, headers=headers)
+            if action.body == "empty":
+                return web.Response(status=action.status, headers=headers)
             try:
-                reason = HTTPStatus(fault.status).phrase
+                reason = HTTPStatus(action.status).phrase
             except ValueError:  # a status the standard library does not name, such as 499
                 reason = "Simulated failure"
             return _json(
-                {"status": fault.status, "error": reason}, status=fault.status, headers=headers
+                {"status": action.status, "error": reason}, status=action.status, headers=headers
             )
-        if kind is FaultKind.HTML:
+        if isinstance(action, Html):
             return web.Response(text=_HTML_PAGE, content_type="text/html")
-        if kind is FaultKind.GARBAGE:
+        if isinstance(action, Garbage):
             return web.Response(body=_GARBAGE, content_type="application/json")
-        assert kind is FaultKind.RESPONSE_CODE
-        return _json(envelope(fault.response_code, fault.infos))
+        if isinstance(action, ResponseCode):
+            return _json(envelope(action.response_code, action.infos))
+        msg = f"the simulator cannot answer a {fault.kind} fault"
+        raise NotImplementedError(msg)
 
     @staticmethod
     def _drop(request: web.Request) -> web.StreamResponse:
