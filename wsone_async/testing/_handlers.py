@@ -119,84 +119,107 @@ class Fields:
     """A JSON object of a request, with typed readers that know the field's path.
 
     Each reader returns None for an absent or ``null`` key (or answers 002 when the field
-    is required) and answers 003 for a value of the wrong type or format.
+    is required) and answers 003 for a value of the wrong type or format. The path is
+    only spelled out for an error: reading a valid request builds no path text.
     """
 
-    __slots__ = ("data", "path")
+    __slots__ = ("_at", "_parent", "data")
 
-    def __init__(self, data: dict[str, Any], path: str = "") -> None:
+    def __init__(
+        self, data: dict[str, Any], path: str = "", *, parent: Fields | None = None
+    ) -> None:
         self.data = data
-        self.path = path
+        self._parent = parent
+        self._at = path
+
+    @property
+    def path(self) -> str:
+        """Where this object is in the request, such as ``PersonProfilRequest.PersonRequest``."""
+        if self._parent is None:
+            return self._at
+        return self._parent.where(self._at)
 
     def where(self, key: str) -> str:
         """The path of ``key`` in the request, such as ``IdentifierRequest.identifierValue``."""
-        return f"{self.path}.{key}" if self.path else key
-
-    def _get(self, key: str, required: bool) -> Any:
-        value = self.data.get(key)
-        if value is None and required:
-            raise _missing(self.where(key))
-        return value
+        path = self.path
+        return f"{path}.{key}" if path else key
 
     def block(self, key: str, *, required: bool = False) -> Fields | None:
-        value = self._get(key, required)
+        value = self.data.get(key)
         if value is None:
+            if required:
+                raise _missing(self.where(key))
             return None
-        if not isinstance(value, dict):
+        if type(value) is not dict:
             raise _invalid(self.where(key), "an object")
-        return Fields(value, self.where(key))
+        return Fields(value, key, parent=self)
 
     def need_block(self, key: str) -> Fields:
-        found = self.block(key, required=True)
-        assert found is not None
-        return found
+        value = self.data.get(key)
+        if value is None:
+            raise _missing(self.where(key))
+        if type(value) is not dict:
+            raise _invalid(self.where(key), "an object")
+        return Fields(value, key, parent=self)
 
     def blocks(self, key: str) -> list[Fields]:
-        value = self._get(key, False)
+        value = self.data.get(key)
         if value is None:
             return []
-        if not isinstance(value, list):
+        if type(value) is not list:
             raise _invalid(self.where(key), "a list")
         found: list[Fields] = []
         for i, item in enumerate(value):
-            where = f"{self.where(key)}[{i}]"
-            if not isinstance(item, dict):
+            if type(item) is not dict:
+                where = f"{self.where(key)}[{i}]"
                 raise _invalid(where, "an object")
-            found.append(Fields(item, where))
+            found.append(Fields(item, f"{key}[{i}]", parent=self))
         return found
 
     def text(self, key: str, *, required: bool = False) -> str | None:
-        value = self._get(key, required)
-        if value is None or type(value) is str:
+        value = self.data.get(key)
+        if type(value) is str:
             return value
+        if value is None:
+            if required:
+                raise _missing(self.where(key))
+            return None
         if type(value) is int:  # ids travel as numbers too
             return str(value)
         raise _invalid(self.where(key), "a string")
 
     def need_text(self, key: str) -> str:
-        value = self.text(key, required=True)
-        assert value is not None
+        value = self.data.get(key)
+        if value is None:
+            raise _missing(self.where(key))
+        if type(value) is int:  # ids travel as numbers too
+            return str(value)
+        if type(value) is not str:
+            raise _invalid(self.where(key), "a string")
         if not value.strip():
             raise _invalid(self.where(key), "a non-blank string")
         return value
 
     def integer(self, key: str, *, required: bool = False) -> int | None:
-        value = self._get(key, required)
-        if value is None:
-            return None
+        value = self.data.get(key)
         if type(value) is int and -_INT64 <= value < _INT64:
             return value
+        if value is None:
+            if required:
+                raise _missing(self.where(key))
+            return None
         if type(value) is str and _INT_TEXT.fullmatch(value.strip()):
             return int(value)
         raise _invalid(self.where(key), "an integer")
 
     def need_integer(self, key: str) -> int:
         value = self.integer(key, required=True)
-        assert value is not None
+        if value is None:  # pragma: no cover - integer(required=True) never answers None
+            raise _missing(self.where(key))
         return value
 
     def number(self, key: str) -> float | None:
-        value = self._get(key, False)
+        value = self.data.get(key)
         if value is None:
             return None
         if type(value) is float or type(value) is int:
@@ -210,7 +233,7 @@ class Fields:
         return number
 
     def boolean(self, key: str) -> bool | None:
-        value = self._get(key, False)
+        value = self.data.get(key)
         if value is None or type(value) is bool:
             return value
         if type(value) is int and value in (0, 1):
@@ -220,7 +243,7 @@ class Fields:
         raise _invalid(self.where(key), "a boolean or 0/1")
 
     def date(self, key: str) -> dt.date | None:
-        value = self._get(key, False)
+        value = self.data.get(key)
         if value is None:
             return None
         match = _DATE.fullmatch(value) if type(value) is str else None
@@ -233,7 +256,7 @@ class Fields:
         raise _invalid(self.where(key), "a date 'dd/MM/yyyy'")
 
     def datetime(self, key: str) -> dt.datetime | None:
-        value = self._get(key, False)
+        value = self.data.get(key)
         if value is None:
             return None
         match = _DATETIME.fullmatch(value) if type(value) is str else None
@@ -793,8 +816,7 @@ def get_entities(backend: WsOneBackend, data: dict[str, Any]) -> dict[str, Any]:
 
 def get_entity_parents(backend: WsOneBackend, data: dict[str, Any]) -> dict[str, Any]:
     """getEntityParents -> ``EntityResponse`` list, nearest parent first."""
-    entity_id = _entity_id(Fields(data), required=True)
-    assert entity_id is not None
+    entity_id = Fields(data).need_block("EntityRequest").need_text("entityIdentifier")
     return {"EntityResponse": [_entity(e) for e in backend.entity_parents(entity_id)]}
 
 

@@ -199,6 +199,8 @@ class WsOneSimulator:
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self._closing = asyncio.Event()
+        self._expected_for: tuple[str, str] | None = None
+        self._expected: bytes | None = None
 
     # --------------------------------------------------------------------- lifecycle
 
@@ -296,13 +298,35 @@ class WsOneSimulator:
         return app
 
     def _authorized(self, request: web.Request) -> bool:
-        credentials = _basic_credentials(request.headers.get(hdrs.AUTHORIZATION))
+        header = request.headers.get(hdrs.AUTHORIZATION)
+        if header is None:
+            return False
+        # The usual spelling of the right credentials, compared as a whole in constant
+        # time; any other spelling (scheme case, spaces) is decoded and compared in parts.
+        expected = self._expected_header
+        if expected is not None and secrets.compare_digest(
+            header.encode("utf-8", "surrogateescape"), expected
+        ):
+            return True
+        credentials = _basic_credentials(header)
         if credentials is None:
             return False
         login, password = credentials
         user_ok = secrets.compare_digest(login, self.username.encode())
         password_ok = secrets.compare_digest(password, self.password.encode())
         return user_ok and password_ok
+
+    @property
+    def _expected_header(self) -> bytes | None:
+        # Recomputed when a test changes the credentials of a running simulator.
+        credentials = (self.username, self.password)
+        if self._expected_for != credentials:
+            self._expected_for = credentials
+            try:
+                self._expected = encode_basic_auth(*credentials).encode()
+            except ValueError:  # a user name aiohttp cannot encode (it holds a colon)
+                self._expected = None
+        return self._expected
 
     def _unauthorized(self) -> web.Response:
         self.stats.unauthorized += 1
