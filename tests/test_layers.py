@@ -21,6 +21,7 @@ LAYERS = {
     "wsone_async.client": 5,
     "wsone_async.bulk": 6,
     "wsone_async.cli": 6,
+    "wsone_async._demo": 6,
     "wsone_async.__main__": 6,
     "wsone_async.testing": 6,
 }
