@@ -140,23 +140,22 @@ async def test_response_code_fault(client: SimClient) -> None:
 
 
 async def test_latency_then_normal_answer(client: SimClient) -> None:
-    client.sim.faults.add("getEntities", "latency", delay=0.05)
-    loop = asyncio.get_running_loop()
-    start = loop.time()
+    client.sim.faults.add("getEntities", "latency", delay=0.005)
     await client.ok("getEntities", {})
-    assert loop.time() - start >= 0.05
     assert client.sim.stats.faults == {"latency": 1}
+    assert client.sim.stats.processed["getEntities"] == 1
 
 
 async def test_latency_adds_up_with_the_fault_that_decides(client: SimClient) -> None:
-    client.sim.faults.add("getEntities", "latency", delay=0.03)
-    client.sim.faults.add("read", "status", status=502)
-    loop = asyncio.get_running_loop()
-    start = loop.time()
+    client.sim.faults.add("getEntities", "latency", delay=0.002, times=2)
+    client.sim.faults.add("read", "latency", delay=0.003, times=2)
+    decides = client.sim.faults.add("read", "status", status=502, times=2)
+    # The plan says how long to wait in all, and which rule answers...
+    assert client.sim.faults.pick("getEntities") == (0.005, decides)
+    # ...and the simulator does it.
     status, _, _ = await post(client, "getEntities", {})
     assert status == 502
-    assert loop.time() - start >= 0.03
-    assert client.sim.stats.faults == {"latency": 1, "status": 1}
+    assert client.sim.stats.faults == {"latency": 4, "status": 2}
 
 
 async def test_closing_ends_a_request_waiting_in_latency(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -329,25 +328,33 @@ def test_parse_fault_spec_refuses_bad_specs(spec: str) -> None:
 async def test_a_client_that_gives_up_during_latency_does_not_stop_the_work(
     client: SimClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    client.sim.faults.add("createPerson", "latency", delay=0.3)
-    done = asyncio.Event()
-    create = client.sim.backend.create_person
+    client.sim.faults.add("createPerson", "latency", delay=0.02)
+    reached, done = asyncio.Event(), asyncio.Event()
+    pick, create = client.sim.faults.pick, client.sim.backend.create_person
 
-    def spy(*args: Any, **kwargs: Any) -> Any:
+    def picked(operation: str) -> tuple[float, Fault | None]:
+        reached.set()  # the simulator has the request: it waits from now on
+        return pick(operation)
+
+    def created(*args: Any, **kwargs: Any) -> Any:
         try:
             return create(*args, **kwargs)
         finally:
             done.set()
 
-    monkeypatch.setattr(client.sim.backend, "create_person", spy)
-    timeout = aiohttp.ClientTimeout(total=0.05)
-    with pytest.raises(asyncio.TimeoutError):
-        async with client.session.post(
-            client.sim.url_for("createPerson"),
-            json=person_body(web_account("late@example.fr")),
-            timeout=timeout,
-        ):
+    monkeypatch.setattr(client.sim.faults, "pick", picked)
+    monkeypatch.setattr(client.sim.backend, "create_person", created)
+
+    async def call() -> None:
+        body = person_body(web_account("late@example.fr"))
+        async with client.session.post(client.sim.url_for("createPerson"), json=body):
             pass
+
+    pending = asyncio.create_task(call())
+    await reached.wait()
+    pending.cancel()  # the client gives up while the simulator waits
+    with pytest.raises(asyncio.CancelledError):
+        await pending
     await asyncio.wait_for(done.wait(), 5)
     assert client.sim.backend.persons_count() == 1
 
