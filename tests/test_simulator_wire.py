@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from tests._sim import OK, SimClient
 from tests.strategies import models
-from wsone_async import from_wire, to_wire
+from wsone_async import WsOneClient, from_wire, to_wire
 from wsone_async.models import (
     AccountAdvantageRequest,
     AssociatedIdentifierRequest,
@@ -772,3 +772,38 @@ async def test_any_valid_request_gets_an_answer_the_client_decodes(
     decoded = from_wire(response_cls, answer)  # raises if the client cannot read it
     assert isinstance(decoded.response_code, str)  # type: ignore[attr-defined]
     assert client.sim.backend.shared_identifiers() == []
+
+
+async def test_the_client_takes_the_vendors_shapes_from_the_simulator(
+    wsone_client: WsOneClient, wsone_simulator: WsOneSimulator
+) -> None:
+    # getFullPerson answers without a top-level envelope, createIdentifier with a null
+    # NewIdentifierResponse, as the vendor's examples: the client takes both as successes.
+    await wsone_client.create_person(
+        CreatePersonRequest(
+            new_identifier_request=NewIdentifierRequest(
+                identifier_type=IdentifierType.WEB_ACCOUNT, identifier_value=EMAIL
+            ),
+            person_profil_request=profile(),
+        )
+    )
+    created = await wsone_client.create_identifier(
+        CreateIdentifierRequest(
+            identifier_request=web_key(), new_identifier_type=IdentifierType.CARD
+        )
+    )
+    assert created.new_identifier_response is None
+    full = await wsone_client.get_full_person(
+        GetFullPersonRequest(
+            identifier_request=web_key(), date=dt.datetime.now().replace(microsecond=0)
+        )
+    )
+    assert full.response_code is None
+    assert full.person_response is not None and full.person_response.person_response is not None
+    assert full.person_response.person_response.last_name == "DUPOND"
+    identifiers = full.person_response.identifier_response or ()
+    assert [i.identifier_type for i in identifiers] == [
+        IdentifierType.WEB_ACCOUNT,
+        IdentifierType.CARD,
+    ]
+    assert wsone_simulator.stats.codes == {OK: 3}
