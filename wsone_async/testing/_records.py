@@ -2,8 +2,10 @@
 
 Plain data and the small rules that belong to one value (an EAN-13 check digit, how an
 identifier or a search criterion is normalised); no state. Contacts (:class:`Email`,
-:class:`CellPhone`, :class:`Address`) are immutable, so a person and the request that set
-them may share one safely, and an update builds a new one (:func:`merge`).
+:class:`CellPhone`, :class:`Address`) are never changed in place: an update builds a new
+one (:func:`merge`), so a person and the request that set them may share one. (They are
+not frozen only because a frozen dataclass costs twice as much to build, on the path of
+every createPerson.)
 """
 
 from __future__ import annotations
@@ -129,7 +131,7 @@ _Contact = TypeVar("_Contact", "Email", "CellPhone", "Address")
 def merge(target: _Contact | None, update: _Contact | None) -> _Contact | None:
     """``target`` with the fields ``update`` gives (not None) replaced: a new record.
 
-    Records are immutable, so without a target the update itself is kept.
+    Contacts are never changed in place, so without a target the update itself is kept.
     """
     if update is None:
         return target
@@ -146,7 +148,7 @@ def merge(target: _Contact | None, update: _Contact | None) -> _Contact | None:
 # ------------------------------------------------------------------------- data blocks
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+@dataclasses.dataclass(slots=True, kw_only=True)
 class Email:
     """A person's email and consents (``None``: not given)."""
 
@@ -155,7 +157,7 @@ class Email:
     allow_trusted_solicitation: bool | None = None
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+@dataclasses.dataclass(slots=True, kw_only=True)
 class CellPhone:
     """A person's mobile phone and consents (``None``: not given)."""
 
@@ -167,7 +169,7 @@ class CellPhone:
     allow_trusted_solicitation: bool | None = None
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+@dataclasses.dataclass(slots=True, kw_only=True)
 class Address:
     """A person's postal address and consents (``None``: not given)."""
 
