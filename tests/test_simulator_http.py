@@ -457,3 +457,14 @@ async def test_the_readme_control_examples_are_what_the_simulator_does(client: S
     assert status == 200 and set(counts) == set(state)
     status, fresh = await client.control("POST", "reset")
     assert status == 200 and set(fresh) == set(state)
+
+
+def test_routes_take_read_write_and_service_from_the_operations_table() -> None:
+    from wsone_async.operations import OPERATIONS
+
+    assert list(ROUTES) == [op.name for op in OPERATIONS]
+    for op in OPERATIONS:
+        route = ROUTES[op.name]
+        assert (route.group, route.service) == (op.kind.value, op.service.value), op.name
+        assert route.groups == {op.kind.value, op.service.value, "*"}
+    assert [name for name, route in ROUTES.items() if not route.enveloped] == ["getFullPerson"]
