@@ -138,8 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     for spec in args.fault:
         simulator.faults.add_spec(spec)
-    gc.freeze()  # what the start-up made: modules, classes, the default data
-    gc.callbacks.append(_freeze_survivors)
+    # Only when nothing is frozen yet: a caller's own freeze is left alone.
+    freezing = gc.get_freeze_count() == 0
+    if freezing:
+        gc.freeze()  # what the start-up made: modules, classes, the default data
+        gc.callbacks.append(_freeze_survivors)
     try:
         asyncio.run(_serve(simulator, show_password=generated))
     except KeyboardInterrupt:  # Windows: no signal handlers, Ctrl+C ends the loop
@@ -147,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         sys.stderr.write(f"wsone serve: cannot listen on {args.host}:{args.port}: {exc}\n")
         return 1
+    finally:
+        if freezing:  # called in-process (as tests do): the collector as it was found
+            gc.callbacks.remove(_freeze_survivors)
+            gc.unfreeze()
     return 0
 
 
