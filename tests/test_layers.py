@@ -25,6 +25,7 @@ LAYERS = {
     "wsone_async.bulk": 6,
     "wsone_async.cli": 6,
     "wsone_async._probe": 6,
+    "wsone_async._demo": 6,
     "wsone_async.__main__": 6,
     "wsone_async.testing": 6,
 }
