@@ -203,7 +203,8 @@ def alter(operation: str, answer: dict[str, Any]) -> dict[str, Any]:
     if answer.get("responseCode") == "101":
         value = PEOPLE[0]["email"]
         return {"responseCode": NOT_FOUND, "infos": f"Aucune personne trouvée pour {value}"}
-    if answer.get("responseCode") != "000":
+    # getFullPerson answers without an envelope, as the vendor's example does.
+    if answer.get("responseCode", "000") != "000":
         return answer
     if operation == "getPerson" and answer.get("PersonResponse"):
         answer["PersonResponse"]["PersonResponse"]["loyaltyTier"] = "GOLD"
