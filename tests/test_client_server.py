@@ -188,7 +188,7 @@ async def test_logs_never_carry_credentials_or_personal_data(
         fake.script(
             "createPerson",
             body({"responseCode": "000", "NewIdentifierResponse": None}),  # success
-            status(503),  # retried, then success
+            status(503, {"Retry-After": "0"}),  # refused: retried, then success
             body({"responseCode": "000"}),
             body(
                 {

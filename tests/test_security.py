@@ -431,7 +431,7 @@ async def test_successes_and_retries_log_and_show_nothing_personal(
 ) -> None:
     attempts: list[AttemptInfo] = []
     async with fake_wsone() as fake:
-        fake.script("createPerson", body(OK), status(503), body(OK))
+        fake.script("createPerson", body(OK), status(503, {"Retry-After": "0"}), body(OK))
         fake.script("createPerson", status(429, {"Retry-After": "1"}), body(OK))
         fake.script("getFullPerson", status(500), drop_after, body(FULL_PERSON))
         fake.script("searchPerson", body({**OK, "PersonResponse": [PERSON_BLOCK]}))

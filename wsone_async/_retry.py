@@ -3,12 +3,21 @@
 Which failures are retried depends on the operation:
 
 * a **read** is retried after any transient failure: connection errors, timeouts,
-  disconnects, HTTP 408, 429 and 5xx, and an answer that is not JSON at all;
+  disconnects, HTTP 408, 429 and 5xx, and an answer that is not a WsOne answer at all (not
+  JSON, or JSON with neither a ``responseCode`` nor a block the model knows);
 * a **write** is retried only when WsOne provably never received it (connection refused,
-  DNS failure, no connection within the connect timeout) or explicitly refused it (429,
-  503). Any other failure of a write is *ambiguous* (:func:`is_ambiguous`): it may have
-  been applied, and the client raises :class:`~wsone_async.errors.OutcomeUnknownError`
-  instead of risking a duplicate customer or points credited twice.
+  DNS failure, no connection within the connect timeout) or deliberately refused it
+  (:func:`is_refusal`: 429, and 503 *with* ``Retry-After``). Any other failure of a write
+  is *ambiguous* (:func:`is_ambiguous`): it may have been applied, and the client settles
+  it with a lookup (``reconcile_writes``) or raises
+  :class:`~wsone_async.errors.OutcomeUnknownError` instead of risking a duplicate customer
+  or points credited twice.
+
+Why a 503 without ``Retry-After`` is ambiguous: WsOne sits behind load balancers and
+proxies. Envoy-style proxies answer 503 ("upstream connect error or disconnect/reset before
+headers") *after* forwarding the request, when the upstream reset before its answer: the
+write may have been applied. An origin that refuses work on purpose (maintenance,
+overload) says when to come back, with ``Retry-After``; that 503 is a refusal, like 429.
 
 A ``Retry-After`` is honoured up to ``RetryPolicy.max_retry_after``; a longer one raises
 at once so a consumer can requeue. Otherwise the wait is an exponential backoff with full
@@ -17,17 +26,14 @@ budget is spent. ``CancelledError`` is never retried: the rules only ever accept
 :class:`~wsone_async.errors.WsOneError` instances.
 
 A fresh ``AsyncRetrying`` is built for each call that needs one, and only after its first
-attempt failed, so a successful call never pays tenacity's set-up cost.
+attempt failed, so a successful call never pays tenacity's set-up cost (nor its import).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Final, TypeVar
-
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
-from tenacity.stop import stop_base
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from wsone_async._config import RetryBudget, RetryPolicy
 from wsone_async.errors import (
@@ -40,7 +46,17 @@ from wsone_async.errors import (
     ServerError,
 )
 
-__all__ = ["BudgetState", "is_ambiguous", "is_retryable", "is_throttle", "retry_after_failure"]
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
+
+__all__ = [
+    "BudgetState",
+    "is_ambiguous",
+    "is_refusal",
+    "is_retryable",
+    "is_throttle",
+    "retry_after_failure",
+]
 
 logger = logging.getLogger("wsone_async")
 
@@ -83,10 +99,23 @@ def _retry_after_too_long(error: HTTPStatusError, policy: RetryPolicy) -> bool:
 
 
 def is_throttle(error: BaseException) -> bool:
-    """Whether WsOne (or a proxy) asked to slow down: HTTP 429 or 503."""
+    """Whether WsOne (or a proxy) asked to slow down: HTTP 429 or 503 (for rate gates)."""
     return isinstance(error, HTTPStatusError) and error.status in (
         _TOO_MANY_REQUESTS,
         _SERVICE_UNAVAILABLE,
+    )
+
+
+def is_refusal(error: BaseException) -> bool:
+    """Whether WsOne deliberately refused the request: 429, or 503 with ``Retry-After``.
+
+    A 503 without ``Retry-After`` is not one: a proxy may answer it after forwarding.
+    """
+    if not isinstance(error, HTTPStatusError):
+        return False
+    status = error.status
+    return status == _TOO_MANY_REQUESTS or (
+        status == _SERVICE_UNAVAILABLE and error.retry_after is not None
     )
 
 
@@ -95,15 +124,18 @@ def is_retryable(error: BaseException, *, write: bool, policy: RetryPolicy) -> b
     if isinstance(error, APIConnectionError):
         return not (write and error.request_sent)
     if isinstance(error, HTTPStatusError):
-        if is_throttle(error):
-            return not _retry_after_too_long(error, policy)
+        if _retry_after_too_long(error, policy):
+            return False
+        if is_refusal(error):
+            return True
         if write:
             return False
         return isinstance(error, ServerError) or error.status == _REQUEST_TIMEOUT
     if isinstance(error, APIError):
         return not write and type(error).retryable
-    # A read answered with something that is not JSON at all (a proxy's HTML page) is
-    # worth another try; JSON that does not fit the model would only fail again.
+    # A read answered with something that is not a WsOne answer at all (a proxy's HTML
+    # page, ``{}``) is worth another try; JSON that does not fit the model would only fail
+    # again.
     return not write and isinstance(error, ResponseDecodeError) and error.path is None
 
 
@@ -112,12 +144,14 @@ def is_ambiguous(error: BaseException) -> bool:
     if isinstance(error, APIConnectionError):
         return error.request_sent
     if isinstance(error, HTTPStatusError):
-        # WsOne (or a proxy) may have applied the write before failing; 429 and 503 are
-        # explicit refusals, 408 is not trusted to mean "never forwarded".
-        return (error.status >= 500 and error.status != _SERVICE_UNAVAILABLE) or (
-            error.status == _REQUEST_TIMEOUT
-        )
-    # An unreadable answer to a write: WsOne answered, so it may well have applied it.
+        # WsOne (or a proxy) may have applied the write before failing: any 5xx that is
+        # not a deliberate refusal (a 503 without Retry-After included), and 408, which is
+        # not trusted to mean "never forwarded".
+        if is_refusal(error):
+            return False
+        return error.status >= 500 or error.status == _REQUEST_TIMEOUT
+    # An unreadable answer to a write (no responseCode "000" included): WsOne answered,
+    # so it may well have applied it.
     return isinstance(error, ResponseDecodeError | ResponseTooLargeError)
 
 
@@ -148,7 +182,7 @@ class _Wait:
         return self._random() * cap if self._policy.jitter else cap
 
 
-class _StopAtDeadlineOrBudget(stop_base):
+class _StopAtDeadlineOrBudget:
     """Stops when the next wait would pass the deadline or the budget cannot pay a retry.
 
     tenacity computes the wait before the stop, and this stop comes after the attempt
@@ -223,10 +257,18 @@ async def retry_after_failure(
             describe(_failure(state)),
         )
 
+    # Imported here, on the first retry: a call that succeeds never needs tenacity.
+    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
+    attempts = stop_after_attempt(policy.max_retries + 1)
+    deadline_or_budget = _StopAtDeadlineOrBudget(deadline, clock, budget)
+
+    def stop(state: RetryCallState) -> bool:
+        return attempts(state) or deadline_or_budget(state)
+
     retrying = AsyncRetrying(
         retry=retry_if_exception(lambda exc: is_retryable(exc, write=write, policy=policy)),
-        stop=stop_after_attempt(policy.max_retries + 1)
-        | _StopAtDeadlineOrBudget(deadline, clock, budget),
+        stop=stop,
         wait=_Wait(policy, random),
         sleep=sleep,
         before_sleep=log_retry,

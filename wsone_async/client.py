@@ -36,7 +36,7 @@ import attrs
 
 from wsone_async import models as m
 from wsone_async import operations as ops
-from wsone_async._codec import dumps, redact_wire, to_wire
+from wsone_async._codec import dumps, to_wire
 from wsone_async._config import NOT_PASSED, NotPassed, RetryPolicy, Timeouts
 from wsone_async._retry import (
     BudgetState,
@@ -45,7 +45,15 @@ from wsone_async._retry import (
     is_retryable,
     retry_after_failure,
 )
-from wsone_async._transport import SUCCESS, ClientSession, TraceConfig, Transport, decode_reply
+from wsone_async._transport import (
+    DEFAULT_KEEPALIVE_TIMEOUT,
+    SUCCESS,
+    ClientSession,
+    TraceConfig,
+    Transport,
+    decode_reply,
+    log_view,
+)
 from wsone_async._version import __version__
 from wsone_async.errors import (
     APIConnectionError,
@@ -237,6 +245,25 @@ def _check_base_url(base_url: object, *, allow_insecure_http: bool) -> str:
     return base_url.rstrip("/")
 
 
+def _check_encodable(username: str, password: str) -> None:
+    # os.environ hands over a byte that is not UTF-8 as a lone surrogate, which cannot be
+    # sent. The encoder's own error would quote the password: raised outside its handler,
+    # so that it is neither chained nor kept as __context__.
+    unencodable = None
+    for name, value in (("username", username), ("password", password)):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            unencodable = name
+            break
+    if unencodable is not None:
+        msg = (
+            f"the {unencodable} cannot be encoded as UTF-8 (it holds a lone surrogate, as "
+            "os.environ gives for a byte that is not UTF-8); set it from valid text"
+        )
+        raise ValueError(msg)
+
+
 def _check_policy(retry: object) -> RetryPolicy:
     if isinstance(retry, NotPassed):
         return RetryPolicy()
@@ -284,7 +311,12 @@ class WsOneClient:
             verified by default.
         trace_configs: ``aiohttp.TraceConfig`` objects for the session the client creates.
         on_attempt: called after every attempt with an :class:`AttemptInfo`, for metrics.
-        max_response_size: answers with a larger body raise ``ResponseTooLargeError``.
+        max_response_size: answers with a larger body raise ``ResponseTooLargeError``; the
+            cap counts decoded bytes, so a compressed answer cannot exceed it either.
+        keepalive_timeout: seconds an idle pooled connection is kept (4 by default, below
+            the 5 s idle timeout of common servers and proxies, so the client drops a
+            connection before the server closes it); None keeps it until the server closes
+            it. It does not apply to a ``session`` passed in.
         sleep: the coroutine that waits between attempts; tests inject one that does not.
         clock: the monotonic clock of deadlines and ``AttemptInfo.duration``.
         random: a uniform random number in [0, 1), for the backoff's jitter.
@@ -316,6 +348,7 @@ class WsOneClient:
         trace_configs: Iterable[TraceConfig] | None = None,
         on_attempt: Callable[[AttemptInfo], None] | None = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        keepalive_timeout: float | None = DEFAULT_KEEPALIVE_TIMEOUT,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         random: Callable[[], float] = random_module.random,
@@ -327,6 +360,14 @@ class WsOneClient:
                 raise ValueError(msg)
         if ":" in username:
             msg = "username cannot contain ':' (HTTP Basic auth separates it from the password)"
+            raise ValueError(msg)
+        _check_encodable(username, password)
+        if keepalive_timeout is not None and (
+            isinstance(keepalive_timeout, bool)
+            or not isinstance(keepalive_timeout, int | float)
+            or not 0 < keepalive_timeout < float("inf")
+        ):
+            msg = "keepalive_timeout must be a positive number of seconds, or None"
             raise ValueError(msg)
         for name, number in (
             ("max_connections", max_connections),
@@ -346,6 +387,7 @@ class WsOneClient:
             trace_configs=trace_configs,
             max_response_size=max_response_size,
             user_agent=f"wsone_async/{__version__}",
+            keepalive_timeout=keepalive_timeout,
         )
         paths = {
             Service.PERSON: _check_path("person_path", person_path),
@@ -367,17 +409,20 @@ class WsOneClient:
         self._timeouts = timeouts
         self._policy = policy
         transport = self._shared.transport
-        self._limits = transport.timeout(
+        self._limits = transport.limits(
             attempt=timeouts.attempt, connect=timeouts.connect, read=timeouts.read
         )
         # The first attempt starts with the whole deadline ahead: it is bounded by the
         # smaller of the two limits, computed once here rather than on every call.
-        first = (
-            timeouts.attempt if timeouts.total is None else min(timeouts.attempt, timeouts.total)
-        )
-        self._first_limits = transport.timeout(
-            attempt=first, connect=timeouts.connect, read=timeouts.read
-        )
+        if timeouts.total is not None and timeouts.total <= timeouts.attempt:
+            self._first_limits = transport.limits(
+                attempt=timeouts.total,
+                connect=timeouts.connect,
+                read=timeouts.read,
+                name="total",
+            )
+        else:
+            self._first_limits = self._limits
 
     # ------------------------------------------------------------------ life cycle
 
@@ -518,7 +563,7 @@ class WsOneClient:
         body = dumps(request)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
-                "%s request: %s", operation.name, redact_wire(to_wire(request), type(request))
+                "%s request: %s", operation.name, log_view(to_wire(request), type(request))
             )
         total = self._timeouts.total
         deadline = None if total is None else self._clock() + total
@@ -527,8 +572,13 @@ class WsOneClient:
             if self._on_attempt is None:
                 # The first attempt, inlined: every frame between the caller and aiohttp is
                 # walked again at each resumption, which measurably costs throughput.
-                reply = await transport.post(url, body, self._first_limits)
-                response = decode_reply(reply, operation.response_type, operation=operation.name)
+                reply = await transport.post(url, body, self._first_limits, operation.name)
+                response = decode_reply(
+                    reply,
+                    operation.response_type,
+                    operation=operation.name,
+                    write=operation.is_write,
+                )
             else:
                 response = await self._attempt(
                     transport, operation, url, body, request, deadline, 1
@@ -560,18 +610,20 @@ class WsOneClient:
         if deadline is not None:
             remaining = deadline - self._clock()
             if remaining <= 0:
-                msg = f"the call's deadline passed before attempt {number}"
-                raise APITimeoutError(msg, request_sent=False)
+                msg = f"{operation.name}: the call's total limit passed before attempt {number}"
+                raise APITimeoutError(msg, request_sent=False, limit="total")
             if remaining < self._timeouts.attempt:
                 timeouts = self._timeouts
-                limits = transport.timeout(
-                    attempt=remaining, connect=timeouts.connect, read=timeouts.read
+                limits = transport.limits(
+                    attempt=remaining, connect=timeouts.connect, read=timeouts.read, name="total"
                 )
         hook = self._on_attempt
         started = self._clock() if hook is not None else 0.0
         try:
-            reply = await transport.post(url, body, limits)
-            response = decode_reply(reply, operation.response_type, operation=operation.name)
+            reply = await transport.post(url, body, limits, operation.name)
+            response = decode_reply(
+                reply, operation.response_type, operation=operation.name, write=operation.is_write
+            )
         except WsOneError as error:
             if hook is not None:
                 self._report(hook, operation, number, started, error)
