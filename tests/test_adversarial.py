@@ -383,7 +383,7 @@ async def _no_wait(seconds: float) -> None:
 
 
 def _client(url: str, *, reconcile: bool, timeouts: Timeouts = FAST, **kwargs: Any) -> WsOneClient:
-    return WsOneClient(
+    return WsOneClient._with_hooks(
         url,
         username="api",
         password="pw",
@@ -598,7 +598,7 @@ def test_a_credential_utf8_cannot_encode_is_a_clear_value_error(field: str) -> N
     secret = "p\udce9ssw0rd-XYZ"
     credentials = {"username": "api", "password": "pw", field: secret}
     with pytest.raises(ValueError, match=f"{field} cannot be encoded as UTF-8") as info:
-        WsOneClient("https://wsone.example.fr", **credentials)
+        WsOneClient._with_hooks("https://wsone.example.fr", **credentials)
     error = info.value
     for text in (str(error), repr(error), repr(error.__cause__), repr(error.__context__)):
         assert "w0rd-XYZ" not in text and "\udce9" not in text

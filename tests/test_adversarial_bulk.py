@@ -51,7 +51,7 @@ async def test_a_bulk_import_behind_a_lying_proxy_creates_each_person_once(
         proxy.default("getPerson", forward())
         proxy.default("searchPerson", forward())
         proxy.script("createPerson", *(lies * 3))
-        async with WsOneClient(
+        async with WsOneClient._with_hooks(
             proxy.url,
             username=sim.username,
             password=sim.password,

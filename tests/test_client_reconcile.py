@@ -36,7 +36,7 @@ NOT_FOUND = {"responseCode": "101", "infos": "no such person"}
 
 
 def _client(clock: FakeClock, **policy: Any) -> WsOneClient:
-    return WsOneClient(
+    return WsOneClient._with_hooks(
         BASE,
         username="api",
         password="pw",
@@ -174,7 +174,9 @@ async def test_a_write_with_no_settling_read_stays_unknown(
 
 async def test_settling_is_off_by_default(mocked: MockedWsOne, clock: FakeClock) -> None:
     mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
-    async with WsOneClient(BASE, username="a", password="b", sleep=clock.sleep) as client:
+    async with WsOneClient._with_hooks(
+        BASE, username="a", password="b", sleep=clock.sleep
+    ) as client:
         with pytest.raises(OutcomeUnknownError):
             await client.create_person(_create())
     assert _count(mocked, f"{PERSON}/getPerson") == 0
@@ -194,7 +196,7 @@ async def test_settling_gets_only_what_is_left_of_the_deadline(
 
     mocked.post(f"{PERSON}/createPerson", callback=slow_failure)
     mocked.post(f"{PERSON}/getPerson", callback=never_answers)
-    client = WsOneClient(
+    client = WsOneClient._with_hooks(
         BASE,
         username="api",
         password="pw",
@@ -221,7 +223,7 @@ async def test_with_no_time_left_the_outcome_stays_unknown(
         raise aiohttp.ServerDisconnectedError
 
     mocked.post(f"{PERSON}/createPerson", callback=too_slow)
-    client = WsOneClient(
+    client = WsOneClient._with_hooks(
         BASE,
         username="api",
         password="pw",

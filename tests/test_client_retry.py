@@ -181,7 +181,7 @@ def _write() -> CreatePersonRequest:
 
 def _client(clock: FakeClock, **kwargs: Any) -> WsOneClient:
     kwargs.setdefault("retry", RetryPolicy(max_retries=2, jitter=False))
-    return WsOneClient(
+    return WsOneClient._with_hooks(
         BASE,
         username="api",
         password="s3cret-pw",
@@ -412,7 +412,9 @@ class TestCancellation:
             waiting.set()
             await asyncio.Event().wait()
 
-        async with WsOneClient(BASE, username="a", password="b", sleep=sleep_forever) as client:
+        async with WsOneClient._with_hooks(
+            BASE, username="a", password="b", sleep=sleep_forever
+        ) as client:
             task = asyncio.create_task(client.get_person(_read()))
             await waiting.wait()
             task.cancel()

@@ -479,7 +479,7 @@ async def test_calls_raise_only_wsone_errors(
     before = sum(len(calls) for calls in mocked.requests.values())
     clock = FakeClock()
     policy = RetryPolicy(max_retries=max_retries, reconcile_writes=reconcile)
-    async with WsOneClient(
+    async with WsOneClient._with_hooks(
         BASE,
         username="api",
         password="pw",

@@ -298,7 +298,7 @@ async def _no_wait(seconds: float) -> None:
 
 
 def _client(sim: WsOneSimulator, *, reconcile: bool) -> WsOneClient:
-    return WsOneClient(
+    return WsOneClient._with_hooks(
         sim.url,
         username=sim.username,
         password=sim.password,

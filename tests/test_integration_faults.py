@@ -67,7 +67,7 @@ async def sim(wsone_simulator: WsOneSimulator) -> WsOneSimulator:
 
 @pytest.fixture
 async def client(sim: WsOneSimulator, sleeps: Sleeps) -> AsyncIterator[WsOneClient]:
-    async with WsOneClient(
+    async with WsOneClient._with_hooks(
         sim.url, username=sim.username, password=sim.password, sleep=sleeps
     ) as opened:
         yield opened

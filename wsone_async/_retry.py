@@ -25,15 +25,20 @@ jitter. Retries stop at ``max_retries``, at the call's deadline, or when the cli
 budget is spent. ``CancelledError`` is never retried: the rules only ever accept
 :class:`~wsone_async.errors.WsOneError` instances.
 
-A fresh ``AsyncRetrying`` is built for each call that needs one, and only after its first
-attempt failed, so a successful call never pays tenacity's set-up cost (nor its import).
+Who decides what: the call pipeline (:mod:`wsone_async._pipeline`) classifies each
+failure with the rules below and takes a token from the :class:`BudgetState` before any
+retry; tenacity (:class:`RetryEngine`) decides only *when* the next attempt starts (the
+wait) and *whether one may start at all* (the attempt count and the deadline), with pure
+predicates whose order does not matter. A fresh ``AsyncRetrying`` is built for each call
+that needs one, and only after its first attempt failed, so a successful call never pays
+tenacity's set-up cost (nor its import).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final
 
 from wsone_async._config import RetryBudget, RetryPolicy
 from wsone_async.errors import (
@@ -44,10 +49,11 @@ from wsone_async.errors import (
     ResponseDecodeError,
     ResponseTooLargeError,
     ServerError,
+    WsOneError,
 )
 
 if TYPE_CHECKING:
-    from tenacity import RetryCallState
+    from tenacity import AsyncRetrying, RetryCallState
 
 __all__ = [
     "BudgetState",
@@ -55,12 +61,10 @@ __all__ = [
     "is_refusal",
     "is_retryable",
     "is_throttle",
-    "retry_after_failure",
+    "RetryEngine",
 ]
 
 logger = logging.getLogger("wsone_async")
-
-T = TypeVar("T")
 
 _SERVICE_UNAVAILABLE: Final = 503
 _REQUEST_TIMEOUT: Final = 408
@@ -68,30 +72,58 @@ _TOO_MANY_REQUESTS: Final = 429
 
 
 class BudgetState:
-    """The tokens left in a client's retry budget (shared by its ``with_options`` views)."""
+    """The tokens left in a client's retry budget (shared by its ``with_options`` views).
 
-    __slots__ = ("_config", "tokens")
+    Explicit, as botocore's retry quota: :meth:`acquire` before each retry (once the rules
+    and tenacity agreed on one), :meth:`release` after each successful call.
+    """
+
+    __slots__ = ("_config", "_warned_at", "tokens")
+
+    #: At most one WARNING per this many seconds (per client) says the budget is spent.
+    WARN_EVERY: Final = 60.0
 
     def __init__(self, config: RetryBudget) -> None:
         self._config = config
         self.tokens = config.capacity
+        self._warned_at: float | None = None
 
-    def spend(self, error: BaseException) -> bool:
+    def cost(self, error: BaseException | None) -> int:
+        """Tokens a retry after ``error`` costs (a timeout ties a connection up longer)."""
+        if isinstance(error, APITimeoutError):
+            return self._config.timeout_retry_cost
+        return self._config.retry_cost
+
+    def acquire(self, error: BaseException | None) -> bool:
         """Take the cost of one retry after ``error``; False when the budget cannot pay."""
-        cost = (
-            self._config.timeout_retry_cost
-            if isinstance(error, APITimeoutError)
-            else self._config.retry_cost
-        )
+        cost = self.cost(error)
         if cost > self.tokens:
             return False
         self.tokens -= cost
         return True
 
-    def refund(self) -> None:
-        """Give tokens back after a success, up to the capacity."""
+    def release(self) -> None:
+        """Give tokens back after a successful call, up to the capacity."""
         if self.tokens < self._config.capacity:
             self.tokens = min(self._config.capacity, self.tokens + self._config.success_refund)
+
+    def note(self) -> str:
+        """What an error not retried for want of tokens says about it."""
+        return (
+            f"not retried: the client's retry budget is spent ({self.tokens} of "
+            f"{self._config.capacity} tokens left); see RetryPolicy.budget"
+        )
+
+    def warn(self, now: float) -> None:
+        """Log that the budget is spent: one WARNING per :attr:`WARN_EVERY` seconds."""
+        if self._warned_at is None or now - self._warned_at >= self.WARN_EVERY:
+            self._warned_at = now
+            logger.warning(
+                "the retry budget is spent: failures are raised without retrying until "
+                "successes refill it (%d of %d tokens left)",
+                self.tokens,
+                self._config.capacity,
+            )
 
 
 def _retry_after_too_long(error: HTTPStatusError, policy: RetryPolicy) -> bool:
@@ -161,14 +193,17 @@ def describe(error: BaseException) -> str:
 
 
 def _failure(state: RetryCallState) -> BaseException:
-    assert state.outcome is not None
-    error = state.outcome.exception()
-    assert error is not None
-    return error
+    # The failures are recorded as tenacity *results* (see RetryEngine), never raised in it.
+    outcome = state.outcome
+    failure = outcome.result() if outcome is not None else None
+    if not isinstance(failure, BaseException):
+        msg = "RetryEngine records failures as results"
+        raise TypeError(msg)
+    return failure
 
 
 class _Wait:
-    """The wait before the next retry: ``Retry-After`` if given, else jittered backoff."""
+    """The wait before the next attempt: ``Retry-After`` if given, else jittered backoff."""
 
     def __init__(self, policy: RetryPolicy, random: Callable[[], float]) -> None:
         self._policy = policy
@@ -182,96 +217,98 @@ class _Wait:
         return self._random() * cap if self._policy.jitter else cap
 
 
-class _StopAtDeadlineOrBudget:
-    """Stops when the next wait would pass the deadline or the budget cannot pay a retry.
+class _PastDeadline:
+    """A stop: the next attempt would start at or after the call's deadline."""
 
-    tenacity computes the wait before the stop, and this stop comes after the attempt
-    count, so tokens are spent only on retries that do happen.
-    """
-
-    def __init__(
-        self, deadline: float | None, clock: Callable[[], float], budget: BudgetState | None
-    ) -> None:
+    def __init__(self, deadline: float | None, clock: Callable[[], float]) -> None:
         self._deadline = deadline
         self._clock = clock
-        self._budget = budget
 
     def __call__(self, retry_state: RetryCallState) -> bool:
         deadline = self._deadline
-        if deadline is not None and self._clock() + retry_state.upcoming_sleep >= deadline:
-            return True
-        return self._budget is not None and not self._budget.spend(_failure(retry_state))
+        return deadline is not None and self._clock() + retry_state.upcoming_sleep >= deadline
 
 
-async def retry_after_failure(
-    first_error: BaseException,
-    attempt: Callable[[int], Awaitable[T]],
-    *,
-    operation: str,
-    write: bool,
-    policy: RetryPolicy,
-    budget: BudgetState | None,
-    deadline: float | None,
-    clock: Callable[[], float],
-    sleep: Callable[[float], Awaitable[None]],
-    random: Callable[[], float],
-) -> T:
-    """Retry a call whose first attempt failed with ``first_error``.
+class RetryEngine:
+    """tenacity, deciding for one call when the next attempt may start, or that none will.
 
-    Args:
-        first_error: the first attempt's failure; raised again if it is not retryable.
-        attempt: runs attempt number ``n`` (2 for the first retry) and returns its result.
-        operation: the operation's name, for logs.
-        write: whether the operation is a write (see the module's rules).
-        policy: the retry policy.
-        budget: the client's retry budget, or None.
-        deadline: the ``clock()`` time after which no retry starts, or None.
-        clock: monotonic clock, in seconds.
-        sleep: the coroutine that waits between attempts (injected by tests).
-        random: a uniform random number in [0, 1), for the jitter.
-
-    Returns:
-        The result of the first retry that succeeds.
-
-    Raises:
-        The last failure, when no retry is left or it is not retryable.
+    tenacity's attempt 1 is the call's first attempt, which ran before tenacity was needed:
+    :meth:`start` opens tenacity's state at that attempt, and each :meth:`next_wait` records
+    the failure of the attempt just made (as tenacity's *result*: nothing is raised or re-run
+    inside tenacity), then asks tenacity for its verdict: stop (the attempt count, or the
+    deadline), or the wait before the next attempt. Whether a failure deserves a retry at
+    all is not tenacity's question, nor is the budget: the pipeline asks for a verdict only
+    once its own rules said "retry", and pays the budget only once tenacity said "go".
     """
-    number = 0
 
-    async def replay_then_attempt() -> T:
-        # tenacity's attempt 1 is the attempt that already failed: replaying its failure
-        # lets the backoff, the stop and the logs see the true history.
-        nonlocal number
-        number += 1
-        if number == 1:
-            raise first_error
-        return await attempt(number)
+    __slots__ = ("_retrying", "_state")
 
-    def log_retry(state: RetryCallState) -> None:
-        logger.info(
-            "retrying %s (attempt %d of %d) in %.2fs after %s",
-            operation,
-            state.attempt_number + 1,
-            policy.max_retries + 1,
-            state.upcoming_sleep,
-            describe(_failure(state)),
+    def __init__(self, retrying: AsyncRetrying, state: RetryCallState) -> None:
+        self._retrying = retrying
+        self._state = state
+
+    @classmethod
+    async def start(
+        cls,
+        *,
+        policy: RetryPolicy,
+        deadline: float | None,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+        random: Callable[[], float],
+    ) -> RetryEngine:
+        """The engine of a call whose first attempt failed.
+
+        Args:
+            policy: the retry policy (its attempt count and backoff).
+            deadline: the ``clock()`` time at or after which no attempt starts, or None.
+            clock: monotonic clock, in seconds.
+            sleep: the coroutine that waits between attempts (injected by tests).
+            random: a uniform random number in [0, 1), for the jitter.
+        """
+        # Imported here, on the first retry: a call that succeeds never needs tenacity.
+        from tenacity import (
+            AsyncRetrying,
+            DoAttempt,
+            RetryCallState,
+            retry_always,
+            stop_after_attempt,
         )
 
-    # Imported here, on the first retry: a call that succeeds never needs tenacity.
-    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+        attempts_spent = stop_after_attempt(policy.max_retries + 1)
+        past_deadline = _PastDeadline(deadline, clock)
 
-    attempts = stop_after_attempt(policy.max_retries + 1)
-    deadline_or_budget = _StopAtDeadlineOrBudget(deadline, clock, budget)
+        def stop(state: RetryCallState) -> bool:
+            # Two pure predicates: which one is asked first is moot.
+            return attempts_spent(state) or past_deadline(state)
 
-    def stop(state: RetryCallState) -> bool:
-        return attempts(state) or deadline_or_budget(state)
+        retrying = AsyncRetrying(
+            retry=retry_always,  # asked only once the pipeline has decided to retry
+            stop=stop,
+            wait=_Wait(policy, random),
+            sleep=sleep,
+            retry_error_callback=lambda state: None,  # a stop is a verdict, not an error
+        )
+        retrying.begin()
+        state = RetryCallState(retrying, fn=None, args=(), kwargs={})
+        first = await retrying.iter(state)
+        if not isinstance(first, DoAttempt):  # tenacity always lets attempt 1 run
+            msg = "tenacity did not start at attempt 1"
+            raise TypeError(msg)
+        return cls(retrying, state)
 
-    retrying = AsyncRetrying(
-        retry=retry_if_exception(lambda exc: is_retryable(exc, write=write, policy=policy)),
-        stop=stop,
-        wait=_Wait(policy, random),
-        sleep=sleep,
-        before_sleep=log_retry,
-        reraise=True,
-    )
-    return await retrying(replay_then_attempt)
+    async def next_wait(self, failure: WsOneError) -> float | None:
+        """Record the failure of the attempt just made: the wait before the next, or None."""
+        from tenacity import DoSleep
+
+        state = self._state
+        state.set_result(failure)
+        verdict = await self._retrying.iter(state)
+        if not isinstance(verdict, DoSleep):
+            return None  # tenacity stops
+        state.prepare_for_next_attempt()
+        return float(verdict)
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait before the next attempt, with the call's sleep."""
+        await self._retrying.sleep(seconds)  # type: ignore[misc]
