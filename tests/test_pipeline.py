@@ -367,3 +367,14 @@ async def test_no_token_is_spent_on_a_retry_that_does_not_happen(
         shared_budget = client._shared.budget
         assert shared_budget is not None and shared_budget.tokens == 5
     assert not getattr(info.value, "__notes__", [])
+
+
+def test_tenacity_is_imported_on_the_first_retry_only() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, wsone_async, wsone_async.bulk; print('tenacity' in sys.modules)"
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert shown.strip() == "False"

@@ -23,10 +23,10 @@ whole life of a call reads in this one module, in the order it happens::
       |               tenacity (RetryEngine): stop (attempts, deadline) -> error       |
       |                 raised; otherwise the wait (Retry-After or jittered backoff)   |
       |               the budget pays a token, or the error is raised with a note      |
-      |               wait                                                              |
+      |               then the wait                                                     |
       |             attempt n (_attempt) -> an answer, or back to _step ---------------->
       v
-    OBSERVER: call_ended; a success refunds the budget
+    OBSERVER: call_ended; a success releases tokens back to the budget
 
 Each attempt is bounded by :mod:`wsone_async._transport` (``asyncio.timeout``), which also
 turns aiohttp's failures into :mod:`wsone_async.errors` errors; the rules (which failure is
