@@ -378,3 +378,63 @@ def test_tenacity_is_imported_on_the_first_retry_only() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert shown.strip() == "False"
+
+
+@attrs.define
+class Recorder:
+    """A CallObserver writing down the steps it sees, as a tracer would."""
+
+    steps: list[str] = attrs.field(factory=list)
+
+    def call_started(self, state: Any) -> None:
+        self.steps.append(f"call {state.operation.name}")
+
+    def attempt_started(self, state: Any) -> None:
+        self.steps.append(f"attempt {state.attempts}")
+
+    def attempt_ended(self, state: Any, error: Any) -> None:
+        self.steps.append(f"attempt {state.attempts} {'failed' if error else 'ok'}")
+
+    def settle_started(self, state: Any, settler: Any) -> None:
+        self.steps.append(f"settle with {settler.lookup}")
+
+    def settle_ended(self, state: Any, settled: Any, error: Any) -> None:
+        self.steps.append(f"settled applied={settled.applied}")
+
+    def call_ended(self, state: Any, error: Any) -> None:
+        self.steps.append(f"end {state.operation.name} {'failed' if error else 'ok'}")
+
+
+async def test_one_observer_sees_every_step_of_a_failing_write(
+    mocked: MockedWsOne, clock: FakeClock
+) -> None:
+    mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
+    mocked.post(f"{PERSON}/getPerson", payload=NOT_FOUND)
+    mocked.post(f"{PERSON}/createPerson", payload=OK)
+    recorder = Recorder()
+    client = WsOneClient._with_hooks(
+        BASE,
+        username="api",
+        password="pw",
+        retry=RetryPolicy(reconcile_writes=True),
+        sleep=clock.sleep,
+        clock=clock,
+        observer=recorder,
+    )
+    async with client:
+        await client.create_person(_create())
+    assert recorder.steps == [
+        "call createPerson",
+        "attempt 1",
+        "attempt 1 failed",
+        "settle with getPerson",
+        # The lookup is a call of its own, on a view of the client: a tracer's child span.
+        "call getPerson",
+        "attempt 1",
+        "attempt 1 failed",  # "not found" is an APIError: the settler reads it as a no
+        "end getPerson failed",
+        "settled applied=False",
+        "attempt 2",
+        "attempt 2 ok",
+        "end createPerson ok",
+    ]

@@ -321,13 +321,14 @@ class Transport:
         except TimeoutError as exc:
             _raise_if_cancelled(task, cancelling, exc)
             # The library's own bound: the attempt's limit, or what was left of the call's.
-            which = limits.name if bound.expired() else "read"
-            msg = (
-                f"{operation}: WsOne did not answer within the {which} limit "
-                f"({limits.seconds:.3g} s)"
-                if bound.expired()
-                else f"{operation}: WsOne did not answer in time"
-            )
+            if bound.expired():
+                which: str | None = limits.name
+                msg = (
+                    f"{operation}: WsOne did not answer within the {which} limit "
+                    f"({limits.seconds:.3g} s)"
+                )
+            else:  # a timeout from below aiohttp, which named no limit
+                which, msg = None, f"{operation}: WsOne did not answer in time"
             raise APITimeoutError(msg, request_sent=True, limit=which) from exc
         except aiohttp.ClientConnectorError as exc:
             _raise_if_cancelled(task, cancelling, exc)
