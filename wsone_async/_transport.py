@@ -147,7 +147,10 @@ class _Connector(aiohttp.TCPConnector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._used: weakref.WeakSet[ResponseHandler] = weakref.WeakSet()
+        # Connections handed out before, with their socket's descriptor.
+        self._seen: weakref.WeakKeyDictionary[ResponseHandler, int] = weakref.WeakKeyDictionary()
+        # One poller for every check: registering an fd is no system call, polling is one.
+        self._poller = select.poll() if _HAS_POLL else None
 
     async def connect(
         self,
@@ -158,31 +161,43 @@ class _Connector(aiohttp.TCPConnector):
         while True:
             connection = await super().connect(req, traces, timeout)
             protocol = connection.protocol
-            if protocol is None or protocol not in self._used:
-                if protocol is not None:
-                    self._used.add(protocol)
+            if protocol is None:
                 return connection
-            if not _closed_by_peer(connection):
+            fd = self._seen.get(protocol)
+            if fd is None:  # a new connection: nothing to check yet
+                self._seen[protocol] = _descriptor(protocol)
+                return connection
+            if not _readable(fd, self._poller):
                 return connection
             logger.debug("dropped a kept-alive connection the server had closed")
             connection.close()
 
 
-def _closed_by_peer(connection: Connection) -> bool:
-    transport = connection.transport
+_HAS_POLL: Final = hasattr(select, "poll")
+_POLL_EVENTS: Final = (select.POLLIN | select.POLLERR | select.POLLHUP) if _HAS_POLL else 0
+
+
+def _descriptor(protocol: ResponseHandler) -> int:
+    transport = protocol.transport
     sock = transport.get_extra_info("socket") if transport is not None else None
-    if sock is None:
+    return -1 if sock is None else int(sock.fileno())
+
+
+def _readable(fd: int, poller: Any) -> bool:
+    """Whether anything (end of stream, reset, bytes) arrived on an idle connection."""
+    if fd < 0:
         return False
     try:
-        fd = sock.fileno()
-        if hasattr(select, "poll"):
-            poller = select.poll()
-            poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+        if poller is None:  # no poll() on this platform (Windows): select() it is
+            readable, _, _ = select.select([fd], [], [], 0)
+            return bool(readable)
+        poller.register(fd, _POLL_EVENTS)
+        try:
             return bool(poller.poll(0))
-        readable, _, _ = select.select([fd], [], [], 0)
+        finally:
+            poller.unregister(fd)
     except (OSError, ValueError):
         return True  # a socket the kernel no longer knows is not one to send on
-    return bool(readable)
 
 
 class Transport:
@@ -278,8 +293,6 @@ class Transport:
             # A borrowed session its owner closed: aiohttp would raise a bare RuntimeError.
             msg = "the aiohttp session given to WsOneClient was closed by its owner"
             raise ClientStateError(msg)
-        task = asyncio.current_task()
-        cancelling = task.cancelling() if task is not None else 0
         bound = asyncio.timeout(limits.seconds)
         try:
             async with (
@@ -303,23 +316,23 @@ class Transport:
                 # Only an error answer can ask for a delay; skip the lookup otherwise.
                 retry_after = response.headers.get("Retry-After") if status >= 300 else None
         except aiohttp.ClientResponseError as exc:
-            _raise_if_cancelled(task, cancelling, exc)
+            _raise_if_cancelled(exc)
             # A malformed answer. aiohttp's error carries our request headers, which hold
             # the Authorization header: scrubbed before it is chained.
             _scrub_request_info(exc)
             msg = f"{operation}: WsOne's answer could not be read ({type(exc).__name__})"
             raise APIConnectionError(msg, request_sent=True) from exc
         except aiohttp.ConnectionTimeoutError as exc:
-            _raise_if_cancelled(task, cancelling, exc)
+            _raise_if_cancelled(exc)
             # No connection in time (pool full or host slow): nothing was sent.
             msg = f"{operation}: no connection to WsOne within the connect limit"
             raise APITimeoutError(msg, request_sent=False, limit="connect") from exc
         except aiohttp.ServerTimeoutError as exc:
-            _raise_if_cancelled(task, cancelling, exc)
+            _raise_if_cancelled(exc)
             msg = f"{operation}: WsOne went silent for longer than the read limit"
             raise APITimeoutError(msg, request_sent=True, limit="read") from exc
         except TimeoutError as exc:
-            _raise_if_cancelled(task, cancelling, exc)
+            _raise_if_cancelled(exc)
             # The library's own bound: the attempt's limit, or what was left of the call's.
             if bound.expired():
                 which: str | None = limits.name
@@ -331,14 +344,14 @@ class Transport:
                 which, msg = None, f"{operation}: WsOne did not answer in time"
             raise APITimeoutError(msg, request_sent=True, limit=which) from exc
         except aiohttp.ClientConnectorError as exc:
-            _raise_if_cancelled(task, cancelling, exc)
+            _raise_if_cancelled(exc)
             # Refused, unreachable, DNS or TLS set-up failure: before any byte was sent.
             msg = f"{operation}: cannot connect to WsOne ({type(exc).__name__})"
             raise APIConnectionError(msg, request_sent=False) from exc
         except ResponseTooLargeError:
             raise
         except (aiohttp.ClientError, OSError) as exc:
-            _raise_if_cancelled(task, cancelling, exc)
+            _raise_if_cancelled(exc)
             # Reset, disconnect, truncated or malformed answer: after the request was sent.
             msg = (
                 f"{operation}: the connection to WsOne failed after sending ({type(exc).__name__})"
@@ -363,10 +376,13 @@ class Transport:
         return b"".join(chunks)
 
 
-def _raise_if_cancelled(task: asyncio.Task[Any] | None, before: int, exc: BaseException) -> None:
+def _raise_if_cancelled(exc: BaseException) -> None:
     # A cancel of the caller's task must leave as CancelledError, whatever a library under
     # this one made of it on the way (aiohttp's own timers once turned it into a timeout).
-    if task is not None and task.cancelling() > before:
+    # The library's own bound has given its cancel back by now (uncancel), so any cancel
+    # still counted is the caller's.
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
         raise asyncio.CancelledError from exc
 
 
