@@ -46,7 +46,7 @@ def _rows(count: int, *, start: int = 0) -> list[dict[str, Any]]:
 async def _simulated(**client_options: Any) -> AsyncIterator[tuple[WsOneSimulator, WsOneClient]]:
     async with (
         WsOneSimulator(seed=7) as sim,
-        WsOneClient(
+        WsOneClient._with_hooks(
             sim.url, username=sim.username, password=sim.password, **client_options
         ) as client,
     ):

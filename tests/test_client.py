@@ -41,7 +41,7 @@ def _read() -> GetPersonRequest:
 
 
 def _client(base: str = "https://wsone.example.fr", **kwargs: Any) -> WsOneClient:
-    return WsOneClient(base, username="api", password="pw-123", **kwargs)
+    return WsOneClient._with_hooks(base, username="api", password="pw-123", **kwargs)
 
 
 class TestConstruction:

@@ -66,7 +66,7 @@ def _client(fake: FakeWsOne, clock: FakeClock | None = None, **kwargs: Any) -> W
     if clock is not None:
         kwargs.setdefault("sleep", clock.sleep)
         kwargs.setdefault("clock", clock)
-    return WsOneClient(fake.url, username="api-user", password=PASSWORD, **kwargs)
+    return WsOneClient._with_hooks(fake.url, username="api-user", password=PASSWORD, **kwargs)
 
 
 async def test_a_write_dropped_after_processing_is_not_repeated(clock: FakeClock) -> None:
@@ -109,7 +109,7 @@ async def test_a_refused_connection_is_retried_even_for_a_write(clock: FakeClock
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     retry = RetryPolicy(max_retries=2)
-    async with WsOneClient(
+    async with WsOneClient._with_hooks(
         f"http://127.0.0.1:{port}",
         username="u",
         password="p",
@@ -188,7 +188,7 @@ async def test_logs_never_carry_credentials_or_personal_data(
         fake.script(
             "createPerson",
             body({"responseCode": "000", "NewIdentifierResponse": None}),  # success
-            status(503),  # retried, then success
+            status(503, {"Retry-After": "0"}),  # refused: retried, then success
             body({"responseCode": "000"}),
             body(
                 {

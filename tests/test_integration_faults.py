@@ -67,7 +67,7 @@ async def sim(wsone_simulator: WsOneSimulator) -> WsOneSimulator:
 
 @pytest.fixture
 async def client(sim: WsOneSimulator, sleeps: Sleeps) -> AsyncIterator[WsOneClient]:
-    async with WsOneClient(
+    async with WsOneClient._with_hooks(
         sim.url, username=sim.username, password=sim.password, sleep=sleeps
     ) as opened:
         yield opened
@@ -187,7 +187,7 @@ async def test_with_reconcile_writes_a_create_person_dropped_before_processing_i
 async def test_a_write_refused_with_503_is_retried_and_applied_once(
     client: WsOneClient, sim: WsOneSimulator, sleeps: Sleeps
 ) -> None:
-    fault = sim.faults.add("createPerson", "status", status=503, times=2)
+    fault = sim.faults.add("createPerson", "status", status=503, times=2, retry_after=0)
     answer = await client.create_person(create())
     assert answer.response_code == "000"
     assert fault.injected == 2
@@ -355,7 +355,7 @@ async def test_a_send_and_valid_refused_with_503_is_retried_and_credited_once(
     client: WsOneClient, sim: WsOneSimulator, sleeps: Sleeps
 ) -> None:
     key = await enrol(client)
-    sim.faults.add("sendAndValidTransaction", "status", status=503, times=2)
+    sim.faults.add("sendAndValidTransaction", "status", status=503, times=2, retry_after=0)
     answer = await client.send_and_valid_transaction(purchase(key))
     assert answer.transaction_response is not None
     assert answer.transaction_response.status == "VALIDATED"

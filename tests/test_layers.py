@@ -22,6 +22,8 @@ LAYERS = {
     "wsone_async._telemetry": 3,
     "wsone_async.operations": 4,
     "wsone_async.client": 5,
+    "wsone_async._pipeline": 5,
+    "wsone_async.settlement": 5,
     "wsone_async.bulk": 6,
     "wsone_async.cli": 6,
     "wsone_async._probe": 6,

@@ -140,7 +140,7 @@ async def test_every_message_is_acknowledged_or_dead_lettered(registered_codes: 
         (_, card), *_ = sim.backend.identifiers_of(person)
         for operation, kind, options in FAULTS:
             sim.faults.add(operation, kind, **options)
-        async with WsOneClient(
+        async with WsOneClient._with_hooks(
             sim.url,
             username=sim.username,
             password=sim.password,

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 import uvicorn
@@ -61,7 +62,14 @@ class _ExampleClient(WsOneClient):
                 attempt=timeout.attempt * self.scale,
                 total=timeout.total and timeout.total * self.scale,
             )
-        super().__init__(*args, timeout=timeout, sleep=_no_wait, **kwargs)
+        super().__init__(*args, timeout=timeout, **kwargs)
+        # The waits between retries skipped (a test hook, kept out of the constructor).
+        hooks = attrs.evolve(self._settings.hooks, sleep=_no_wait)
+        self._bind(
+            self._shared,
+            self._settings.rebuilt(self._shared.transport, hooks=hooks),
+            is_view=False,
+        )
 
 
 @pytest.fixture

@@ -360,7 +360,7 @@ def echoing_status(code: int, headers: dict[str, str] | None = None) -> Any:
 def client_for(url: str, clock: FakeClock, **options: Any) -> WsOneClient:
     options.setdefault("sleep", clock.sleep)
     options.setdefault("clock", clock)
-    return WsOneClient(url, username=USERNAME, password=PASSWORD, **options)
+    return WsOneClient._with_hooks(url, username=USERNAME, password=PASSWORD, **options)
 
 
 def sent(fake: FakeWsOne) -> str:
@@ -431,7 +431,7 @@ async def test_successes_and_retries_log_and_show_nothing_personal(
 ) -> None:
     attempts: list[AttemptInfo] = []
     async with fake_wsone() as fake:
-        fake.script("createPerson", body(OK), status(503), body(OK))
+        fake.script("createPerson", body(OK), status(503, {"Retry-After": "0"}), body(OK))
         fake.script("createPerson", status(429, {"Retry-After": "1"}), body(OK))
         fake.script("getFullPerson", status(500), drop_after, body(FULL_PERSON))
         fake.script("searchPerson", body({**OK, "PersonResponse": [PERSON_BLOCK]}))
@@ -949,7 +949,7 @@ async def test_the_simulator_workflows_log_and_show_nothing_personal(
             ResponseDecodeError,
             client.get_full_person(GetFullPersonRequest(identifier_request=by_email)),
         )
-        async with WsOneClient(
+        async with WsOneClient._with_hooks(
             sim.url, username=USERNAME, password="Wrong-Pangolin-5521", sleep=clock.sleep
         ) as intruder:
             refused = await exposure.raises(
@@ -1232,7 +1232,7 @@ async def test_certificates_are_verified_by_default(
 ) -> None:
     cert, key = certificate
     async with https_server(cert, key) as (url, reached):
-        async with WsOneClient(
+        async with WsOneClient._with_hooks(
             url, username=USERNAME, password=PASSWORD, sleep=clock.sleep, clock=clock
         ) as client:
             with pytest.raises(APIConnectionError) as read:

@@ -603,7 +603,7 @@ async def _seed(sim: SimulatorProcess, soak: Soak) -> None:
 
 
 def _client(sim: SimulatorProcess, **options: Any) -> WsOneClient:
-    return WsOneClient(sim.url, username=sim.username, password=sim.password, **options)
+    return WsOneClient._with_hooks(sim.url, username=sim.username, password=sim.password, **options)
 
 
 @pytest.mark.timeout(SECONDS + 180)

@@ -107,7 +107,7 @@ async def _no_wait(seconds: float) -> None:
 
 
 def _client(sim: WsOneSimulator, **options: Any) -> WsOneClient:
-    return WsOneClient(
+    return WsOneClient._with_hooks(
         sim.url, username=sim.username, password=sim.password, sleep=_no_wait, **options
     )
 
@@ -325,7 +325,7 @@ def test_without_opentelemetry_nothing_is_imported() -> None:
                     sim.url, username=sim.username, password=sim.password
                 ) as client:
                     await client.get_entities(GetEntitiesRequest())
-                    print(client._telemetry is None, end=" ")
+                    print(client._settings.hooks.observer is None, end=" ")
             print(sorted(m for m in sys.modules if m.startswith("opentelemetry.")))
 
         asyncio.run(main())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from wsone_async._codec import from_wire, to_wire
 from wsone_async._config import RetryBudget, RetryPolicy, Timeouts
 from wsone_async._version import __version__
-from wsone_async.client import AttemptInfo, WsOneClient
+from wsone_async.client import AttemptInfo, CallResult, WsOneClient
 from wsone_async.errors import (
     APIConnectionError,
     APIError,
@@ -37,6 +37,7 @@ __all__ = [
     "APIError",
     "APITimeoutError",
     "AuthenticationError",
+    "CallResult",
     "ClientClosedError",
     "ClientStateError",
     "Disposition",

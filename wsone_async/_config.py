@@ -79,7 +79,8 @@ class Timeouts:
     connect: float | None = attrs.field(default=5.0, validator=_positive)
     #: The longest silence allowed while waiting for or reading the answer.
     read: float | None = attrs.field(default=30.0, validator=_positive)
-    #: One attempt, from asking for a connection to the end of the body.
+    #: One attempt, from asking for a connection to the end of the body. The library's own
+    #: timer (``asyncio.timeout``), so a cancel stays a cancel and no limit is rounded up.
     attempt: float = attrs.field(default=30.0, validator=_positive_required)
     #: The whole call: every attempt and every wait between them (the deadline).
     total: float | None = attrs.field(default=60.0, validator=_positive)
@@ -134,7 +135,8 @@ class RetryPolicy:
 
     Which failures are retried depends on the operation, not on this policy: a read is
     retried after any transient failure, a write only when the request provably never
-    reached WsOne or WsOne explicitly refused it (429, 503). See the README's retry rules.
+    reached WsOne or WsOne explicitly refused it (429, or 503 with ``Retry-After``). See the
+    README's retry rules.
 
     Example:
         >>> RetryPolicy(max_retries=0).max_retries  # exactly one attempt
@@ -159,7 +161,8 @@ class RetryPolicy:
     #: (``budget=None``), not bring a bucket of its own.
     budget: RetryBudget | None = attrs.field(default=RetryBudget(), validator=_budget)
     #: After an ambiguous write failure, settle the outcome with a read (getPerson on the new
-    #: identifier, verifyTransaction on the receipt) before deciding to send it again.
+    #: identifier, verifyTransaction on the receipt: see ``wsone_async.settlement``) before
+    #: deciding to send it again.
     reconcile_writes: bool = attrs.field(
         default=False, validator=attrs.validators.instance_of(bool)
     )

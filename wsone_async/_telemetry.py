@@ -62,6 +62,7 @@ __all__ = [
     "Step",
     "Telemetry",
     "available",
+    "observer_for",
     "settling",
     "telemetry_for",
 ]
@@ -339,3 +340,85 @@ def settling(lookup: str) -> Iterator[Callable[[bool], None]]:
         raise
     CURRENT.reset(token)
     lookup_trace.end(None, applied=told[-1] if told else None)
+
+
+class _Observed:
+    """What the observer keeps of one call, on the call's record (``state.observed``)."""
+
+    __slots__ = ("attempt", "lookup", "lookup_token", "token", "trace")
+
+    def __init__(self, trace: CallTrace | LookupTrace, token: contextvars.Token[Any] | None):
+        self.trace = trace
+        self.token = token
+        self.attempt: Step | None = None
+        self.lookup: LookupTrace | None = None
+        self.lookup_token: contextvars.Token[Any] | None = None
+
+
+class TelemetryObserver:
+    """The call pipeline's observer (``_pipeline.CallObserver``) that reports to OpenTelemetry.
+
+    A settling lookup runs as a nested call of the lookup's operation: while a lookup is
+    open, that nested call's attempts are reported as the lookup's, not as a call of their
+    own. ``state`` is the pipeline's record of a call (duck-typed: this layer sits below it).
+    """
+
+    __slots__ = ("_telemetry",)
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        self._telemetry = telemetry
+
+    def call_started(self, state: Any) -> None:
+        current = CURRENT.get()
+        if isinstance(current, LookupTrace):
+            state.observed = _Observed(current, None)  # a lookup's own call
+            return
+        operation = state.operation
+        trace = self._telemetry.start_call(
+            operation.name, write=operation.is_write, service=operation.service.value
+        )
+        state.observed = _Observed(trace, CURRENT.set(trace))
+
+    def attempt_started(self, state: Any) -> None:
+        observed: _Observed | None = state.observed
+        if observed is not None:
+            observed.attempt = observed.trace.start_attempt(state.attempts)
+
+    def attempt_ended(self, state: Any, error: BaseException | None) -> None:
+        observed: _Observed | None = state.observed
+        if observed is not None and observed.attempt is not None:
+            observed.attempt.end(error)
+            observed.attempt = None
+
+    def settle_started(self, state: Any, settler: Any) -> None:
+        observed: _Observed | None = state.observed
+        if observed is not None and isinstance(observed.trace, CallTrace):
+            lookup = observed.trace.start_lookup(settler.lookup)
+            observed.lookup = lookup
+            observed.lookup_token = CURRENT.set(lookup)
+
+    def settle_ended(self, state: Any, settled: Any, error: BaseException | None) -> None:
+        observed: _Observed | None = state.observed
+        if observed is None or observed.lookup is None:
+            return
+        if observed.lookup_token is not None:
+            CURRENT.reset(observed.lookup_token)
+        applied = None if settled is None else bool(settled.applied)
+        observed.lookup.end(error, applied=applied)
+        observed.lookup = observed.lookup_token = None
+
+    def call_ended(self, state: Any, error: BaseException | None) -> None:
+        observed: _Observed | None = state.observed
+        if observed is None or observed.token is None:
+            return  # a lookup's own call: the lookup ends it
+        CURRENT.reset(observed.token)
+        trace = observed.trace
+        if isinstance(trace, CallTrace):
+            trace.settled = trace.settled or bool(state.settled)
+            trace.end(error)
+
+
+def observer_for(*, enabled: bool, host: str | None, port: int | None) -> TelemetryObserver | None:
+    """The pipeline observer of a client, or None when off or OpenTelemetry is not installed."""
+    telemetry = telemetry_for(enabled=enabled, host=host, port=port)
+    return None if telemetry is None else TelemetryObserver(telemetry)

@@ -52,9 +52,8 @@ from __future__ import annotations
 
 import builtins
 import enum
+import re
 from typing import Any, ClassVar, Final
-
-from wsone_async._redact import short
 
 __all__ = [
     "APIConnectionError",
@@ -100,6 +99,11 @@ class WsOneError(Exception):
         return disposition_of(self) is Disposition.RETRY_LATER
 
 
+# What a responseCode looks like: a short token. Anything else (a sentence a proxy or a
+# faulty node put there) may quote a customer and stays out of messages.
+_CODE_LIKE: Final = re.compile(r"[A-Za-z0-9_.-]{1,16}")
+
+
 class APIError(WsOneError):
     """WsOne answered with a ``responseCode`` other than ``"000"``: a functional failure."""
 
@@ -117,9 +121,11 @@ class APIError(WsOneError):
         self.operation = operation
         where = f"{operation}: " if operation else ""
         # The vendor's text stays out of the message: it may quote any customer's data,
-        # not only the request's, and no pattern can tell a name from a word.
+        # not only the request's, and no pattern can tell a name from a word. So does a
+        # responseCode that is not a short code: it is kept, whole, on .code only.
+        shown = repr(code) if _CODE_LIKE.fullmatch(code) else "<not a code: see .code>"
         hint = " (WsOne's text is in .infos)" if infos else ""
-        super().__init__(f"{where}WsOne responseCode {short(code, 40)!r}{hint}")
+        super().__init__(f"{where}WsOne responseCode {shown}{hint}")
 
 
 class APIConnectionError(WsOneError):
@@ -136,6 +142,14 @@ class APIConnectionError(WsOneError):
 
 class APITimeoutError(APIConnectionError, builtins.TimeoutError):
     """A time limit expired before WsOne answered (also a builtin ``TimeoutError``)."""
+
+    #: The limit that expired: ``"connect"``, ``"read"``, ``"attempt"`` or ``"total"`` (the
+    #: call's deadline), or None when unknown.
+    limit: str | None
+
+    def __init__(self, message: str, *, request_sent: bool, limit: str | None = None) -> None:
+        self.limit = limit
+        super().__init__(message, request_sent=request_sent)
 
 
 class OutcomeUnknownError(WsOneError):
@@ -207,7 +221,9 @@ class ResponseDecodeError(WsOneError):
     """A response body is not JSON or does not fit its model; ``path`` names the bad field."""
 
     #: The JSON path of the bad field, such as ``$.PersonResponse.title``; None when the
-    #: body is not JSON at all (an HTML error page, say).
+    #: body as a whole is not a WsOne answer: not JSON at all (an HTML error page, say), a
+    #: compressed body that cannot be decompressed, or a read's JSON with neither a
+    #: ``responseCode`` nor any block its model knows (``{}``, ``{"message": ...}``).
     path: str | None
     operation: str | None
 
