@@ -606,3 +606,150 @@ def test_a_journal_that_cannot_be_opened_exits_2(
     assert main(["import", str(source), "--simulate", "--journal", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "Is a directory" in err and "Traceback" not in err
+
+
+# ------------------------------------- adversarial review: files and options as users have them
+
+
+@pytest.mark.parametrize("option", ["--failures", "--journal", "--summary-json"])
+async def test_an_output_that_is_the_input_is_refused_before_it_is_overwritten(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    option: str,
+) -> None:
+    # "wsone import a-corriger.csv --failures a-corriger.csv": the failures file was opened
+    # for writing before the input was read, emptying it; the import said "done", exit 0.
+    source = tmp_path / "a-corriger.csv"
+    _write_rows(source, FRENCH, encoding="cp1252", delimiter=";")
+    before = source.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    async with _simulator(monkeypatch) as sim:
+        assert await _wsone_import(sim, str(source), *FRENCH_MAP, option, "./a-corriger.csv") == 2
+        assert sum(sim.stats.received.values()) == 0
+    assert source.read_bytes() == before
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f"{option} ./a-corriger.csv is also the input file" in line
+
+
+def test_two_outputs_on_one_file_are_refused(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 3)
+    both = str(tmp_path / "out")
+    assert main(["import", str(source), "--simulate", "--journal", both, "--failures", both]) == 2
+    assert "--failures" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("Courriel\tNom\r\nzoé@example.fr\tLefèvre\r\n".encode("utf-16"), "UTF-16"),
+        (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00xl/workbook.xml", "not a text file"),
+    ],
+)
+def test_excel_unicode_text_and_a_workbook_get_one_line(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], content: bytes, words: str
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "export.txt"
+    source.write_bytes(content)
+    assert main(["import", str(source), "--simulate"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert words in line and "CSV UTF-8" in line
+
+
+def test_a_directory_is_not_called_missing(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    assert main(["import", str(tmp_path), "--simulate"]) == 2
+    assert "a directory, not a file" in capsys.readouterr().err
+
+
+async def test_a_quote_left_open_fails_its_row_and_loses_none_silently(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small, failures = tmp_path / "small.csv", tmp_path / "failures.csv"
+    lines = ["Courriel;Nom"] + [f"s{i}@example.fr;Nom{i}" for i in range(6)]
+    lines[3] = 's2@example.fr;"Dupont'  # the rows after it went into s2's last name; exit 0
+    small.write_text("\r\n".join(lines) + "\r\n", encoding="cp1252")
+    # Long enough to pass the csv module's cell limit: that was a csv.Error traceback.
+    big = tmp_path / "big.csv"
+    pad = "x" * 2000
+    lines = ["Courriel;Nom;Commentaire", 'b0@example.fr;"Dupont;x']
+    lines += [f"b{i}@example.fr;Nom{i};{pad}" for i in range(1, 80)]
+    big.write_text("\r\n".join(lines) + "\r\n", encoding="cp1252")
+    summary = tmp_path / "summary.json"
+    async with _simulator(monkeypatch) as sim:
+        options = ["--map", "Courriel=identifier_value", "--map", "Nom=last_name"]
+        code = await _wsone_import(sim, str(small), *options, "--failures", str(failures))
+        assert code == 1
+        assert set(_names(sim)) == {"s0@example.fr", "s1@example.fr"}
+        with failures.open(encoding="cp1252", newline="") as file:
+            (row,) = list(csv.DictReader(file, delimiter=";"))
+        assert (row["wsone_line"], row["wsone_field"]) == ("4", "row")
+        assert "a quote opened on line 4 is never closed" in row["wsone_reason"]
+        code = await _wsone_import(
+            sim, str(big), *options, "--failures", str(failures), "--summary-json", str(summary)
+        )
+        assert code == 1
+        assert "b79@example.fr" in _names(sim)  # the rows past the cell limit are read
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    report = json.loads(summary.read_text())
+    assert report["failed"] == 1 and report["rows"] == report["created"] + 1
+
+
+async def test_rows_of_empty_cells_are_skipped_and_the_rows_counted_as_records(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, summary = tmp_path / "export.csv", tmp_path / "summary.json"
+    text = "Courriel;Nom;Commentaire\r\n"
+    text += 'a@example.fr;Noël;"à rappeler;\r\nlundi"\r\n'  # one record, two lines
+    text += "b@example.fr;Zoé;\r\n;;\r\n;;\r\n\r\n"  # Excel's cleared rows, a blank line
+    source.write_bytes(text.encode("cp1252"))
+    async with _simulator(monkeypatch) as sim:
+        code = await _wsone_import(
+            sim, str(source), "--map", "Courriel=identifier_value", "--map", "Nom=last_name",
+            "--summary-json", str(summary),
+        )  # fmt: skip
+        assert code == 0  # the cleared rows failed as "missing identifier": exit 1
+        assert _names(sim) == {"a@example.fr": (None, "Noël"), "b@example.fr": (None, "Zoé")}
+    report = json.loads(summary.read_text())
+    assert report["rows"] == 2  # 5: lines, not records ("done: 2 of 5 rows")
+    assert "importing 2 rows" in capsys.readouterr().err
+
+
+async def test_a_bad_header_line_under_a_forced_encoding_blames_no_row(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, failures = tmp_path / "export.csv", tmp_path / "failures.csv"
+    source.write_bytes(
+        "Courriel;Prénom\r\n".encode("cp1252") + b"a@example.fr;Zoe\r\nb@example.fr;Lea\r\n"
+    )
+    async with _simulator(monkeypatch) as sim:
+        code = await _wsone_import(
+            sim, str(source), "--encoding", "utf-8", "--map", "Courriel=identifier_value",
+            "--failures", str(failures),
+        )  # fmt: skip
+        assert code == 0  # the header's byte made row 2 "line 1, 2 is not valid utf-8"
+        assert set(_names(sim)) == {"a@example.fr", "b@example.fr"}
+
+
+async def test_a_cp1252_header_in_a_utf8_file_is_mapped(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "export.csv"
+    source.write_bytes("Courriel,Prénom\n".encode("cp1252") + "a@example.fr,Zoé\n".encode())
+    async with _simulator(monkeypatch) as sim:
+        code = await _wsone_import(
+            sim, str(source), "--map", "Courriel=identifier_value", "--map", "Prénom=first_name"
+        )
+        assert code == 0  # was: "--map names 'prénom', not a column of this file", exit 2
+        assert _names(sim) == {"a@example.fr": ("Zoé", None)}

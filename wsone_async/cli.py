@@ -326,12 +326,27 @@ def _import_parser(sub: Any) -> None:
     )
 
 
-def _count_rows(path: str) -> int:
-    # For the progress bar's total only: count lines, without parsing (a quoted CSV field
-    # holding a line break makes it an estimate, which is fine for an ETA).
-    with open(path, "rb") as file:
-        lines = sum(1 for line in file if line.strip())
-    return lines if path.lower().endswith((".jsonl", ".ndjson")) else max(lines - 1, 0)
+def _count_rows(path: str, dialect: Dialect) -> int:
+    """The records of the file, for the progress bar's total and the summary.
+
+    CSV records are counted as the import reads them (a quoted cell may hold line breaks,
+    rows of empty cells are skipped), parsed as Latin-1: every byte is a character there,
+    and the delimiters, quotes and line ends of an ASCII-compatible encoding are the same.
+    """
+    with open(path, encoding="latin-1", newline="") as file:
+        if dialect.kind == "jsonl":
+            return sum(1 for line in file if line.strip())
+        reader = csv.reader(file, delimiter=dialect.delimiter)
+        count = 0
+        try:
+            next(reader, None)
+            for cells in reader:
+                if cells and "".join(cells).strip():
+                    count += 1
+        except csv.Error:
+            count += 1  # the import reports it as a bad row, and goes on
+            count += sum(1 for cells in reader if cells and "".join(cells).strip())
+        return count
 
 
 class _Failures:
@@ -418,9 +433,34 @@ async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[WsOneClient, 
         yield client, f"{args.base_url.rstrip('/')} as {args.user}"
 
 
+def _same_file(one: str, other: str) -> bool:
+    try:
+        return os.path.samefile(one, other)
+    except OSError:  # one of them does not exist yet
+        return os.path.realpath(one) == os.path.realpath(other)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an output that is the input or another output: it would be overwritten."""
+    seen = [("the input file", args.file)]
+    for option in ("failures", "journal", "summary_json"):
+        path = getattr(args, option)
+        if path is None:
+            continue
+        name = "--" + option.replace("_", "-")
+        for other_name, other in seen:
+            if _same_file(path, other):
+                msg = f"{name} {path} is also {other_name}: give it a file of its own"
+                raise _Exit(_EXIT_USAGE, msg)
+        seen.append((name, path))
+
+
 def _open_source(args: argparse.Namespace) -> ProspectFile:
+    if os.path.isdir(args.file):
+        raise _Exit(_EXIT_USAGE, f"{args.file}: a directory, not a file")
     if not os.path.isfile(args.file):
         raise _Exit(_EXIT_USAGE, f"{args.file}: no such file")
+    _check_outputs(args)
     try:
         return open_prospects(
             args.file,
@@ -456,7 +496,7 @@ async def _import(args: argparse.Namespace) -> int:
             "(--map SOURCE=COLUMN imports one, --strict-columns refuses them)",
             stream=err,
         )
-    total = await asyncio.to_thread(_count_rows, args.file)
+    total = await asyncio.to_thread(_count_rows, args.file, dialect)
     if total == 0:
         _out(f"{args.file} has no rows: nothing to import")
         return 0
@@ -559,6 +599,8 @@ async def _import(args: argparse.Namespace) -> int:
     finally:
         progress.finish()
         failures.close()
+    if summary is not None:
+        total = progress.done + progress.skipped  # every record, as the import read them
     counts = summary.counts if summary is not None else dict(progress.counts)
     seconds = summary.seconds if summary is not None else time.monotonic() - started
     all_settled = summary is not None and summary.all_settled
