@@ -753,3 +753,40 @@ async def test_a_cp1252_header_in_a_utf8_file_is_mapped(
         )
         assert code == 0  # was: "--map names 'prénom', not a column of this file", exit 2
         assert _names(sim) == {"a@example.fr": ("Zoé", None)}
+
+
+def test_an_empty_file_says_so(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    source.write_bytes(b"")
+    assert main(["import", str(source), "--simulate"]) == 0  # was 2, "no identifier column"
+    assert "is empty: nothing to import" in capsys.readouterr().out
+
+
+def test_one_source_mapped_twice_is_refused(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_rows(source, FRENCH, encoding="cp1252", delimiter=";")
+    maps = ["--map", "Courriel=identifier_value", "--map", "courriel=email"]
+    assert main(["import", str(source), "--simulate", *maps]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    # Was: "no identifier_value column", the first --map silently dropped.
+    assert "--map names 'courriel' twice, as identifier_value and as email" in line
+
+
+def test_plain_http_off_loopback_names_the_option(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wsone_async.cli import main
+
+    monkeypatch.setenv("WSONE_PASSWORD", "x")
+    source = tmp_path / "p.csv"
+    _write_csv(source, 3)
+    argv = ["import", str(source), "--base-url", "http://10.1.2.3:8080", "--user", "u"]
+    assert main(argv) == 2
+    line = capsys.readouterr().err.splitlines()[-1]
+    assert "--allow-insecure-http" in line and "allow_insecure_http=True" not in line

@@ -428,9 +428,26 @@ async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[WsOneClient, 
             allow_insecure_http=args.allow_insecure_http,
         )
     except ValueError as exc:
-        raise _Exit(_EXIT_USAGE, f"--base-url / --user: {exc}") from None
+        # The library names its keyword; a user of the command needs the option's name.
+        text = str(exc).replace("allow_insecure_http=True", "--allow-insecure-http")
+        raise _Exit(_EXIT_USAGE, f"--base-url / --user: {text}") from None
     async with client:
         yield client, f"{args.base_url.rstrip('/')} as {args.user}"
+
+
+def _mapping(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """The --map options as a dict, refusing one source mapped twice (the last one won,
+    and the first column then seemed missing)."""
+    mapping: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for source, column in pairs:
+        folded = source.casefold()
+        if folded in seen and mapping[seen[folded]] != column:
+            msg = f"--map names {source!r} twice, as {mapping[seen[folded]]} and as {column}"
+            raise _Exit(_EXIT_USAGE, msg)
+        seen[folded] = source
+        mapping[source] = column
+    return mapping
 
 
 def _same_file(one: str, other: str) -> bool:
@@ -455,18 +472,20 @@ def _check_outputs(args: argparse.Namespace) -> None:
         seen.append((name, path))
 
 
-def _open_source(args: argparse.Namespace) -> ProspectFile:
+def _open_source(args: argparse.Namespace) -> ProspectFile | None:
     if os.path.isdir(args.file):
         raise _Exit(_EXIT_USAGE, f"{args.file}: a directory, not a file")
     if not os.path.isfile(args.file):
         raise _Exit(_EXIT_USAGE, f"{args.file}: no such file")
     _check_outputs(args)
+    if os.path.getsize(args.file) == 0:
+        return None  # not even a header: no rows, said as for a file with a header only
     try:
         return open_prospects(
             args.file,
             encoding=args.encoding,
             delimiter=args.delimiter,
-            mapping=dict(args.map),
+            mapping=_mapping(args.map),
             strict_columns=args.strict_columns,
         )
     except InputError as exc:
@@ -487,6 +506,9 @@ async def _import(args: argparse.Namespace) -> int:
     if args.base_url and not args.user:
         raise _Exit(_EXIT_USAGE, "--user is required with --base-url")
     source = await asyncio.to_thread(_open_source, args)
+    if source is None:
+        _out(f"{args.file} is empty: nothing to import")
+        return 0
     dialect = source.dialect
     err = sys.stderr
     _out(f"reading {args.file}: {dialect.describe()}", stream=err)
