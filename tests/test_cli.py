@@ -790,3 +790,22 @@ def test_plain_http_off_loopback_names_the_option(
     assert main(argv) == 2
     line = capsys.readouterr().err.splitlines()[-1]
     assert "--allow-insecure-http" in line and "allow_insecure_http=True" not in line
+
+
+async def test_a_stopped_import_says_how_to_resume(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, journal = tmp_path / "p.csv", tmp_path / "p.journal"
+    _write_csv(source, 100)
+    async with _simulator(monkeypatch) as sim:
+        sim.faults.add("*", "status", status=401, skip=10, times=10**6)
+        assert await _wsone_import(sim, str(source), "--journal", str(journal)) == 3
+        sim.faults.clear()
+        _write_csv(source, 200)  # more rows than the first run settled
+        sim.faults.add("*", "status", status=401, skip=10, times=10**6)
+        assert await _wsone_import(sim, str(source)) == 3
+    first, second = [
+        line for line in capsys.readouterr().err.splitlines() if line.startswith("to resume")
+    ]
+    assert f"the journal {journal} lists what settled" in first
+    assert "without --journal every row is looked up again first" in second

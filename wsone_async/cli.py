@@ -673,6 +673,12 @@ async def _import(args: argparse.Namespace) -> int:
         _out(f"{failures.written} failed or unknown rows written to {args.failures}")
     if stopped is not None:
         _out(f"wsone import: {stopped}", stream=err)
+    if interrupted or stopped is not None:
+        if args.journal:
+            hint = f"the journal {args.journal} lists what settled; it is skipped"
+        else:
+            hint = "without --journal every row is looked up again first, none created twice"
+        _out(f"to resume, run the same command again ({hint})", stream=err)
     return status
 
 
