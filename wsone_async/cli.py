@@ -19,7 +19,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import IO, Any, Final
+from typing import IO, Any, Final, NoReturn
 
 from wsone_async import _probe
 from wsone_async import models as m
@@ -176,6 +176,14 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """A bad option gets one line, not the usage block above it: in a job runner's log
+    the reason is the line that matters, and ``--help`` is one command away."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(_EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
 def _positive_int(text: str) -> int:
     try:
         number = int(text)
@@ -257,6 +265,7 @@ def _import_parser(sub: Any) -> None:
         ),
         epilog=f"exit statuses:\n{statuses}",
     )
+    parser.__class__ = _OneLineErrors  # the subparsers' class is shared by every command
     parser.add_argument("file", help="the prospects file (.csv, or .jsonl/.ndjson)")
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--base-url", help="the WsOne root URL, such as https://loyalty.example.fr")
