@@ -809,3 +809,28 @@ async def test_a_stopped_import_says_how_to_resume(
     ]
     assert f"the journal {journal} lists what settled" in first
     assert "without --journal every row is looked up again first" in second
+
+
+def test_a_failures_file_another_import_writes_is_left_alone(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import fcntl
+
+    from wsone_async.cli import main
+
+    source, failures = tmp_path / "p.csv", tmp_path / "failures.csv"
+    _write_csv(source, 3, bad_every=2)
+    # The same command started twice: the second truncated the first's failures file, which
+    # went on writing after a hole of NUL bytes and reported rows that were no longer there.
+    failures.write_text("identifier_value,wsone_line\nx@example.fr,2\n")
+    before = failures.read_bytes()
+    with failures.open("rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # as the first import holds it
+        code = main(["import", str(source), "--simulate", "--failures", str(failures)])
+    assert code == 2
+    assert failures.read_bytes() == before
+    line = capsys.readouterr().err.splitlines()[-1]
+    assert f"--failures {failures}: in use by another import" in line
+    # Once it is free, an import writes it afresh.
+    assert main(["import", str(source), "--simulate", "--failures", str(failures)]) == 1
+    assert failures.read_bytes().count(b"\n") == 2

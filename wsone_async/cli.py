@@ -358,6 +358,35 @@ def _count_rows(path: str, dialect: Dialect) -> int:
         return count
 
 
+class _FailuresInUseError(OSError):
+    """Another import is writing the failures file."""
+
+
+def _claim(path: str) -> int:
+    """The failures file, opened for writing, locked, and only then emptied.
+
+    Opened with "w", the file of an import still running (the same command started twice)
+    was emptied under it: that import went on writing past a hole of NUL bytes, and said
+    it wrote rows that were gone. The lock (``flock``, as for the journal) dies with its
+    process; where ``fcntl`` does not exist (Windows) the file is emptied unlocked.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o666)
+    try:
+        if sys.platform != "win32":
+            import fcntl
+
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                msg = "in use by another import: give this import its own --failures file"
+                raise _FailuresInUseError(msg) from None
+        os.ftruncate(fd, 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 class _Failures:
     """The failures file, written as the input is: its columns first, then the reasons.
 
@@ -373,7 +402,9 @@ class _Failures:
         if path is None:
             return
         encoding = "utf-8-sig" if dialect.bom else dialect.encoding
-        self._file = open(path, "w", encoding=encoding, errors="replace", newline="")  # noqa: SIM115
+        self._file = open(  # noqa: SIM115  (closed by close())
+            _claim(path), "w", encoding=encoding, errors="replace", newline=""
+        )
         if self._json:
             return
         # The input's own reason columns (a failures file imported again) are replaced.
@@ -561,6 +592,8 @@ async def _import(args: argparse.Namespace) -> int:
 
     try:
         failures = _Failures(args.failures, dialect)
+    except _FailuresInUseError as exc:
+        raise _Exit(_EXIT_USAGE, f"--failures {args.failures}: {exc}") from None
     except OSError as exc:
         raise _Exit(_EXIT_USAGE, f"--failures {args.failures}: {exc.strerror or exc}") from None
 
