@@ -670,6 +670,10 @@ def test_a_directory_is_not_called_missing(
 
     assert main(["import", str(tmp_path), "--simulate"]) == 2
     assert "a directory, not a file" in capsys.readouterr().err
+    fifo = tmp_path / "rows"
+    os.mkfifo(fifo)  # as /dev/stdin in "cat x.csv | wsone import /dev/stdin"
+    assert main(["import", str(fifo), "--simulate"]) == 2
+    assert "not a regular file" in capsys.readouterr().err  # was: "no such file"
 
 
 async def test_a_quote_left_open_fails_its_row_and_loses_none_silently(

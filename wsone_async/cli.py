@@ -515,6 +515,10 @@ def _check_outputs(args: argparse.Namespace) -> None:
 def _open_source(args: argparse.Namespace) -> ProspectFile | None:
     if os.path.isdir(args.file):
         raise _Exit(_EXIT_USAGE, f"{args.file}: a directory, not a file")
+    if os.path.exists(args.file) and not os.path.isfile(args.file):
+        # Such as /dev/stdin: the file is read more than once (its size, then its rows).
+        msg = f"{args.file}: not a regular file; save the rows to a file and import that"
+        raise _Exit(_EXIT_USAGE, msg)
     if not os.path.isfile(args.file):
         raise _Exit(_EXIT_USAGE, f"{args.file}: no such file")
     _check_outputs(args)
