@@ -838,3 +838,37 @@ def test_a_failures_file_another_import_writes_is_left_alone(
     # Once it is free, an import writes it afresh.
     assert main(["import", str(source), "--simulate", "--failures", str(failures)]) == 1
     assert failures.read_bytes().count(b"\n") == 2
+
+
+def test_a_summary_that_cannot_be_written_is_said_before_the_import(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 3)
+    for target, why in [(tmp_path, "a directory"), (tmp_path / "no" / "s.json", "no such")]:
+        # Was: the whole import, then "[Errno 21] Is a directory" and exit 1 ("rows failed").
+        assert main(["import", str(source), "--simulate", "--summary-json", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert f"--summary-json {target}: {why}" in err and "importing" not in err
+
+
+def test_a_summary_that_fails_at_the_end_is_not_exit_0(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wsone_async.cli import main
+
+    source, summary = tmp_path / "p.csv", tmp_path / "s.json"
+    _write_csv(source, 3)
+
+    def full(self: pathlib.Path, *args: Any, **kwargs: Any) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pathlib.Path, "write_text", full)
+    assert main(["import", str(source), "--simulate", "--summary-json", str(summary)]) == 2
+    captured = capsys.readouterr()
+    assert "done: 3 of 3 rows" in captured.out  # the summary on screen all the same
+    assert captured.err.splitlines()[-1] == (
+        f"wsone import: --summary-json {summary}: No space left on device"
+    )

@@ -510,6 +510,12 @@ def _check_outputs(args: argparse.Namespace) -> None:
                 msg = f"{name} {path} is also {other_name}: give it a file of its own"
                 raise _Exit(_EXIT_USAGE, msg)
         seen.append((name, path))
+    if args.summary_json is not None:
+        # Checked now: written at the end, it failed after the whole import, with exit 1.
+        folder = os.path.dirname(os.path.abspath(args.summary_json))
+        if os.path.isdir(args.summary_json) or not os.path.isdir(folder):
+            why = "a directory" if os.path.isdir(args.summary_json) else "no such directory"
+            raise _Exit(_EXIT_USAGE, f"--summary-json {args.summary_json}: {why}")
 
 
 def _open_source(args: argparse.Namespace) -> ProspectFile | None:
@@ -696,9 +702,15 @@ async def _import(args: argparse.Namespace) -> int:
         "journal": args.journal,
         "failures_file": args.failures,
     }
+    unwritten: str | None = None
     if args.summary_json:
         text = json.dumps(report, indent=2) + "\n"
-        await asyncio.to_thread(pathlib.Path(args.summary_json).write_text, text, "utf-8")
+        try:
+            await asyncio.to_thread(pathlib.Path(args.summary_json).write_text, text, "utf-8")
+        except OSError as exc:
+            # Said after the summary on screen; exit 0 would tell a job runner it is there.
+            unwritten = f"--summary-json {args.summary_json}: {exc.strerror or exc}"
+            status = status or _EXIT_USAGE
     if source.fallback_lines:
         first = source.fallback_lines[0]
         _out(
@@ -725,6 +737,8 @@ async def _import(args: argparse.Namespace) -> int:
         else:
             hint = "without --journal every row is looked up again first, none created twice"
         _out(f"to resume, run the same command again ({hint})", stream=err)
+    if unwritten is not None:
+        _out(f"wsone import: {unwritten}", stream=err)
     return status
 
 
