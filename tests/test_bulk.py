@@ -167,6 +167,12 @@ class TestRows:
         (first, second) = list(read_rows(glued))
         assert first[0] == 2 and "last_name holds a line break (lines 2-3" in first[1]["__error__"]
         assert second == (4, {"identifier_value": "g@h.fr", "last_name": "D"})
+        # Text after a closing quote: the row is refused, and the message says what to write.
+        after = tmp_path / "after.csv"
+        after.write_text('identifier_value;last_name\nc@d.fr;"Jean" Pierre\ng@h.fr;D\n')
+        (first, second) = list(read_rows(after))
+        assert first[0] == 2 and "goes on after its closing quote" in first[1]["__error__"]
+        assert second == (3, {"identifier_value": "g@h.fr", "last_name": "D"})
         # A line break in a column the import ignores is the cell's own (an Excel comment).
         comment = tmp_path / "comment.csv"
         comment.write_text('identifier_value;Commentaire\nc@d.fr;"rappeler;\nlundi"\ng@h.fr;x\n')

@@ -1469,6 +1469,11 @@ def _csv_problem(error: csv.Error, first: int, last: int) -> str:
     where = f"line {first}" if first == last else f"lines {first}-{last}"
     if "end of data" in str(error):
         return f"a quote opened on line {first} is never closed ({where} to the end of the file)"
+    if "expected after" in str(error):
+        return (
+            f"{where}: a quoted cell goes on after its closing quote (inside a quoted cell, "
+            'write a quote as "")'
+        )
     return f"{where}: not valid CSV ({error}); is a quote left open?"
 
 
