@@ -872,3 +872,27 @@ def test_a_summary_that_fails_at_the_end_is_not_exit_0(
     assert captured.err.splitlines()[-1] == (
         f"wsone import: --summary-json {summary}: No space left on device"
     )
+
+
+async def test_a_failed_row_the_failures_encoding_cannot_hold_is_flagged(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A cp1252 file with one line pasted in UTF-8 holding a name cp1252 has no letter for:
+    # its failures row was written "?ukasz" without a word, and a re-import created that.
+    source, failures = tmp_path / "export.csv", tmp_path / "failures.csv"
+    data = "Courriel;Prénom;Date de naissance\r\na@example.fr;Zoé;01/01/1990\r\n".encode("cp1252")
+    data += "b@example.fr;Łukasz;31/02/1990\r\n".encode()
+    source.write_bytes(data)
+    async with _simulator(monkeypatch) as sim:
+        code = await _wsone_import(
+            sim, str(source), "--map", "Courriel=identifier_value", "--map",
+            "Prénom=first_name", "--map", "Date de naissance=birth_date",
+            "--failures", str(failures),
+        )  # fmt: skip
+        assert code == 1
+    assert "b@example.fr;?ukasz;" in failures.read_text(encoding="cp1252")
+    warning = [line for line in capsys.readouterr().err.splitlines() if "written as '?'" in line]
+    assert warning == [
+        f"warning: 1 row(s) of {failures} hold characters cp1252 cannot write, written as '?' "
+        "(input lines 3): fix them before importing that file again"
+    ]

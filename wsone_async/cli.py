@@ -396,6 +396,10 @@ class _Failures:
 
     def __init__(self, path: str | None, dialect: Dialect) -> None:
         self.written = 0
+        #: The input lines of the rows written with a character the file's encoding cannot
+        #: hold (a UTF-8 line in a cp1252 file): written as "?", to be fixed by hand.
+        self.replaced: list[int] = []
+        self._encoding = dialect.encoding
         self._json = dialect.kind == "jsonl"
         self._file: IO[str] | None = None
         self._writer: Any = None
@@ -432,6 +436,10 @@ class _Failures:
         else:
             cells = [raw[i] if i < len(raw) else "" for i in self._keep]
             self._writer.writerow([*cells, *reasons])
+            try:
+                "".join(cells).encode(self._encoding)
+            except UnicodeEncodeError:
+                self.replaced.append(line)
         self.written += 1
 
     def close(self) -> None:
@@ -729,6 +737,16 @@ async def _import(args: argparse.Namespace) -> int:
         _out(f"no rows of {args.file} fall in shard {shard[0]}/{shard[1]}")
     if failures.written:
         _out(f"{failures.written} failed or unknown rows written to {args.failures}")
+    if failures.replaced:
+        lines = ", ".join(map(str, failures.replaced[:5])) + (
+            ", ..." if len(failures.replaced) > 5 else ""
+        )
+        _out(
+            f"warning: {len(failures.replaced)} row(s) of {args.failures} hold characters "
+            f"{dialect.encoding} cannot write, written as '?' (input lines {lines}): fix "
+            "them before importing that file again",
+            stream=err,
+        )
     if stopped is not None:
         _out(f"wsone import: {stopped}", stream=err)
     if interrupted or stopped is not None:
