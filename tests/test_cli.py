@@ -519,7 +519,8 @@ def test_every_bad_option_is_an_argparse_error(
     source = tmp_path / "p.csv"
     _write_csv(source, 1)
     for option, value in [
-        ("--concurrency", "0"), ("--concurrency", "many"), ("--rate", "-1"),
+        ("--concurrency", "0"), ("--concurrency", "many"), ("--concurrency", "1000000"),
+        ("--rate", "-1"),
         ("--shard", "2/2"), ("--shard", "1"), ("--map", "Email"), ("--map", "Email=mail"),
         ("--delimiter", "|"), ("--encoding", "klingon"), ("--encoding", "utf-16"),
     ]:  # fmt: skip
@@ -884,3 +885,25 @@ async def test_a_failed_row_the_failures_encoding_cannot_hold_is_flagged(
         f"warning: 1 row(s) of {failures} hold characters cp1252 cannot write, written as '?' "
         "(input lines 3): fix them before importing that file again"
     ]
+
+
+def test_the_pool_holds_a_connection_for_every_record_in_progress(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Waiting for a pooled connection counts in the connect time limit: at --concurrency 400
+    # against the default pool of 100, 191 of 20,000 rows failed "no connection to WsOne
+    # within the connect timeout" while WsOne was fine.
+    from wsone_async import cli
+
+    pools: list[int] = []
+
+    class Recording(cli.WsOneClient):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pools.append(kwargs.get("max_connections", 100))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "WsOneClient", Recording)
+    source = tmp_path / "p.csv"
+    _write_csv(source, 5)
+    assert cli.main(["import", str(source), "--simulate", "--concurrency", "400"]) == 0
+    assert pools and min(pools) > 400
