@@ -1071,6 +1071,9 @@ def import_prospects(
         records: ``CreatePersonRequest`` objects, or rows turned into them by
             ``to_request``; any iterable or async iterable, read lazily.
         concurrency: the most records in progress at once (and so requests in flight).
+            Keep it below the client's ``max_connections`` (100 by default): the wait for
+            a pooled connection counts in the connect time limit, so records beyond the
+            pool wait and may fail with a connect timeout while WsOne is fine.
         rate_limit: the most calls per second, each lookup and each creation; the client's
             retries of a call come on top, spaced by its backoff. None for no cap.
         dedupe: how to search before creating: ``True``/``"identifier"`` looks the
