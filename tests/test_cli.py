@@ -907,3 +907,25 @@ def test_the_pool_holds_a_connection_for_every_record_in_progress(
     _write_csv(source, 5)
     assert cli.main(["import", str(source), "--simulate", "--concurrency", "400"]) == 0
     assert pools and min(pools) > 400
+
+
+def test_ctrl_c_while_wsone_is_slow_to_answer_the_check_says_so(tmp_path: pathlib.Path) -> None:
+    source = tmp_path / "p.csv"
+    _write_csv(source, 3)
+    with socket.socket() as silent:  # accepts, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        env = {**os.environ, "WSONE_PASSWORD": "pw"}
+        command = [*WSONE, "import", str(source), "--base-url", url, "--user", "u"]
+        with subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env) as run:
+            assert run.stderr is not None
+            for line in run.stderr:
+                if line.startswith("importing"):
+                    break
+            run.send_signal(signal.SIGINT)
+            rest = run.stderr.read()
+            run.wait(timeout=30)
+    assert run.returncode == 130
+    assert "interrupted before the first row: nothing was imported" in rest  # was: silence
+    assert "Traceback" not in rest

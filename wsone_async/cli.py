@@ -670,6 +670,10 @@ async def _import(args: argparse.Namespace) -> int:
                 raise _Exit(_EXIT_CREDENTIALS, msg) from None
             except WsOneUnavailableError as exc:
                 raise _Exit(_EXIT_UNAVAILABLE, f"{exc}; nothing was imported") from None
+            except asyncio.CancelledError:
+                # Ctrl-C while WsOne is slow to answer the check: said, not a silent 130.
+                _out("interrupted before the first row: nothing was imported", stream=err)
+                raise
             task = asyncio.ensure_future(
                 run_import(
                     client,
