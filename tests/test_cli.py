@@ -652,6 +652,7 @@ def test_two_outputs_on_one_file_are_refused(
     [
         ("Courriel\tNom\r\nzoé@example.fr\tLefèvre\r\n".encode("utf-16"), "UTF-16"),
         (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00xl/workbook.xml", "not a text file"),
+        (b"Courriel;Nom\rm@example.fr;A\rn@example.fr;B\r", "CR alone"),  # "CSV (Macintosh)"
     ],
 )
 def test_excel_unicode_text_and_a_workbook_get_one_line(

@@ -1683,6 +1683,12 @@ def open_prospects(
             '"CSV (séparateur: point-virgule)" and import that'
         )
         raise InputError(msg)
+    if b"\r" in sample.split(b"\n", 1)[0] and b"\n" not in sample.rstrip(b"\r"):
+        msg = (
+            'its lines end with CR alone (Excel\'s "CSV (Macintosh)"): save it as "CSV UTF-8" '
+            'or "CSV (séparateur: point-virgule)" and import that'
+        )
+        raise InputError(msg)
     bom = sample.startswith(_BOM)
     if bom:
         sample = sample[len(_BOM) :]
