@@ -657,11 +657,14 @@ class TestSystemicFailures:
         async with _simulated(sleep=no_wait) as (sim, client):
             # WsOne goes down for good after the first 60 requests.
             down = sim.faults.add("*", "drop_before", skip=60, times=10**9)
-            with pytest.raises(WsOneUnavailableError, match="stayed unreachable"):
+            with pytest.raises(WsOneUnavailableError, match="stayed unreachable") as info:
                 await run_import(
                     client, _rows(200), to_request=prospect_from_row, journal=journal,
                     concurrency=4, breaker=breaker, clock=clock, sleep=sleep,
                 )  # fmt: skip
+            # The probe's failure, said once: not wrapped in another "unreachable" message.
+            assert str(info.value).count("unreachable") == 1
+            assert "(APIConnectionError:" in str(info.value)
             assert probes == 5  # every 7 s until 30 s had passed: 7, 14, 21, 28, 35
             # Stopped soon after the circuit opened, not after trying every row.
             assert down.injected < 10 + 4 * 3 + probes

@@ -651,7 +651,10 @@ class _Breaker:
             try:
                 await self._probe()
             except WsOneError as exc:
-                last = exc
+                # The probe's own failure, not check_connection's wrapper around it: the
+                # message said "unreachable (... unreachable or unavailable (...))".
+                cause = exc.__cause__
+                last = cause if isinstance(cause, WsOneError) else exc
                 if self._clock() - opened >= self._config.give_up_after:
                     msg = (
                         f"WsOne stayed unreachable or failing for "
