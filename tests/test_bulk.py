@@ -139,6 +139,58 @@ class TestRows:
             prospect_from_row(row)
         assert info.value.field == field
 
+    @pytest.mark.parametrize("value", ["1,23457E+12", "2.5E+15", "3E+12", "9,87654e+18"])
+    def test_an_identifier_excel_rounded_to_scientific_notation_fails(self, value: str) -> None:
+        # Excel shows a long card number in a "General" cell as 1,23457E+12 and saves it so:
+        # two cards would become one identifier, the second row silently "existing".
+        with pytest.raises(RowError, match="scientific notation") as info:
+            prospect_from_row({"identifier_type": "1", "identifier_value": value})
+        assert info.value.field == "identifier_value"
+
+    def test_rows_of_empty_cells_and_quotes_left_open(self, tmp_path: pathlib.Path) -> None:
+        # Excel leaves rows of empty cells where rows were cleared: they are no records.
+        ghost = tmp_path / "ghost.csv"
+        ghost.write_bytes(b"identifier_value;last_name\r\na@b.fr;A\r\n;\r\n ; \r\n;;\r\n")
+        assert list(read_rows(ghost)) == [(2, {"identifier_value": "a@b.fr", "last_name": "A"})]
+        # A quote never closed: one bad row at its line, not the rest of the file swallowed
+        # into one cell and imported as a name.
+        open_quote = tmp_path / "open.csv"
+        open_quote.write_text('identifier_value;last_name\na@b.fr;A\nc@d.fr;"B\ne@f.fr;C\n')
+        assert list(read_rows(open_quote)) == [
+            (2, {"identifier_value": "a@b.fr", "last_name": "A"}),
+            (3, {"__error__": "a quote opened on line 3 is never closed (lines 3-4 to the end "
+                 "of the file)"}),
+        ]  # fmt: skip
+        # A quote opened and closed lines later glues rows into a documented cell.
+        glued = tmp_path / "glued.csv"
+        glued.write_text('identifier_value;last_name\nc@d.fr;"B\ne@f.fr;C"\ng@h.fr;D\n')
+        (first, second) = list(read_rows(glued))
+        assert first[0] == 2 and "last_name holds a line break (lines 2-3" in first[1]["__error__"]
+        assert second == (4, {"identifier_value": "g@h.fr", "last_name": "D"})
+        # Text after a closing quote: the row is refused, and the message says what to write.
+        after = tmp_path / "after.csv"
+        after.write_text('identifier_value;last_name\nc@d.fr;"Jean" Pierre\ng@h.fr;D\n')
+        (first, second) = list(read_rows(after))
+        assert first[0] == 2 and "goes on after its closing quote" in first[1]["__error__"]
+        assert second == (3, {"identifier_value": "g@h.fr", "last_name": "D"})
+        # A line break in a column the import ignores is the cell's own (an Excel comment).
+        comment = tmp_path / "comment.csv"
+        comment.write_text('identifier_value;Commentaire\nc@d.fr;"rappeler;\nlundi"\ng@h.fr;x\n')
+        assert list(read_rows(comment)) == [
+            (2, {"identifier_value": "c@d.fr"}),
+            (4, {"identifier_value": "g@h.fr"}),
+        ]
+
+    def test_a_multi_line_record_is_reported_by_its_first_line(
+        self, tmp_path: pathlib.Path
+    ) -> None:
+        # A line break in a cell spans lines; the user looks for the record where it starts.
+        source = tmp_path / "p.csv"
+        source.write_bytes(b'identifier_value;Commentaire;birth_date\na@b.fr;"x\ny";hier\n')
+        assert list(read_rows(source)) == [
+            (2, {"identifier_value": "a@b.fr", "birth_date": "hier"})
+        ]
+
     def test_read_csv_and_jsonl(self, tmp_path: pathlib.Path) -> None:
         csv_file = tmp_path / "p.csv"
         csv_file.write_text("identifier_value;last_name\na@b.fr;DUPOND\nc@d.fr;MARTIN\n")
@@ -605,11 +657,14 @@ class TestSystemicFailures:
         async with _simulated(sleep=no_wait) as (sim, client):
             # WsOne goes down for good after the first 60 requests.
             down = sim.faults.add("*", "drop_before", skip=60, times=10**9)
-            with pytest.raises(WsOneUnavailableError, match="stayed unreachable"):
+            with pytest.raises(WsOneUnavailableError, match="stayed unreachable") as info:
                 await run_import(
                     client, _rows(200), to_request=prospect_from_row, journal=journal,
                     concurrency=4, breaker=breaker, clock=clock, sleep=sleep,
                 )  # fmt: skip
+            # The probe's failure, said once: not wrapped in another "unreachable" message.
+            assert str(info.value).count("unreachable") == 1
+            assert "(APIConnectionError:" in str(info.value)
             assert probes == 5  # every 7 s until 30 s had passed: 7, 14, 21, 28, 35
             # Stopped soon after the circuit opened, not after trying every row.
             assert down.injected < 10 + 4 * 3 + probes

@@ -519,15 +519,16 @@ def test_every_bad_option_is_an_argparse_error(
     source = tmp_path / "p.csv"
     _write_csv(source, 1)
     for option, value in [
-        ("--concurrency", "0"), ("--concurrency", "many"), ("--rate", "-1"),
+        ("--concurrency", "0"), ("--concurrency", "many"), ("--concurrency", "1000000"),
+        ("--rate", "-1"),
         ("--shard", "2/2"), ("--shard", "1"), ("--map", "Email"), ("--map", "Email=mail"),
         ("--delimiter", "|"), ("--encoding", "klingon"), ("--encoding", "utf-16"),
     ]:  # fmt: skip
         with pytest.raises(SystemExit) as info:
             main(["import", str(source), "--simulate", option, value])
         assert info.value.code == 2
-        err = capsys.readouterr().err
-        assert f"argument {option}" in err and "Traceback" not in err
+        (line,) = capsys.readouterr().err.splitlines()  # one line, no usage block
+        assert f"argument {option}" in line and "wsone import --help" in line
 
 
 def test_plain_http_off_loopback_needs_allow_insecure_http(
@@ -539,7 +540,9 @@ def test_plain_http_off_loopback_needs_allow_insecure_http(
     _write_csv(source, 1)
     monkeypatch.setenv("WSONE_PASSWORD", "pw")
     assert main(["import", str(source), "--base-url", "http://10.0.0.1", "--user", "u"]) == 2
-    assert "allow_insecure_http" in capsys.readouterr().err
+    line = capsys.readouterr().err.splitlines()[-1]
+    # The option's name, not the library keyword (allow_insecure_http=True) it once gave.
+    assert "--allow-insecure-http" in line and "allow_insecure_http" not in line
 
 
 def test_help_shows_defaults_and_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
@@ -606,3 +609,324 @@ def test_a_journal_that_cannot_be_opened_exits_2(
     assert main(["import", str(source), "--simulate", "--journal", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "Is a directory" in err and "Traceback" not in err
+
+
+# ------------------------------------- adversarial review: files and options as users have them
+
+
+@pytest.mark.parametrize("option", ["--failures", "--journal", "--summary-json"])
+async def test_an_output_that_is_the_input_is_refused_before_it_is_overwritten(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    option: str,
+) -> None:
+    # "wsone import a-corriger.csv --failures a-corriger.csv": the failures file was opened
+    # for writing before the input was read, emptying it; the import said "done", exit 0.
+    source = tmp_path / "a-corriger.csv"
+    _write_rows(source, FRENCH, encoding="cp1252", delimiter=";")
+    before = source.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    async with _simulator(monkeypatch) as sim:
+        assert await _wsone_import(sim, str(source), *FRENCH_MAP, option, "./a-corriger.csv") == 2
+        assert sum(sim.stats.received.values()) == 0
+    assert source.read_bytes() == before
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f"{option} ./a-corriger.csv is also the input file" in line
+
+
+def test_two_outputs_on_one_file_are_refused(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 3)
+    both = str(tmp_path / "out")
+    assert main(["import", str(source), "--simulate", "--journal", both, "--failures", both]) == 2
+    assert "--failures" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("Courriel\tNom\r\nzoé@example.fr\tLefèvre\r\n".encode("utf-16"), "UTF-16"),
+        (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00xl/workbook.xml", "not a text file"),
+        (b"Courriel;Nom\rm@example.fr;A\rn@example.fr;B\r", "CR alone"),  # "CSV (Macintosh)"
+    ],
+)
+def test_excel_unicode_text_and_a_workbook_get_one_line(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], content: bytes, words: str
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "export.txt"
+    source.write_bytes(content)
+    assert main(["import", str(source), "--simulate"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert words in line and "CSV UTF-8" in line
+
+
+def test_a_directory_is_not_called_missing(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    assert main(["import", str(tmp_path), "--simulate"]) == 2
+    assert "a directory, not a file" in capsys.readouterr().err
+    fifo = tmp_path / "rows"
+    os.mkfifo(fifo)  # as /dev/stdin in "cat x.csv | wsone import /dev/stdin"
+    assert main(["import", str(fifo), "--simulate"]) == 2
+    assert "not a regular file" in capsys.readouterr().err  # was: "no such file"
+
+
+async def test_a_quote_left_open_fails_its_row_and_loses_none_silently(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small, failures = tmp_path / "small.csv", tmp_path / "failures.csv"
+    lines = ["Courriel;Nom"] + [f"s{i}@example.fr;Nom{i}" for i in range(6)]
+    lines[3] = 's2@example.fr;"Dupont'  # the rows after it went into s2's last name; exit 0
+    small.write_text("\r\n".join(lines) + "\r\n", encoding="cp1252")
+    # Long enough to pass the csv module's cell limit: that was a csv.Error traceback.
+    big = tmp_path / "big.csv"
+    pad = "x" * 2000
+    lines = ["Courriel;Nom;Commentaire", 'b0@example.fr;"Dupont;x']
+    lines += [f"b{i}@example.fr;Nom{i};{pad}" for i in range(1, 80)]
+    big.write_text("\r\n".join(lines) + "\r\n", encoding="cp1252")
+    summary = tmp_path / "summary.json"
+    async with _simulator(monkeypatch) as sim:
+        options = ["--map", "Courriel=identifier_value", "--map", "Nom=last_name"]
+        code = await _wsone_import(sim, str(small), *options, "--failures", str(failures))
+        assert code == 1
+        assert set(_names(sim)) == {"s0@example.fr", "s1@example.fr"}
+        with failures.open(encoding="cp1252", newline="") as file:
+            (row,) = list(csv.DictReader(file, delimiter=";"))
+        assert (row["wsone_line"], row["wsone_field"]) == ("4", "row")
+        assert "a quote opened on line 4 is never closed" in row["wsone_reason"]
+        code = await _wsone_import(
+            sim, str(big), *options, "--failures", str(failures), "--summary-json", str(summary)
+        )
+        assert code == 1
+        assert "b79@example.fr" in _names(sim)  # the rows past the cell limit are read
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    report = json.loads(summary.read_text())
+    assert report["failed"] == 1 and report["rows"] == report["created"] + 1
+
+
+async def test_rows_of_empty_cells_are_skipped_and_the_rows_counted_as_records(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, summary = tmp_path / "export.csv", tmp_path / "summary.json"
+    text = "Courriel;Nom;Commentaire\r\n"
+    text += 'a@example.fr;Noël;"à rappeler;\r\nlundi"\r\n'  # one record, two lines
+    text += "b@example.fr;Zoé;\r\n;;\r\n;;\r\n\r\n"  # Excel's cleared rows, a blank line
+    source.write_bytes(text.encode("cp1252"))
+    async with _simulator(monkeypatch) as sim:
+        code = await _wsone_import(
+            sim, str(source), "--map", "Courriel=identifier_value", "--map", "Nom=last_name",
+            "--summary-json", str(summary),
+        )  # fmt: skip
+        assert code == 0  # the cleared rows failed as "missing identifier": exit 1
+        assert _names(sim) == {"a@example.fr": (None, "Noël"), "b@example.fr": (None, "Zoé")}
+    report = json.loads(summary.read_text())
+    assert report["rows"] == 2  # 5: lines, not records ("done: 2 of 5 rows")
+    assert "importing 2 rows" in capsys.readouterr().err
+
+
+async def test_a_bad_header_line_under_a_forced_encoding_blames_no_row(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, failures = tmp_path / "export.csv", tmp_path / "failures.csv"
+    source.write_bytes(
+        "Courriel;Prénom\r\n".encode("cp1252") + b"a@example.fr;Zoe\r\nb@example.fr;Lea\r\n"
+    )
+    async with _simulator(monkeypatch) as sim:
+        code = await _wsone_import(
+            sim, str(source), "--encoding", "utf-8", "--map", "Courriel=identifier_value",
+            "--failures", str(failures),
+        )  # fmt: skip
+        assert code == 0  # the header's byte made row 2 "line 1, 2 is not valid utf-8"
+        assert set(_names(sim)) == {"a@example.fr", "b@example.fr"}
+
+
+async def test_a_cp1252_header_in_a_utf8_file_is_mapped(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "export.csv"
+    source.write_bytes("Courriel,Prénom\n".encode("cp1252") + "a@example.fr,Zoé\n".encode())
+    async with _simulator(monkeypatch) as sim:
+        code = await _wsone_import(
+            sim, str(source), "--map", "Courriel=identifier_value", "--map", "Prénom=first_name"
+        )
+        assert code == 0  # was: "--map names 'prénom', not a column of this file", exit 2
+        assert _names(sim) == {"a@example.fr": ("Zoé", None)}
+
+
+def test_an_empty_file_says_so(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    source.write_bytes(b"")
+    assert main(["import", str(source), "--simulate"]) == 0  # was 2, "no identifier column"
+    assert "is empty: nothing to import" in capsys.readouterr().out
+
+
+def test_one_source_mapped_twice_is_refused(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_rows(source, FRENCH, encoding="cp1252", delimiter=";")
+    maps = ["--map", "Courriel=identifier_value", "--map", "courriel=email"]
+    assert main(["import", str(source), "--simulate", *maps]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    # Was: "no identifier_value column", the first --map silently dropped.
+    assert "--map names 'courriel' twice, as identifier_value and as email" in line
+
+
+async def test_a_stopped_import_says_how_to_resume(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, journal = tmp_path / "p.csv", tmp_path / "p.journal"
+    _write_csv(source, 100)
+    async with _simulator(monkeypatch) as sim:
+        sim.faults.add("*", "status", status=401, skip=10, times=10**6)
+        assert await _wsone_import(sim, str(source), "--journal", str(journal)) == 3
+        sim.faults.clear()
+        _write_csv(source, 200)  # more rows than the first run settled
+        sim.faults.add("*", "status", status=401, skip=10, times=10**6)
+        assert await _wsone_import(sim, str(source)) == 3
+    first, second = [
+        line for line in capsys.readouterr().err.splitlines() if line.startswith("to resume")
+    ]
+    assert f"the journal {journal} lists what settled" in first
+    assert "without --journal every row is looked up again first" in second
+
+
+def test_a_failures_file_another_import_writes_is_left_alone(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import fcntl
+
+    from wsone_async.cli import main
+
+    source, failures = tmp_path / "p.csv", tmp_path / "failures.csv"
+    _write_csv(source, 3, bad_every=2)
+    # The same command started twice: the second truncated the first's failures file, which
+    # went on writing after a hole of NUL bytes and reported rows that were no longer there.
+    failures.write_text("identifier_value,wsone_line\nx@example.fr,2\n")
+    before = failures.read_bytes()
+    with failures.open("rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # as the first import holds it
+        code = main(["import", str(source), "--simulate", "--failures", str(failures)])
+    assert code == 2
+    assert failures.read_bytes() == before
+    line = capsys.readouterr().err.splitlines()[-1]
+    assert f"--failures {failures}: in use by another import" in line
+    # Once it is free, an import writes it afresh.
+    assert main(["import", str(source), "--simulate", "--failures", str(failures)]) == 1
+    assert failures.read_bytes().count(b"\n") == 2
+
+
+def test_a_summary_that_cannot_be_written_is_said_before_the_import(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 3)
+    for target, why in [(tmp_path, "a directory"), (tmp_path / "no" / "s.json", "no such")]:
+        # Was: the whole import, then "[Errno 21] Is a directory" and exit 1 ("rows failed").
+        assert main(["import", str(source), "--simulate", "--summary-json", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert f"--summary-json {target}: {why}" in err and "importing" not in err
+
+
+def test_a_summary_that_fails_at_the_end_is_not_exit_0(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wsone_async.cli import main
+
+    source, summary = tmp_path / "p.csv", tmp_path / "s.json"
+    _write_csv(source, 3)
+
+    def full(self: pathlib.Path, *args: Any, **kwargs: Any) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pathlib.Path, "write_text", full)
+    assert main(["import", str(source), "--simulate", "--summary-json", str(summary)]) == 2
+    captured = capsys.readouterr()
+    assert "done: 3 of 3 rows" in captured.out  # the summary on screen all the same
+    assert captured.err.splitlines()[-1] == (
+        f"wsone import: --summary-json {summary}: No space left on device"
+    )
+
+
+async def test_a_failed_row_the_failures_encoding_cannot_hold_is_flagged(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A cp1252 file with one line pasted in UTF-8 holding a name cp1252 has no letter for:
+    # its failures row was written "?ukasz" without a word, and a re-import created that.
+    source, failures = tmp_path / "export.csv", tmp_path / "failures.csv"
+    data = "Courriel;Prénom;Date de naissance\r\na@example.fr;Zoé;01/01/1990\r\n".encode("cp1252")
+    data += "b@example.fr;Łukasz;31/02/1990\r\n".encode()
+    source.write_bytes(data)
+    async with _simulator(monkeypatch) as sim:
+        code = await _wsone_import(
+            sim, str(source), "--map", "Courriel=identifier_value", "--map",
+            "Prénom=first_name", "--map", "Date de naissance=birth_date",
+            "--failures", str(failures),
+        )  # fmt: skip
+        assert code == 1
+    assert "b@example.fr;?ukasz;" in failures.read_text(encoding="cp1252")
+    warning = [line for line in capsys.readouterr().err.splitlines() if "written as '?'" in line]
+    assert warning == [
+        f"warning: 1 row(s) of {failures} hold characters cp1252 cannot write, written as '?' "
+        "(input lines 3): fix them before importing that file again"
+    ]
+
+
+def test_the_pool_holds_a_connection_for_every_record_in_progress(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Waiting for a pooled connection counts in the connect time limit: at --concurrency 400
+    # against the default pool of 100, 191 of 20,000 rows failed "no connection to WsOne
+    # within the connect timeout" while WsOne was fine.
+    from wsone_async import cli
+
+    pools: list[int] = []
+
+    class Recording(cli.WsOneClient):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pools.append(kwargs.get("max_connections", 100))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "WsOneClient", Recording)
+    source = tmp_path / "p.csv"
+    _write_csv(source, 5)
+    assert cli.main(["import", str(source), "--simulate", "--concurrency", "400"]) == 0
+    assert pools and min(pools) > 400
+
+
+def test_ctrl_c_while_wsone_is_slow_to_answer_the_check_says_so(tmp_path: pathlib.Path) -> None:
+    source = tmp_path / "p.csv"
+    _write_csv(source, 3)
+    with socket.socket() as silent:  # accepts, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        env = {**os.environ, "WSONE_PASSWORD": "pw"}
+        command = [*WSONE, "import", str(source), "--base-url", url, "--user", "u"]
+        with subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env) as run:
+            assert run.stderr is not None
+            for line in run.stderr:
+                if line.startswith("importing"):
+                    break
+            run.send_signal(signal.SIGINT)
+            rest = run.stderr.read()
+            run.wait(timeout=30)
+    assert run.returncode == 130
+    assert "interrupted before the first row: nothing was imported" in rest  # was: silence
+    assert "Traceback" not in rest

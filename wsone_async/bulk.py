@@ -651,7 +651,10 @@ class _Breaker:
             try:
                 await self._probe()
             except WsOneError as exc:
-                last = exc
+                # The probe's own failure, not check_connection's wrapper around it: the
+                # message said "unreachable (... unreachable or unavailable (...))".
+                cause = exc.__cause__
+                last = cause if isinstance(cause, WsOneError) else exc
                 if self._clock() - opened >= self._config.give_up_after:
                     msg = (
                         f"WsOne stayed unreachable or failing for "
@@ -1071,6 +1074,9 @@ def import_prospects(
         records: ``CreatePersonRequest`` objects, or rows turned into them by
             ``to_request``; any iterable or async iterable, read lazily.
         concurrency: the most records in progress at once (and so requests in flight).
+            Keep it below the client's ``max_connections`` (100 by default): the wait for
+            a pooled connection counts in the connect time limit, so records beyond the
+            pool wait and may fail with a connect timeout while WsOne is fine.
         rate_limit: the most calls per second, each lookup and each creation; the client's
             retries of a call come on top, spaced by its backoff. None for no cap.
         dedupe: how to search before creating: ``True``/``"identifier"`` looks the
@@ -1190,6 +1196,9 @@ def _text(row: dict[str, Any], column: str) -> str | None:
 
 
 _WHOLE: Final = re.compile(r"[+-]?[0-9]{1,18}")
+#: A number as Excel shows a long one in a "General" cell, such as ``1,23457E+12``: the
+#: digits past the sixth are lost, so two cards would become one identifier.
+_SCIENTIFIC: Final = re.compile(r"[0-9]+(?:[.,][0-9]*)?[eE][+-]?[0-9]+")
 
 
 def _integer(row: dict[str, Any], column: str) -> int | None:
@@ -1294,6 +1303,13 @@ def prospect_from_row(row: dict[str, Any], *, source: str | None = None) -> m.Cr
     value = _text(row, "identifier_value")
     if value is None:
         column, problem = "identifier_value", "missing: a prospect needs an identifier"
+        raise RowError(column, problem)
+    if _SCIENTIFIC.fullmatch(value):
+        column, problem = (
+            "identifier_value",
+            "a number in scientific notation (such as 1,23457E+12): Excel rounded it; "
+            "format the column as Text and export the file again",
+        )
         raise RowError(column, problem)
     kind = _code(row, "identifier_type", m.IdentifierType) or m.IdentifierType.WEB_ACCOUNT
     company, trusted = (
@@ -1454,6 +1470,27 @@ def _column_for(
     return None, bool(folded) and folded not in REASON_COLUMNS
 
 
+def _csv_problem(error: csv.Error, first: int, last: int) -> str:
+    """What a CSV record that cannot be parsed has, said for the person who fixes it."""
+    where = f"line {first}" if first == last else f"lines {first}-{last}"
+    if "end of data" in str(error):
+        return f"a quote opened on line {first} is never closed ({where} to the end of the file)"
+    if "expected after" in str(error):
+        return (
+            f"{where}: a quoted cell goes on after its closing quote (inside a quoted cell, "
+            'write a quote as "")'
+        )
+    return f"{where}: not valid CSV ({error}); is a quote left open?"
+
+
+def _line_break(row: dict[str, Any]) -> str | None:
+    """The first documented column whose cell holds a line break, if any."""
+    for column, cell in row.items():
+        if "\n" in cell or "\r" in cell:
+            return column
+    return None
+
+
 class ProspectFile:
     """A prospects file opened for reading: its dialect detected and its header checked.
 
@@ -1522,25 +1559,49 @@ class ProspectFile:
             if self.dialect.kind == "jsonl":
                 yield from self._json_rows(lines, bad, encoding)
                 return
-            reader = csv.reader(lines, delimiter=self.dialect.delimiter)
-            next(reader, None)  # the header, checked by open_prospects
+            # strict: a quote left open reports its record at the end of the file instead of
+            # swallowing every line after it into one cell without a word.
+            reader = csv.reader(lines, delimiter=self.dialect.delimiter, strict=True)
+            with contextlib.suppress(csv.Error):
+                next(reader, None)  # the header, checked by open_prospects
+            bad.clear()  # the header's own undecodable bytes are no record's
             positions = self._positions
             width = len(self.dialect.header)
-            for cells in reader:
-                line = reader.line_num
+            while True:
+                line = reader.line_num + 1  # a record is reported by its first line
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    bad.clear()
+                    yield line, {"__error__": _csv_problem(exc, line, reader.line_num)}, []
+                    continue
                 if bad:
                     where = ", ".join(map(str, bad))
+                    verb = "lines {} are" if len(bad) > 1 else "line {} is"
                     bad.clear()
-                    yield line, {"__error__": f"line {where} is not valid {encoding}"}, cells
+                    why = f"{verb.format(where)} not valid {encoding}"
+                    yield line, {"__error__": why}, cells
                     continue
-                if not cells:
-                    continue
+                if not cells or (not cells[0].strip() and not "".join(cells).strip()):
+                    continue  # a blank line, or a row of empty cells (Excel leaves them)
                 count = len(cells)
                 if count > width and any(cell.strip() for cell in cells[width:]):
                     why = f"{count} cells, but the header has {width} columns"
                     yield line, {"__error__": why}, cells
                     continue
-                yield line, {column: cells[i] for i, column in positions if i < count}, cells
+                row = {column: cells[i] for i, column in positions if i < count}
+                if reader.line_num != line and (broken := _line_break(row)) is not None:
+                    # A record over several lines with a line break in a documented cell:
+                    # most likely a quote left open, which glued the next lines to it.
+                    why = (
+                        f"{broken} holds a line break (lines {line}-{reader.line_num} were "
+                        f"read as one record): is a quote left open on line {line}?"
+                    )
+                    yield line, {"__error__": why}, cells
+                    continue
+                yield line, row, cells
 
     def _json_rows(
         self, lines: Iterator[str], bad: list[int], encoding: str
@@ -1613,6 +1674,24 @@ def open_prospects(
         folded_map[source.strip().casefold()] = column
     with open(path, "rb") as file:
         sample = file.read(_SAMPLE)
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        msg = (
+            'the file is UTF-16 (Excel\'s "Unicode Text"): save it as "CSV UTF-8" or '
+            '"CSV (séparateur: point-virgule)" and import that'
+        )
+        raise InputError(msg)
+    if b"\x00" in sample:
+        msg = (
+            'not a text file (an Excel workbook?): save it as "CSV UTF-8" or '
+            '"CSV (séparateur: point-virgule)" and import that'
+        )
+        raise InputError(msg)
+    if b"\r" in sample.split(b"\n", 1)[0] and b"\n" not in sample.rstrip(b"\r"):
+        msg = (
+            'its lines end with CR alone (Excel\'s "CSV (Macintosh)"): save it as "CSV UTF-8" '
+            'or "CSV (séparateur: point-virgule)" and import that'
+        )
+        raise InputError(msg)
     bom = sample.startswith(_BOM)
     if bom:
         sample = sample[len(_BOM) :]
@@ -1625,11 +1704,20 @@ def open_prospects(
         dialect = Dialect(kind="jsonl", encoding=used, bom=bom, delimiter=",")
         return ProspectFile(path, dialect, forced=forced, mapping=folded_map, positions=())
     first = sample.split(b"\n", 1)[0]
-    header_text = first.decode(used, "replace")
+    try:
+        # Read as the rows are: a UTF-8 file whose header was typed on another machine
+        # may have it in cp1252, and --map must still find "Prénom".
+        header_text = first.decode(used if forced else "utf-8")
+    except UnicodeDecodeError:
+        header_text = first.decode(used if forced else _FALLBACK, "replace")
     if delimiter is None:
         counts = [header_text.count(candidate) for candidate in DELIMITERS]
         delimiter = DELIMITERS[counts.index(max(counts))] if max(counts) else ","
-    header = tuple(next(csv.reader([header_text], delimiter=delimiter), []))
+    try:
+        header = tuple(next(csv.reader([header_text.rstrip("\r\n")], delimiter=delimiter), []))
+    except csv.Error as exc:
+        msg = f"the header line is not valid CSV ({exc})"
+        raise InputError(msg) from None
     known = {column.casefold(): column for column in COLUMNS}
     positions: list[tuple[int, str]] = []
     unknown: list[str] = []

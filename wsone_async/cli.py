@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import IO, Any, Final
+from typing import IO, Any, Final, NoReturn
 
 from wsone_async import _probe
 from wsone_async import models as m
@@ -175,6 +175,14 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """A bad option gets one line, not the usage block above it: in a job runner's log
+    the reason is the line that matters, and ``--help`` is one command away."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(_EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
 def _positive_int(text: str) -> int:
     try:
         number = int(text)
@@ -182,6 +190,20 @@ def _positive_int(text: str) -> int:
         number = 0
     if number < 1:
         msg = f"must be a whole number of at least 1, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return number
+
+
+#: The most records in progress in one process: each holds a connection (a file
+#: descriptor, against a usual limit of 1024), and a million of them took 1.4 GB for 300
+#: rows. More goes through --shard, in more processes.
+_MAX_CONCURRENCY: Final = 500
+
+
+def _concurrency(text: str) -> int:
+    number = _positive_int(text)
+    if number > _MAX_CONCURRENCY:
+        msg = f"must be at most {_MAX_CONCURRENCY} (run --shard K/N imports for more), not {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return number
 
@@ -256,6 +278,7 @@ def _import_parser(sub: Any) -> None:
         ),
         epilog=f"exit statuses:\n{statuses}",
     )
+    parser.__class__ = _OneLineErrors  # the subparsers' class is shared by every command
     parser.add_argument("file", help="the prospects file (.csv, or .jsonl/.ndjson)")
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--base-url", help="the WsOne root URL, such as https://loyalty.example.fr")
@@ -269,7 +292,10 @@ def _import_parser(sub: Any) -> None:
         help="allow a plain http:// --base-url off loopback (the password then travels in clear)",
     )
     parser.add_argument(
-        "--concurrency", type=_positive_int, default=16, help="records in progress at once"
+        "--concurrency",
+        type=_concurrency,
+        default=16,
+        help=f"records in progress at once, at most {_MAX_CONCURRENCY}",
     )
     parser.add_argument(
         "--rate", type=_positive_float, default=None, help="max requests per second"
@@ -325,12 +351,56 @@ def _import_parser(sub: Any) -> None:
     )
 
 
-def _count_rows(path: str) -> int:
-    # For the progress bar's total only: count lines, without parsing (a quoted CSV field
-    # holding a line break makes it an estimate, which is fine for an ETA).
-    with open(path, "rb") as file:
-        lines = sum(1 for line in file if line.strip())
-    return lines if path.lower().endswith((".jsonl", ".ndjson")) else max(lines - 1, 0)
+def _count_rows(path: str, dialect: Dialect) -> int:
+    """The records of the file, for the progress bar's total and the summary.
+
+    CSV records are counted as the import reads them (a quoted cell may hold line breaks,
+    rows of empty cells are skipped), parsed as Latin-1: every byte is a character there,
+    and the delimiters, quotes and line ends of an ASCII-compatible encoding are the same.
+    """
+    with open(path, encoding="latin-1", newline="") as file:
+        if dialect.kind == "jsonl":
+            return sum(1 for line in file if line.strip())
+        reader = csv.reader(file, delimiter=dialect.delimiter)
+        count = 0
+        try:
+            next(reader, None)
+            for cells in reader:
+                if cells and "".join(cells).strip():
+                    count += 1
+        except csv.Error:
+            count += 1  # the import reports it as a bad row, and goes on
+            count += sum(1 for cells in reader if cells and "".join(cells).strip())
+        return count
+
+
+class _FailuresInUseError(OSError):
+    """Another import is writing the failures file."""
+
+
+def _claim(path: str) -> int:
+    """The failures file, opened for writing, locked, and only then emptied.
+
+    Opened with "w", the file of an import still running (the same command started twice)
+    was emptied under it: that import went on writing past a hole of NUL bytes, and said
+    it wrote rows that were gone. The lock (``flock``, as for the journal) dies with its
+    process; where ``fcntl`` does not exist (Windows) the file is emptied unlocked.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o666)
+    try:
+        if sys.platform != "win32":
+            import fcntl
+
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                msg = "in use by another import: give this import its own --failures file"
+                raise _FailuresInUseError(msg) from None
+        os.ftruncate(fd, 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 class _Failures:
@@ -342,13 +412,19 @@ class _Failures:
 
     def __init__(self, path: str | None, dialect: Dialect) -> None:
         self.written = 0
+        #: The input lines of the rows written with a character the file's encoding cannot
+        #: hold (a UTF-8 line in a cp1252 file): written as "?", to be fixed by hand.
+        self.replaced: list[int] = []
+        self._encoding = dialect.encoding
         self._json = dialect.kind == "jsonl"
         self._file: IO[str] | None = None
         self._writer: Any = None
         if path is None:
             return
         encoding = "utf-8-sig" if dialect.bom else dialect.encoding
-        self._file = open(path, "w", encoding=encoding, errors="replace", newline="")  # noqa: SIM115
+        self._file = open(  # noqa: SIM115  (closed by close())
+            _claim(path), "w", encoding=encoding, errors="replace", newline=""
+        )
         if self._json:
             return
         # The input's own reason columns (a failures file imported again) are replaced.
@@ -376,6 +452,10 @@ class _Failures:
         else:
             cells = [raw[i] if i < len(raw) else "" for i in self._keep]
             self._writer.writerow([*cells, *reasons])
+            try:
+                "".join(cells).encode(self._encoding)
+            except UnicodeEncodeError:
+                self.replaced.append(line)
         self.written += 1
 
     def close(self) -> None:
@@ -393,6 +473,16 @@ def _password(args: argparse.Namespace) -> str:
     return getpass.getpass(f"WsOne password for {args.user}: ")
 
 
+def _pool(args: argparse.Namespace) -> int:
+    """Connections for ``--concurrency`` records (and a probe of the circuit breaker).
+
+    The wait for a free connection counts in the connect time limit: with more records in
+    progress than connections, records failed "no connection to WsOne within the connect
+    timeout" although WsOne was fine (191 of 20,000 at --concurrency 400).
+    """
+    return max(100, int(args.concurrency) + 1)
+
+
 @contextlib.asynccontextmanager
 async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[WsOneClient, str]]:
     if args.simulate:
@@ -400,7 +490,12 @@ async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[WsOneClient, 
 
         async with (
             WsOneSimulator() as sim,
-            WsOneClient(sim.url, username=sim.username, password=sim.password) as client,
+            WsOneClient(
+                sim.url,
+                username=sim.username,
+                password=sim.password,
+                max_connections=_pool(args),
+            ) as client,
         ):
             yield client, f"an embedded WsOne simulator at {sim.url}"
         return
@@ -410,22 +505,77 @@ async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[WsOneClient, 
             username=args.user,
             password=_password(args),
             allow_insecure_http=args.allow_insecure_http,
+            max_connections=_pool(args),
         )
     except ValueError as exc:
-        raise _Exit(_EXIT_USAGE, f"--base-url / --user: {exc}") from None
+        # The library names its keyword; a user of the command needs the option's name.
+        text = str(exc).replace("allow_insecure_http=True", "--allow-insecure-http")
+        raise _Exit(_EXIT_USAGE, f"--base-url / --user: {text}") from None
     async with client:
         yield client, f"{args.base_url.rstrip('/')} as {args.user}"
 
 
-def _open_source(args: argparse.Namespace) -> ProspectFile:
+def _mapping(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """The --map options as a dict, refusing one source mapped twice (the last one won,
+    and the first column then seemed missing)."""
+    mapping: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for source, column in pairs:
+        folded = source.casefold()
+        if folded in seen and mapping[seen[folded]] != column:
+            msg = f"--map names {source!r} twice, as {mapping[seen[folded]]} and as {column}"
+            raise _Exit(_EXIT_USAGE, msg)
+        seen[folded] = source
+        mapping[source] = column
+    return mapping
+
+
+def _same_file(one: str, other: str) -> bool:
+    try:
+        return os.path.samefile(one, other)
+    except OSError:  # one of them does not exist yet
+        return os.path.realpath(one) == os.path.realpath(other)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an output that is the input or another output: it would be overwritten."""
+    seen = [("the input file", args.file)]
+    for option in ("failures", "journal", "summary_json"):
+        path = getattr(args, option)
+        if path is None:
+            continue
+        name = "--" + option.replace("_", "-")
+        for other_name, other in seen:
+            if _same_file(path, other):
+                msg = f"{name} {path} is also {other_name}: give it a file of its own"
+                raise _Exit(_EXIT_USAGE, msg)
+        seen.append((name, path))
+    if args.summary_json is not None:
+        # Checked now: written at the end, it failed after the whole import, with exit 1.
+        folder = os.path.dirname(os.path.abspath(args.summary_json))
+        if os.path.isdir(args.summary_json) or not os.path.isdir(folder):
+            why = "a directory" if os.path.isdir(args.summary_json) else "no such directory"
+            raise _Exit(_EXIT_USAGE, f"--summary-json {args.summary_json}: {why}")
+
+
+def _open_source(args: argparse.Namespace) -> ProspectFile | None:
+    if os.path.isdir(args.file):
+        raise _Exit(_EXIT_USAGE, f"{args.file}: a directory, not a file")
+    if os.path.exists(args.file) and not os.path.isfile(args.file):
+        # Such as /dev/stdin: the file is read more than once (its size, then its rows).
+        msg = f"{args.file}: not a regular file; save the rows to a file and import that"
+        raise _Exit(_EXIT_USAGE, msg)
     if not os.path.isfile(args.file):
         raise _Exit(_EXIT_USAGE, f"{args.file}: no such file")
+    _check_outputs(args)
+    if os.path.getsize(args.file) == 0:
+        return None  # not even a header: no rows, said as for a file with a header only
     try:
         return open_prospects(
             args.file,
             encoding=args.encoding,
             delimiter=args.delimiter,
-            mapping=dict(args.map),
+            mapping=_mapping(args.map),
             strict_columns=args.strict_columns,
         )
     except InputError as exc:
@@ -446,6 +596,9 @@ async def _import(args: argparse.Namespace) -> int:
     if args.base_url and not args.user:
         raise _Exit(_EXIT_USAGE, "--user is required with --base-url")
     source = await asyncio.to_thread(_open_source, args)
+    if source is None:
+        _out(f"{args.file} is empty: nothing to import")
+        return 0
     dialect = source.dialect
     err = sys.stderr
     _out(f"reading {args.file}: {dialect.describe()}", stream=err)
@@ -455,7 +608,7 @@ async def _import(args: argparse.Namespace) -> int:
             "(--map SOURCE=COLUMN imports one, --strict-columns refuses them)",
             stream=err,
         )
-    total = await asyncio.to_thread(_count_rows, args.file)
+    total = await asyncio.to_thread(_count_rows, args.file, dialect)
     if total == 0:
         _out(f"{args.file} has no rows: nothing to import")
         return 0
@@ -489,6 +642,8 @@ async def _import(args: argparse.Namespace) -> int:
 
     try:
         failures = _Failures(args.failures, dialect)
+    except _FailuresInUseError as exc:
+        raise _Exit(_EXIT_USAGE, f"--failures {args.failures}: {exc}") from None
     except OSError as exc:
         raise _Exit(_EXIT_USAGE, f"--failures {args.failures}: {exc.strerror or exc}") from None
 
@@ -514,6 +669,10 @@ async def _import(args: argparse.Namespace) -> int:
                 raise _Exit(_EXIT_CREDENTIALS, msg) from None
             except WsOneUnavailableError as exc:
                 raise _Exit(_EXIT_UNAVAILABLE, f"{exc}; nothing was imported") from None
+            except asyncio.CancelledError:
+                # Ctrl-C while WsOne is slow to answer the check: said, not a silent 130.
+                _out("interrupted before the first row: nothing was imported", stream=err)
+                raise
             task = asyncio.ensure_future(
                 run_import(
                     client,
@@ -558,6 +717,8 @@ async def _import(args: argparse.Namespace) -> int:
     finally:
         progress.finish()
         failures.close()
+    if summary is not None:
+        total = progress.done + progress.skipped  # every record, as the import read them
     counts = summary.counts if summary is not None else dict(progress.counts)
     seconds = summary.seconds if summary is not None else time.monotonic() - started
     all_settled = summary is not None and summary.all_settled
@@ -585,9 +746,15 @@ async def _import(args: argparse.Namespace) -> int:
         "journal": args.journal,
         "failures_file": args.failures,
     }
+    unwritten: str | None = None
     if args.summary_json:
         text = json.dumps(report, indent=2) + "\n"
-        await asyncio.to_thread(pathlib.Path(args.summary_json).write_text, text, "utf-8")
+        try:
+            await asyncio.to_thread(pathlib.Path(args.summary_json).write_text, text, "utf-8")
+        except OSError as exc:
+            # Said after the summary on screen; exit 0 would tell a job runner it is there.
+            unwritten = f"--summary-json {args.summary_json}: {exc.strerror or exc}"
+            status = status or _EXIT_USAGE
     if source.fallback_lines:
         first = source.fallback_lines[0]
         _out(
@@ -606,8 +773,26 @@ async def _import(args: argparse.Namespace) -> int:
         _out(f"no rows of {args.file} fall in shard {shard[0]}/{shard[1]}")
     if failures.written:
         _out(f"{failures.written} failed or unknown rows written to {args.failures}")
+    if failures.replaced:
+        lines = ", ".join(map(str, failures.replaced[:5])) + (
+            ", ..." if len(failures.replaced) > 5 else ""
+        )
+        _out(
+            f"warning: {len(failures.replaced)} row(s) of {args.failures} hold characters "
+            f"{dialect.encoding} cannot write, written as '?' (input lines {lines}): fix "
+            "them before importing that file again",
+            stream=err,
+        )
     if stopped is not None:
         _out(f"wsone import: {stopped}", stream=err)
+    if interrupted or stopped is not None:
+        if args.journal:
+            hint = f"the journal {args.journal} lists what settled; it is skipped"
+        else:
+            hint = "without --journal every row is looked up again first, none created twice"
+        _out(f"to resume, run the same command again ({hint})", stream=err)
+    if unwritten is not None:
+        _out(f"wsone import: {unwritten}", stream=err)
     return status
 
 
