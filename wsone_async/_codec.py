@@ -295,8 +295,18 @@ def _emit_value(
         src.emit(indent, "else:")
         if info.kind is Kind.MODEL:
             assert info.target is not None
-            item = src.const("decode", _decoder(info.target))
-            src.emit(indent + 1, f"{v} = _tuple(_map({item}, {v}))")
+            if depth < _INLINE_DEPTH:
+                # A loop in this function: a call per item, from C (map) or Python, costs
+                # more than the item's own decoding of a small block.
+                items, item = src.fresh("items"), src.fresh("item")
+                src.emit(indent + 1, f"{items} = []")
+                src.emit(indent + 1, f"for {item} in {v}:")
+                _emit_decode(src, info.target, item, item, indent + 2, depth + 1)
+                src.emit(indent + 2, f"{items}.append({item})")
+                src.emit(indent + 1, f"{v} = _tuple({items})")
+            else:
+                item = src.const("decode", _decoder(info.target))
+                src.emit(indent + 1, f"{v} = _tuple(_map({item}, {v}))")
         elif rule.canonical is None:
             src.emit(indent + 1, f"{v} = _tuple({v})")
         else:
@@ -373,9 +383,17 @@ def _emit_encode(src: Source, cls: type[Any], obj: str, out: str, indent: int, d
         src.emit(indent, f"if {v} is not None:")
         if info.kind is Kind.MODEL:
             assert info.target is not None
-            if not info.many and depth < _INLINE_DEPTH:
+            if depth < _INLINE_DEPTH:
                 inner = src.fresh("w")
-                _emit_encode(src, info.target, v, inner, indent + 1, depth + 1)
+                if info.many:  # a loop here, as in the decoder
+                    items, item = src.fresh("items"), src.fresh("item")
+                    src.emit(indent + 1, f"{items} = []")
+                    src.emit(indent + 1, f"for {item} in {v}:")
+                    _emit_encode(src, info.target, item, inner, indent + 2, depth + 1)
+                    src.emit(indent + 2, f"{items}.append({inner})")
+                    inner = items
+                else:
+                    _emit_encode(src, info.target, v, inner, indent + 1, depth + 1)
                 src.emit(indent + 1, f"{out}[{wire!r}] = {inner}")
                 continue
             enc = src.const("encode", _encoder(info.target))
