@@ -128,9 +128,12 @@ class _Bad(BadValue):
     """A body the generated decoder refuses outright (not an object, a missing field)."""
 
 
-def _leftovers(data: dict[str, Any], known: frozenset[str], extra: dict[str, Any] | None) -> Any:
-    """Keys of ``data`` the fields do not hold: unknown keys and explicit nulls."""
-    extra = {} if extra is None else extra
+def _leftovers(data: dict[str, Any], known: frozenset[str], extra: Any) -> Any:
+    """Keys of ``data`` the fields do not hold: unknown keys and explicit nulls.
+
+    ``extra`` is the dict of spellings kept so far, or ``EMPTY_EXTRA`` for none.
+    """
+    extra = {} if extra is EMPTY_EXTRA else extra
     for key, value in data.items():
         if value is None or key not in known:
             extra[key] = value
@@ -251,16 +254,17 @@ def _emit_decode(src: Source, cls: type[Any], data: str, out: str, indent: int, 
     values = [src.fresh("v") for _ in infos]
     _emit_fetch(src, cls, data, size, values, indent)
     src.emit(indent, f"{absent} = 0")
-    src.emit(indent, f"{ex} = None")
+    # ``ex`` stays the shared empty mapping unless a value keeps its spelling or a key is
+    # left over: the common case then has nothing more to do.
+    src.emit(indent, f"{ex} = _EMPTY")
     for info, v in zip(infos, values, strict=True):
         _emit_value(src, info, wire_name(cls, info), v, absent, ex, indent, depth)
     known = src.const("known", frozenset(wire_name(cls, info) for info in infos))
     src.emit(indent, f"if {size} + {absent} != {len(infos)}:")
     src.emit(indent + 1, f"{ex} = _leftovers({data}, {known}, {ex})")
-    src.emit(indent, f"elif {ex} is None:")
-    src.emit(indent + 1, f"{ex} = _EMPTY")
-    src.emit(indent, "else:")
-    src.emit(indent + 1, f"{ex} = _proxy({ex})")
+    if any(info.kind is not Kind.MODEL and RULES[info.kind].canonical for info in infos):
+        src.emit(indent, f"elif {ex} is not _EMPTY:")  # spellings kept, nothing left over
+        src.emit(indent + 1, f"{ex} = _proxy({ex})")
     # One dict, in attrs' order: instances whose dict keys are not shared read their
     # attributes faster (CPython 3.11 does not specialise reads on shared-key dicts).
     fields = "".join(f", {info.name!r}: {v}" for info, v in zip(infos, values, strict=True))
@@ -281,7 +285,7 @@ def _emit_value(
         missing = f"{absent} += 1"
 
     def keep_spelling(at: int) -> None:  # the value's spelling goes to wire_extra
-        src.emit(at, f"if {ex} is None:")
+        src.emit(at, f"if {ex} is _EMPTY:")
         src.emit(at + 1, f"{ex} = {{}}")
         src.emit(at, f"{ex}[{wire!r}] = {v}")
 
@@ -586,8 +590,9 @@ def to_wire(obj: Model) -> dict[str, Any]:
         ...                           identifier_value="1234567891011"))
         {'identifierType': 1, 'identifierValue': '1234567891011'}
     """
-    encode = _ENCODERS.get(type(obj))
-    if encode is None:
+    try:
+        encode = _ENCODERS[type(obj)]
+    except KeyError:
         encode = _compile_encoder(_model_class(obj))
     return encode(obj)
 
@@ -595,7 +600,7 @@ def to_wire(obj: Model) -> dict[str, Any]:
 def _model_class(obj: object) -> type[Model]:
     if not isinstance(obj, Model):
         msg = f"to_wire() takes a wsone_async model, got {type(obj).__name__}"
-        raise TypeError(msg)
+        raise TypeError(msg) from None  # called while handling the cache's KeyError
     return type(obj)
 
 
@@ -612,11 +617,12 @@ def from_wire(cls: type[M], data: Any) -> M:
         >>> block.identifier_type, dict(block.wire_extra)  # "10" keeps its spelling for to_wire
         (<IdentifierType.WEB_ACCOUNT: 10>, {'identifierType': '10'})
     """
-    decode = _DECODERS.get(cls)
-    if decode is None:
+    try:
+        decode = _DECODERS[cls]
+    except KeyError:
         if not _is_model(cls):
             msg = f"from_wire() takes a wsone_async model class, got {cls!r}"
-            raise TypeError(msg)
+            raise TypeError(msg) from None
         decode = _compile_decoder(cls)
     try:
         return decode(data)  # type: ignore[no-any-return]
