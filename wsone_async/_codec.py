@@ -23,7 +23,6 @@ encoder writes it back, so ``to_wire(from_wire(cls, body)) == body``.
 from __future__ import annotations
 
 import functools
-import operator
 import types
 from collections.abc import Callable, Iterable, Mapping
 from keyword import iskeyword
@@ -129,9 +128,12 @@ class _Bad(BadValue):
     """A body the generated decoder refuses outright (not an object, a missing field)."""
 
 
-def _leftovers(data: dict[str, Any], known: frozenset[str], extra: dict[str, Any] | None) -> Any:
-    """Keys of ``data`` the fields do not hold: unknown keys and explicit nulls."""
-    extra = {} if extra is None else extra
+def _leftovers(data: dict[str, Any], known: frozenset[str], extra: Any) -> Any:
+    """Keys of ``data`` the fields do not hold: unknown keys and explicit nulls.
+
+    ``extra`` is the dict of spellings kept so far, or ``EMPTY_EXTRA`` for none.
+    """
+    extra = {} if extra is EMPTY_EXTRA else extra
     for key, value in data.items():
         if value is None or key not in known:
             extra[key] = value
@@ -227,15 +229,15 @@ def _emit_fetch(
     if len(wires) == 1:
         src.emit(indent, f"{values[0]} = {data}.get({wires[0]!r})")
         return
-    # WsOne's answers usually hold every key (null when empty): one itemgetter call reads
-    # them all, several times faster than a get() per key. With fewer keys than fields
-    # some must be missing, and each key is looked up on its own.
+    # WsOne's answers usually hold every key (null when empty): plain subscripts read them
+    # all (CPython specialises them for dicts; faster than get() or an itemgetter call).
+    # With fewer keys than fields some must be missing, and each key is looked up on its own.
     targets = ", ".join(values)
-    all_keys = src.const("all_keys", operator.itemgetter(*wires))
     each_key = f"_map({data}.get, {src.const('keys', tuple(wires))})"
     src.emit(indent, f"if {size} >= {len(wires)}:")
     src.emit(indent + 1, "try:")
-    src.emit(indent + 2, f"{targets} = {all_keys}({data})")
+    for v, wire in zip(values, wires, strict=True):
+        src.emit(indent + 2, f"{v} = {data}[{wire!r}]")
     src.emit(indent + 1, "except KeyError:")
     src.emit(indent + 2, f"{targets} = {each_key}")
     src.emit(indent, "else:")
@@ -252,16 +254,17 @@ def _emit_decode(src: Source, cls: type[Any], data: str, out: str, indent: int, 
     values = [src.fresh("v") for _ in infos]
     _emit_fetch(src, cls, data, size, values, indent)
     src.emit(indent, f"{absent} = 0")
-    src.emit(indent, f"{ex} = None")
+    # ``ex`` stays the shared empty mapping unless a value keeps its spelling or a key is
+    # left over: the common case then has nothing more to do.
+    src.emit(indent, f"{ex} = _EMPTY")
     for info, v in zip(infos, values, strict=True):
         _emit_value(src, info, wire_name(cls, info), v, absent, ex, indent, depth)
     known = src.const("known", frozenset(wire_name(cls, info) for info in infos))
     src.emit(indent, f"if {size} + {absent} != {len(infos)}:")
     src.emit(indent + 1, f"{ex} = _leftovers({data}, {known}, {ex})")
-    src.emit(indent, f"elif {ex} is None:")
-    src.emit(indent + 1, f"{ex} = _EMPTY")
-    src.emit(indent, "else:")
-    src.emit(indent + 1, f"{ex} = _proxy({ex})")
+    if any(info.kind is not Kind.MODEL and RULES[info.kind].canonical for info in infos):
+        src.emit(indent, f"elif {ex} is not _EMPTY:")  # spellings kept, nothing left over
+        src.emit(indent + 1, f"{ex} = _proxy({ex})")
     # One dict, in attrs' order: instances whose dict keys are not shared read their
     # attributes faster (CPython 3.11 does not specialise reads on shared-key dicts).
     fields = "".join(f", {info.name!r}: {v}" for info, v in zip(infos, values, strict=True))
@@ -282,7 +285,7 @@ def _emit_value(
         missing = f"{absent} += 1"
 
     def keep_spelling(at: int) -> None:  # the value's spelling goes to wire_extra
-        src.emit(at, f"if {ex} is None:")
+        src.emit(at, f"if {ex} is _EMPTY:")
         src.emit(at + 1, f"{ex} = {{}}")
         src.emit(at, f"{ex}[{wire!r}] = {v}")
 
@@ -295,8 +298,18 @@ def _emit_value(
         src.emit(indent, "else:")
         if info.kind is Kind.MODEL:
             assert info.target is not None
-            item = src.const("decode", _decoder(info.target))
-            src.emit(indent + 1, f"{v} = _tuple(_map({item}, {v}))")
+            if depth < _INLINE_DEPTH:
+                # A loop in this function: a call per item, from C (map) or Python, costs
+                # more than the item's own decoding of a small block.
+                items, item = src.fresh("items"), src.fresh("item")
+                src.emit(indent + 1, f"{items} = []")
+                src.emit(indent + 1, f"for {item} in {v}:")
+                _emit_decode(src, info.target, item, item, indent + 2, depth + 1)
+                src.emit(indent + 2, f"{items}.append({item})")
+                src.emit(indent + 1, f"{v} = _tuple({items})")
+            else:
+                item = src.const("decode", _decoder(info.target))
+                src.emit(indent + 1, f"{v} = _tuple(_map({item}, {v}))")
         elif rule.canonical is None:
             src.emit(indent + 1, f"{v} = _tuple({v})")
         else:
@@ -373,9 +386,17 @@ def _emit_encode(src: Source, cls: type[Any], obj: str, out: str, indent: int, d
         src.emit(indent, f"if {v} is not None:")
         if info.kind is Kind.MODEL:
             assert info.target is not None
-            if not info.many and depth < _INLINE_DEPTH:
+            if depth < _INLINE_DEPTH:
                 inner = src.fresh("w")
-                _emit_encode(src, info.target, v, inner, indent + 1, depth + 1)
+                if info.many:  # a loop here, as in the decoder
+                    items, item = src.fresh("items"), src.fresh("item")
+                    src.emit(indent + 1, f"{items} = []")
+                    src.emit(indent + 1, f"for {item} in {v}:")
+                    _emit_encode(src, info.target, item, inner, indent + 2, depth + 1)
+                    src.emit(indent + 2, f"{items}.append({inner})")
+                    inner = items
+                else:
+                    _emit_encode(src, info.target, v, inner, indent + 1, depth + 1)
                 src.emit(indent + 1, f"{out}[{wire!r}] = {inner}")
                 continue
             enc = src.const("encode", _encoder(info.target))
@@ -569,8 +590,9 @@ def to_wire(obj: Model) -> dict[str, Any]:
         ...                           identifier_value="1234567891011"))
         {'identifierType': 1, 'identifierValue': '1234567891011'}
     """
-    encode = _ENCODERS.get(type(obj))
-    if encode is None:
+    try:
+        encode = _ENCODERS[type(obj)]
+    except KeyError:
         encode = _compile_encoder(_model_class(obj))
     return encode(obj)
 
@@ -578,7 +600,7 @@ def to_wire(obj: Model) -> dict[str, Any]:
 def _model_class(obj: object) -> type[Model]:
     if not isinstance(obj, Model):
         msg = f"to_wire() takes a wsone_async model, got {type(obj).__name__}"
-        raise TypeError(msg)
+        raise TypeError(msg) from None  # called while handling the cache's KeyError
     return type(obj)
 
 
@@ -595,11 +617,12 @@ def from_wire(cls: type[M], data: Any) -> M:
         >>> block.identifier_type, dict(block.wire_extra)  # "10" keeps its spelling for to_wire
         (<IdentifierType.WEB_ACCOUNT: 10>, {'identifierType': '10'})
     """
-    decode = _DECODERS.get(cls)
-    if decode is None:
+    try:
+        decode = _DECODERS[cls]
+    except KeyError:
         if not _is_model(cls):
             msg = f"from_wire() takes a wsone_async model class, got {cls!r}"
-            raise TypeError(msg)
+            raise TypeError(msg) from None
         decode = _compile_decoder(cls)
     try:
         return decode(data)  # type: ignore[no-any-return]
