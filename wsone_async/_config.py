@@ -12,7 +12,22 @@ from typing import Any, Final
 
 import attrs
 
-__all__ = ["NOT_PASSED", "NotPassed", "RetryBudget", "RetryPolicy", "Timeouts"]
+__all__ = [
+    "BASE_URL_ENV",
+    "NOT_PASSED",
+    "PASSWORD_ENV",
+    "USER_ENV",
+    "NotPassed",
+    "RetryBudget",
+    "RetryPolicy",
+    "Timeouts",
+]
+
+#: The environment variables naming a WsOne and its credentials (``WsOneClient.from_env``,
+#: and the password of ``wsone import`` and ``wsone probe``).
+BASE_URL_ENV: Final = "WSONE_BASE_URL"
+USER_ENV: Final = "WSONE_USER"
+PASSWORD_ENV: Final = "WSONE_PASSWORD"  # noqa: S105  (a variable's name, no secret)
 
 
 class NotPassed(enum.Enum):
