@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Callable
 from typing import Any, Final
 
 import attrs
@@ -186,3 +187,13 @@ class RetryPolicy:
         """Upper bound of the wait before retry ``retry_number`` (1 for the first retry)."""
         exponent = min(retry_number - 1, 62)
         return float(min(self.max_delay, self.initial_delay * (2**exponent)))
+
+    def backoff(self, retry_number: int, random: Callable[[], float]) -> float:
+        """The wait before retry ``retry_number``: its cap, or up to it with ``jitter``.
+
+        Args:
+            retry_number: 1 for the first retry.
+            random: a uniform random number in [0, 1).
+        """
+        cap = self.backoff_cap(retry_number)
+        return random() * cap if self.jitter else cap

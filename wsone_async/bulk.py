@@ -1023,8 +1023,7 @@ class _Import:
                     trips = breaker.trips
                 # The client's own backoff, jittered, so workers that failed together after
                 # an outage do not come back together.
-                cap = self._client.retry_policy.backoff_cap(max(rounds, 1))
-                await self._sleep(self._random() * cap)
+                await self._sleep(self._client.retry_policy.backoff(max(rounds, 1), self._random))
             rounds += 1
             if rounds > 1:
                 try:
