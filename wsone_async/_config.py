@@ -8,11 +8,27 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Callable
 from typing import Any, Final
 
 import attrs
 
-__all__ = ["NOT_PASSED", "NotPassed", "RetryBudget", "RetryPolicy", "Timeouts"]
+__all__ = [
+    "BASE_URL_ENV",
+    "NOT_PASSED",
+    "PASSWORD_ENV",
+    "USER_ENV",
+    "NotPassed",
+    "RetryBudget",
+    "RetryPolicy",
+    "Timeouts",
+]
+
+#: The environment variables naming a WsOne and its credentials (``WsOneClient.from_env``,
+#: and the password of ``wsone import`` and ``wsone probe``).
+BASE_URL_ENV: Final = "WSONE_BASE_URL"
+USER_ENV: Final = "WSONE_USER"
+PASSWORD_ENV: Final = "WSONE_PASSWORD"  # noqa: S105  (a variable's name, no secret)
 
 
 class NotPassed(enum.Enum):
@@ -171,3 +187,13 @@ class RetryPolicy:
         """Upper bound of the wait before retry ``retry_number`` (1 for the first retry)."""
         exponent = min(retry_number - 1, 62)
         return float(min(self.max_delay, self.initial_delay * (2**exponent)))
+
+    def backoff(self, retry_number: int, random: Callable[[], float]) -> float:
+        """The wait before retry ``retry_number``: its cap, or up to it with ``jitter``.
+
+        Args:
+            retry_number: 1 for the first retry.
+            random: a uniform random number in [0, 1).
+        """
+        cap = self.backoff_cap(retry_number)
+        return random() * cap if self.jitter else cap

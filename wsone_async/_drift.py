@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any, Final, NamedTuple
 
-from wsone_async._codec import wire_name
+from wsone_async._codec import WireField, wire_schema
 from wsone_async.models._base import EMPTY_EXTRA, Kind, Model, model_fields
 
 __all__ = [
@@ -71,35 +71,20 @@ class Finding(NamedTuple):
 
 
 # ------------------------------------------------------------------- the wire schema
+# The wire keys, kinds and nested models of each model come from the codec's
+# ``wire_schema``, the one table the decoder is built from: drift cannot disagree with it.
 
 
-class _Field(NamedTuple):
-    attr: str
-    kind: Kind
-    many: bool
-    target: type[Any] | None
+def _blocks(cls: type[Model]) -> Iterator[tuple[str, str, WireField]]:
+    """The block fields of model ``cls``, as (attribute, wire key, field).
 
-
-_SCHEMAS: dict[type[Any], tuple[dict[str, _Field], tuple[tuple[str, str, bool], ...]]] = {}
-
-
-def _wire_schema(cls: type[Any]) -> tuple[dict[str, _Field], tuple[tuple[str, str, bool], ...]]:
-    """Wire key -> field of model ``cls``, and its block fields as (attr, wire key, many).
-
-    The one place that reads the codec's naming rule here; it stands in for the codec's own
-    ``wire_schema`` until that exists.
+    ``wire_schema`` lists its keys in declaration order, as ``model_fields`` lists the
+    attributes, so the two pair up one to one.
     """
-    try:
-        return _SCHEMAS[cls]
-    except KeyError:
-        pass
-    fields = {
-        wire_name(cls, info): _Field(info.name, info.kind, info.many, info.target)
-        for info in model_fields(cls)
-    }
-    blocks = tuple((f.attr, wire, f.many) for wire, f in fields.items() if f.kind is Kind.MODEL)
-    schema = _SCHEMAS[cls] = (fields, blocks)
-    return schema
+    pairs = zip(model_fields(cls), wire_schema(cls).items(), strict=True)
+    for info, (wire, field) in pairs:
+        if field.kind is Kind.MODEL:
+            yield info.name, wire, field
 
 
 # ------------------------------------------------------------- JSON types and shapes
@@ -210,7 +195,7 @@ def safe_key(key: str) -> str:
     return f"<key: {shape(key)}>"
 
 
-def _classify(field: _Field, value: Any) -> tuple[str, str, str] | None:
+def _classify(field: WireField, value: Any) -> tuple[str, str, str] | None:
     """(kind, declared, seen) when a declared key's value differs from the model, else None."""
     if value is None or field.kind is Kind.RAW:
         return None
@@ -264,7 +249,7 @@ Finding(path='AccountResponse[].value', kind='type', declared='number', seen='st
 
 
 def _walk(data: dict[str, Any], cls: type[Any], prefix: str, missing: bool) -> Iterator[Finding]:
-    fields, _ = _wire_schema(cls)
+    fields = wire_schema(cls)
     for key, value in data.items():
         field = fields.get(key)
         path = prefix + safe_key(key)
@@ -276,17 +261,18 @@ def _walk(data: dict[str, Any], cls: type[Any], prefix: str, missing: bool) -> I
             yield Finding(path, *found)
             continue
         if field.kind is Kind.MODEL and value is not None:
-            assert field.target is not None
+            target = field.model
+            assert target is not None
             if field.many:
                 # Items are merged under one path: one finding per path, not per item.
                 seen: set[Finding] = set()
                 for item in value:
-                    for finding in _walk(item, field.target, path + "[].", missing):
+                    for finding in _walk(item, target, path + "[].", missing):
                         if finding not in seen:
                             seen.add(finding)
                             yield finding
             else:
-                yield from _walk(value, field.target, path + ".", missing)
+                yield from _walk(value, target, path + ".", missing)
     if missing:
         for wire, field in fields.items():
             if field.kind is Kind.MODEL and data.get(wire) is None:
@@ -347,7 +333,7 @@ class DriftMonitor:
             check(response, self, operation, "")
 
     def _look(self, cls: type[Any], extra: Mapping[str, Any], operation: str, prefix: str) -> None:
-        fields = _wire_schema(cls)[0]
+        fields = wire_schema(cls)
         for key, value in extra.items():
             field = fields.get(key)
             if field is None:
@@ -406,8 +392,8 @@ def _emit_check(
     lines.append(f"{pad}{x} = {obj}.wire_extra")
     lines.append(f"{pad}if {x} is not _EMPTY:")
     lines.append(f"{pad}    monitor._look({klass}, {x}, operation, prefix + {path!r})")
-    for attr, wire, many in _wire_schema(cls)[1]:
-        target = _wire_schema(cls)[0][wire].target
+    for attr, wire, field in _blocks(cls):
+        target, many = field.model, field.many
         assert target is not None
         child = f"{obj}_{depth}"
         lines.append(f"{pad}{child} = {obj}.__dict__[{attr!r}]")

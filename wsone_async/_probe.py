@@ -36,7 +36,7 @@ import attrs
 from wsone_async import models as m
 from wsone_async import operations as ops
 from wsone_async._codec import decode_json, to_wire, wire_name
-from wsone_async._config import RetryPolicy, Timeouts
+from wsone_async._config import PASSWORD_ENV, RetryPolicy, Timeouts
 from wsone_async._drift import FORMAT, MISSING, TYPE, UNKNOWN, Finding, analyse, safe_key, shape
 from wsone_async._redact import short
 from wsone_async._transport import TraceConfig
@@ -54,9 +54,6 @@ from wsone_async.errors import (
 from wsone_async.models._base import Kind, model_fields
 
 __all__ = ["add_parser", "run"]
-
-#: Where the password is read when it is not prompted for (as ``wsone import`` does).
-PASSWORD_ENV: Final = "WSONE_PASSWORD"  # noqa: S105  (a variable's name, no secret)
 
 #: The response headers recorded: those that matter for retries and connection reuse.
 HEADERS: Final = ("Retry-After", "Connection", "Keep-Alive", "Server")

@@ -213,8 +213,7 @@ class _Wait:
         error = _failure(retry_state)
         if isinstance(error, HTTPStatusError) and error.retry_after is not None:
             return error.retry_after  # at most max_retry_after: is_retryable checked it
-        cap = self._policy.backoff_cap(retry_state.attempt_number)
-        return self._random() * cap if self._policy.jitter else cap
+        return self._policy.backoff(retry_state.attempt_number, self._random)
 
 
 class _PastDeadline:

@@ -81,6 +81,7 @@ from wsone_async.errors import (
     ServerError,
     WsOneError,
 )
+from wsone_async.operations import CREATE_PERSON
 
 __all__ = [
     "COLUMNS",
@@ -818,6 +819,12 @@ class _Import:
             retry=attrs.evolve(client.retry_policy, reconcile_writes=True),
             on_attempt=self._observer(outer_hook),
         )
+        if CREATE_PERSON.name not in self._client.settlers:
+            msg = (
+                "the import settles ambiguous creations with the client's createPerson "
+                "settler, and this client has none (settlers={'createPerson': None})"
+            )
+            raise ValueError(msg)
 
     def _observer(
         self, outer: Callable[[AttemptInfo], None] | None
@@ -992,10 +999,16 @@ class _Import:
         return bool(found.person_response)
 
     async def _settle(self, request: m.CreatePersonRequest) -> tuple[Outcome, Exception | None]:
-        """Look up, create, and after an ambiguous failure look up again: at most once each.
+        """Look up, create, and after a failure settle before any retry: the whole loop.
 
-        This is the import's whole settle-and-retry loop, in one place so that it can be
-        replaced as one piece.
+        This is the import's only settle-and-retry loop, in one place so that it can be
+        replaced as one piece. Round 1 is the vendor's search-before-create and the
+        creation (the client settles an ambiguous one itself, with its settler). Each later
+        round is a retry of the record, so it goes through the client like one: it waits
+        the client's backoff, then asks :meth:`~wsone_async.client.WsOneClient.settle`
+        (the client's createPerson settler, charged to its retry budget) whether the
+        person is there before creating again. With the budget spent, that answer is
+        "cannot tell", and no request of the record is sent again.
         """
         check = self._dedupe is not None or self._resumed_run
         by_identifier = self._resumed_run
@@ -1013,13 +1026,24 @@ class _Import:
                     trips = breaker.trips
                 # The client's own backoff, jittered, so workers that failed together after
                 # an outage do not come back together.
-                cap = self._client.retry_policy.backoff_cap(max(rounds, 1))
-                await self._sleep(self._random() * cap)
+                await self._sleep(self._client.retry_policy.backoff(max(rounds, 1), self._random))
             rounds += 1
-            if check:
+            if rounds > 1:
+                try:
+                    settled = await self._send(lambda: self._client.settle(CREATE_PERSON, request))
+                except OutcomeUnknownError as exc:
+                    if isinstance(exc.__cause__, AuthenticationError):
+                        raise _Stop(exc.__cause__) from None
+                    last = exc  # cannot tell for now (or the budget is spent)
+                    continue
+                if settled.applied:
+                    return (Outcome.CREATED if ambiguous else Outcome.EXISTING), None
+                # Known not to be there: what follows decides the outcome.
+                ambiguous = False
+            if check and (rounds == 1 or (self._dedupe == "search" and not by_identifier)):
                 try:
                     if await self._exists(request, by_identifier=by_identifier):
-                        return (Outcome.CREATED if ambiguous else Outcome.EXISTING), None
+                        return Outcome.EXISTING, None
                 except WsOneError as exc:
                     if not is_retryable(exc, write=False, policy=self._client.retry_policy):
                         return Outcome.FAILED, exc
@@ -1028,18 +1052,18 @@ class _Import:
             try:
                 await self._send(lambda: self._client.create_person(request))
             except OutcomeUnknownError as exc:
-                # Even getPerson could not tell: look the identifier up again next round.
-                ambiguous, check, by_identifier, last = True, True, True, exc
+                # Even the client's settler could not tell: the next round asks again.
+                ambiguous, last = True, exc
                 continue
             except APIError as exc:
-                # Maybe a duplicate of another row, or of an earlier run: a lookup tells.
+                # Maybe a duplicate of another row, or of an earlier run: a lookup tells
+                # (a search-before-create, not a settling: it costs no retry).
                 try:
                     if await self._exists(request, by_identifier=True):
                         return Outcome.EXISTING, None
                 except WsOneError as lookup_error:
                     if is_retryable(lookup_error, write=False, policy=self._client.retry_policy):
-                        # The lookup could not tell for now: the next round looks first.
-                        check, by_identifier, last = True, True, exc
+                        last = exc  # the lookup could not tell for now: the next round does
                         continue
                 return Outcome.FAILED, exc
             except (RateLimitError, ServerError, APIConnectionError) as exc:
@@ -1088,6 +1112,9 @@ def import_prospects(
             (``ValueError``, such as :class:`RowError`) fails alone.
         max_rounds: lookup-and-create rounds per record before it is reported failed or
             unknown (transient failures get this many chances beyond the client's retries).
+            Each round after the first is a retry: it settles with the client's createPerson
+            settler (:meth:`WsOneClient.settle`), charged to the client's retry budget, and
+            with the budget spent, the record's remaining rounds send nothing.
         shard: ``(K, N)`` to import only shard K (from 0) of N: the records whose
             identifier falls in it (see :func:`in_shard`); the others yield nothing. N
             processes, each with its own K and journal, import every record exactly once.

@@ -22,6 +22,7 @@ from typing import IO, Any, Final, NoReturn
 
 from wsone_async import _probe
 from wsone_async import models as m
+from wsone_async._config import PASSWORD_ENV
 from wsone_async._version import __version__
 from wsone_async.bulk import (
     COLUMNS,
@@ -48,8 +49,6 @@ from wsone_async.errors import AuthenticationError, WsOneError
 
 __all__ = ["main"]
 
-#: Where ``wsone import`` reads the password when it is not prompted for.
-PASSWORD_ENV: Final = "WSONE_PASSWORD"  # noqa: S105  (a variable's name, no secret)
 _EXIT_USAGE: Final = 2
 _EXIT_INTERRUPTED: Final = 130
 

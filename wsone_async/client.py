@@ -38,7 +38,15 @@ from typing import Any, Final, Self
 from wsone_async import _telemetry
 from wsone_async import models as m
 from wsone_async import operations as ops
-from wsone_async._config import NOT_PASSED, NotPassed, RetryPolicy, Timeouts
+from wsone_async._config import (
+    BASE_URL_ENV,
+    NOT_PASSED,
+    PASSWORD_ENV,
+    USER_ENV,
+    NotPassed,
+    RetryPolicy,
+    Timeouts,
+)
 from wsone_async._drift import DriftMonitor
 from wsone_async._pipeline import AttemptInfo, CallPipeline, CallResult, _Hooks, _Settings, _Shared
 from wsone_async._retry import BudgetState
@@ -355,7 +363,7 @@ class WsOneClient(CallPipeline):
             ValueError: cannot create a WsOneClient ...: WSONE_BASE_URL, WSONE_PASSWORD not set
         """
         source = os.environ if environ is None else environ
-        names = ("WSONE_BASE_URL", "WSONE_USER", "WSONE_PASSWORD")
+        names = (BASE_URL_ENV, USER_ENV, PASSWORD_ENV)
         missing = [name for name in names if not source.get(name)]
         if missing:
             msg = f"cannot create a WsOneClient from the environment: {', '.join(missing)} not set"
