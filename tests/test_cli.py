@@ -930,3 +930,36 @@ def test_ctrl_c_while_wsone_is_slow_to_answer_the_check_says_so(tmp_path: pathli
     assert run.returncode == 130
     assert "interrupted before the first row: nothing was imported" in rest  # was: silence
     assert "Traceback" not in rest
+
+
+def test_sigterm_stops_the_import_like_ctrl_c(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A job runner (a Kubernetes eviction) sends SIGTERM: the summary is written and the
+    # journal closed, as for Ctrl-C. It used to end the process on the spot.
+    from wsone_async import cli
+
+    real = cli.run_import
+
+    async def terminated_after_the_first_row(*args: Any, on_result: Any, **kwargs: Any) -> Any:
+        sent = False
+
+        def hook(result: Any) -> None:
+            nonlocal sent
+            on_result(result)
+            if not sent:
+                sent = True
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        return await real(*args, on_result=hook, **kwargs)
+
+    monkeypatch.setattr(cli, "run_import", terminated_after_the_first_row)
+    source, journal = tmp_path / "p.csv", tmp_path / "j.journal"
+    _write_csv(source, 200)
+    status = cli.main(
+        ["import", str(source), "--simulate", "--journal", str(journal), "--concurrency", "2"]
+    )
+    assert status == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert 1 <= len(journal.read_text().splitlines()) < 200

@@ -51,6 +51,7 @@ __all__ = ["main"]
 
 _EXIT_USAGE: Final = 2
 _EXIT_INTERRUPTED: Final = 130
+_STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 
 
 def _out(text: str = "", *, stream: IO[str] | None = None) -> None:
@@ -149,7 +150,7 @@ EXIT_STATUSES: Final = (
         "a journal in use"),
     (3, "WsOne refused the credentials (HTTP 401 or 403)"),
     (4, "WsOne unreachable or unavailable, or no WsOne API at --base-url"),
-    (130, "interrupted (Ctrl-C): rerun with the same --journal to resume"),
+    (130, "interrupted (Ctrl-C or SIGTERM): rerun with the same --journal to resume"),
 )  # fmt: skip
 _EXIT_ROWS: Final = 1
 _EXIT_CREDENTIALS: Final = 3
@@ -687,9 +688,11 @@ async def _import(args: argparse.Namespace) -> int:
             loop = asyncio.get_running_loop()
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 # (Not available on Windows, nor outside the main thread.)
-                # Ctrl-C stops the import cleanly: workers cancelled, the journal closed
-                # with everything that settled, the summary written.
-                loop.add_signal_handler(signal.SIGINT, task.cancel)
+                # Ctrl-C, or the SIGTERM of a job runner (a Kubernetes eviction), stops the
+                # import cleanly: workers cancelled, the journal closed with everything
+                # that settled, the summary written.
+                for stop_signal in _STOP_SIGNALS:
+                    loop.add_signal_handler(stop_signal, task.cancel)
             try:
                 summary = await task
             except asyncio.CancelledError:
@@ -712,7 +715,8 @@ async def _import(args: argparse.Namespace) -> int:
                 stopped = _Exit(_EXIT_UNAVAILABLE, str(exc))
             finally:
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                    loop.remove_signal_handler(signal.SIGINT)
+                    for stop_signal in _STOP_SIGNALS:
+                        loop.remove_signal_handler(stop_signal)
     finally:
         progress.finish()
         failures.close()
