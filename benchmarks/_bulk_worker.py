@@ -20,6 +20,10 @@ Methods (all read the rows lazily from :func:`rows`, a generator: nothing is bui
 ``dedupe-on``
     ``run_import(...)`` with the default ``dedupe=True``: getPerson before createPerson,
     two requests per row.
+``semaphore-file`` and ``aread`` (with ``--file``, a CSV of the same rows)
+    The semaphore loop fed by ``read_rows(file)``, and ``run_import(..., dedupe=False)``
+    fed by ``aread_rows(file)`` as the README recommends: the same file, one request per
+    row each.
 
 The same ``WsOneClient`` settings (the defaults: 100 pooled connections, default time
 limits and retry policy) and the same concurrency are used by every method.
@@ -39,12 +43,25 @@ from collections.abc import Iterator
 from typing import Any
 
 from wsone_async import WsOneClient
-from wsone_async.bulk import prospect_from_row, run_import
+from wsone_async.bulk import aread_rows, prospect_from_row, read_rows, run_import
 
-METHODS = ("semaphore", "dedupe-off", "dedupe-on")
+METHODS = ("semaphore", "dedupe-off", "dedupe-on", "semaphore-file", "aread")
 #: The simulator's password comes through the environment, never the command line.
 # (wsone_async.testing is not imported: its server modules would inflate the RSS.)
 PASSWORD_ENV = "WSONE_BENCH_PASSWORD"
+
+
+def write_csv(path: str, count: int) -> None:
+    """The rows of :func:`rows` as a CSV file (what ``wsone import`` reads)."""
+    import csv
+
+    with open(path, "w", encoding="utf-8", newline="") as file:
+        writer = None
+        for row in rows(count):
+            if writer is None:
+                writer = csv.DictWriter(file, fieldnames=list(row))
+                writer.writeheader()
+            writer.writerow(row)
 
 
 def rows(count: int) -> Iterator[dict[str, Any]]:
@@ -132,6 +149,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         started, cpu_started = time.perf_counter(), time.process_time()
         if args.method == "semaphore":
             counts = await semaphore_import(client, records, args.concurrency)
+        elif args.method == "semaphore-file":
+            from_file = (row for _line, row in read_rows(args.file))
+            counts = await semaphore_import(client, from_file, args.concurrency)
+        elif args.method == "aread":
+            summary = await run_import(
+                client,
+                (row async for _line, row in aread_rows(args.file)),
+                to_request=prospect_from_row,
+                concurrency=args.concurrency,
+                dedupe=False,
+            )
+            counts = summary.counts
         else:
             summary = await run_import(
                 client,
@@ -166,6 +195,7 @@ def main() -> int:
     parser.add_argument("--method", choices=METHODS, required=True)
     parser.add_argument("--size", type=int, required=True)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--file", help="the CSV of the rows, for semaphore-file and aread")
     args = parser.parse_args()
     result = asyncio.run(run(args))
     sys.stdout.write(json.dumps(result) + "\n")

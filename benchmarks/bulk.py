@@ -33,6 +33,20 @@ After every import the simulator's state is checked (``GET /_control/state``): e
 Targets: peak RSS at the largest size at most 1.2x that at the smallest (the input must
 not be held in memory), and ``import_prospects(dedupe=False)`` at least 0.8x the rows/s of
 the semaphore loop.
+
+The file suite (``--suite files``, run after the memory suite by default) imports the same
+``--file-rows`` rows (20,000) written to a CSV file, four ways, in ``--file-rounds`` rounds
+whose order flips every round (A B C D, then D C B A: ABBA for every pair):
+
+* the semaphore loop fed by ``read_rows(file)``;
+* ``import_prospects(dedupe=False)`` fed by ``aread_rows(file)``, as the README recommends
+  (target: at least 0.9x the semaphore loop);
+* the ``wsone import`` command (``--dedupe none``) on the file (target: at least 0.9x
+  ``import_prospects`` on the same rows), and the same with ``--journal`` (target: 0.85x).
+
+The command's rows/s come from its ``--summary-json`` (the import itself, without the
+interpreter's start-up), as the workers' come from ``run_import``. Ratios are printed as
+the median of the rounds' ratios with their spread (lowest-highest).
 """
 
 from __future__ import annotations
@@ -56,7 +70,7 @@ from wsone_async.testing import SimulatorProcess
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _bulk_worker import PASSWORD_ENV  # noqa: E402  (a sibling module, not a package)
+from _bulk_worker import PASSWORD_ENV, write_csv  # noqa: E402  (a sibling module)
 
 BASELINE, HEADLINE, DEDUPE = "semaphore", "dedupe-off", "dedupe-on"
 LABELS = {
@@ -111,6 +125,7 @@ def import_once(
     method: str,
     size: int,
     concurrency: int,
+    file: str | None = None,
 ) -> dict[str, Any]:
     """Reset the simulator, run one import in a fresh process, check the simulator's state."""
     state = control.reset()
@@ -122,6 +137,7 @@ def import_once(
         str(HERE / "_bulk_worker.py"),
         *("--url", sim.url, "--username", sim.username),
         *("--method", method, "--size", str(size), "--concurrency", str(concurrency)),
+        *(("--file", file) if file else ()),
     ]
     server_cpu = _cpu_seconds(server)
     done = subprocess.run(
@@ -157,6 +173,116 @@ def _mib(kib: float) -> float:
     return kib / 1024
 
 
+FILE_METHODS = ("semaphore-file", "aread", "cli", "cli-journal")
+FILE_LABELS = {
+    "semaphore-file": "semaphore loop <- read_rows(file)",
+    "aread": "import_prospects <- aread_rows(file)",
+    "cli": "wsone import --dedupe none",
+    "cli-journal": "wsone import --dedupe none --journal",
+}
+#: (method, compared with, target)
+FILE_TARGETS = (
+    ("aread", "semaphore-file", 0.9),
+    ("cli", "aread", 0.9),
+    ("cli-journal", "aread", 0.85),
+)
+
+
+def cli_once(
+    sim: SimulatorProcess,
+    control: Control,
+    size: int,
+    concurrency: int,
+    file: str,
+    workdir: pathlib.Path,
+    *,
+    journal: bool,
+) -> dict[str, Any]:
+    """Reset the simulator, run ``wsone import`` on the file, check the simulator's state."""
+    control.reset()
+    summary = workdir / "summary.json"
+    command = [
+        sys.executable, "-m", "wsone_async", "import", file,
+        "--base-url", sim.url, "--user", sim.username,
+        "--dedupe", "none", "--concurrency", str(concurrency), "--summary-json", str(summary),
+    ]  # fmt: skip
+    if journal:
+        path = workdir / "import.journal"
+        path.unlink(missing_ok=True)
+        command += ["--journal", str(path)]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "WSONE_PASSWORD": sim.password},
+        check=False,
+    )
+    report = json.loads(summary.read_text()) if summary.exists() else {}
+    summary.unlink(missing_ok=True)
+    state = control.state()
+    if done.returncode != 0 or report.get("created") != size or state["persons"] != size:
+        msg = f"wsone import {size}: status {done.returncode}, {report}:\n{done.stderr}"
+        raise RuntimeError(msg)
+    return {"rows_per_s": size / report["seconds"], "seconds": report["seconds"]}
+
+
+def file_suite(size: int, rounds: int, concurrency: int, started: float) -> tuple[str, bool]:
+    """The four ways on one file, in flipping order; returns the report and PASS."""
+    import tempfile
+
+    runs: dict[str, list[float]] = {method: [] for method in FILE_METHODS}
+    ratios: dict[tuple[str, str], list[float]] = {(a, b): [] for a, b, _ in FILE_TARGETS}
+    with tempfile.TemporaryDirectory() as tmp, SimulatorProcess() as sim:
+        workdir = pathlib.Path(tmp)
+        file = str(workdir / "prospects.csv")
+        write_csv(file, size)
+        control = Control(sim)
+        server = simulator_process()
+        for round_number in range(rounds):
+            order = FILE_METHODS if round_number % 2 == 0 else FILE_METHODS[::-1]
+            rate: dict[str, float] = {}
+            for method in order:
+                if method.startswith("cli"):
+                    result = cli_once(
+                        sim, control, size, concurrency, file, workdir,
+                        journal=method == "cli-journal",
+                    )  # fmt: skip
+                else:
+                    result = import_once(sim, server, control, method, size, concurrency, file)
+                rate[method] = result["rows_per_s"]
+                runs[method].append(rate[method])
+                print(
+                    f"  [{time.monotonic() - started:6.0f}s] file {size} rows"
+                    f" round {round_number + 1}/{rounds} {method:<14} {rate[method]:8.0f} rows/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            for a, b in ratios:
+                ratios[a, b].append(rate[a] / rate[b])
+    lines = [
+        f"The same {size} rows from a CSV file (concurrency {concurrency}; {rounds} rounds,"
+        " order flipped each round; rows/s: median (lowest-highest)):",
+    ]
+    for method in FILE_METHODS:
+        values = runs[method]
+        lines.append(
+            f"  {FILE_LABELS[method]:<40} {statistics.median(values):7.0f}"
+            f" ({min(values):.0f}-{max(values):.0f})"
+        )
+    passed = True
+    for a, b, target in FILE_TARGETS:
+        values = ratios[a, b]
+        ratio = statistics.median(values)
+        ok = ratio >= target
+        passed &= ok
+        lines.append(
+            f"  {FILE_LABELS[a]} / {FILE_LABELS[b]}: {ratio:.2f}x"
+            f" ({min(values):.2f}-{max(values):.2f}; target >= {target}x)"
+            f"  {'PASS' if ok else 'FAIL'}"
+        )
+    return "\n".join(lines), passed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -172,7 +298,27 @@ def main() -> int:
         default=1,
         help="rounds (the first ones) that also run dedupe=True (default: %(default)s)",
     )
+    parser.add_argument(
+        "--suite",
+        choices=("all", "memory", "files"),
+        default="all",
+        help="the generator suite with memory (memory), the file and command suite (files), "
+        "or both (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--file-rows", type=int, default=20000, help="rows of the file suite (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--file-rounds", type=int, default=4, help="rounds of the file suite (default: %(default)s)"
+    )
     args = parser.parse_args()
+    if args.suite == "files":
+        started = time.monotonic()
+        text, passed = file_suite(args.file_rows, args.file_rounds, args.concurrency, started)
+        print(text)
+        print(f"Overall: {'PASS' if passed else 'FAIL'}")
+        print(f"({time.monotonic() - started:.0f}s)")
+        return 0
     sizes = sorted({int(part) for part in args.sizes.split(",") if part.strip()})
     if not sizes or min(sizes) < 1 or args.concurrency < 1 or args.rounds < 1:
         parser.error("sizes, concurrency and rounds must be positive")
@@ -209,6 +355,9 @@ def main() -> int:
                     ratios.setdefault((size, method), []).append(ratio)
 
     print(report(runs, ratios, sizes, methods, args.concurrency))
+    if args.suite == "all":
+        text, _ = file_suite(args.file_rows, args.file_rounds, args.concurrency, started)
+        print(text)
     print(f"({time.monotonic() - started:.0f}s)")
     return 0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from wsone_async._codec import from_wire, to_wire
 from wsone_async._config import RetryBudget, RetryPolicy, Timeouts
 from wsone_async._version import __version__
-from wsone_async.client import AttemptInfo, WsOneClient
+from wsone_async.client import AttemptInfo, CallResult, WsOneClient
 from wsone_async.errors import (
     APIConnectionError,
     APIError,
@@ -18,7 +18,9 @@ from wsone_async.errors import (
     AuthenticationError,
     ClientClosedError,
     ClientStateError,
+    Disposition,
     HTTPStatusError,
+    NotFoundError,
     OutcomeUnknownError,
     RateLimitError,
     ResponseDecodeError,
@@ -27,6 +29,7 @@ from wsone_async.errors import (
     WsOneError,
     register_error_code,
 )
+from wsone_async.web import HTTPAnswer, http_answer
 
 __all__ = [
     "APIConnectionError",
@@ -34,9 +37,13 @@ __all__ = [
     "APIError",
     "APITimeoutError",
     "AuthenticationError",
+    "CallResult",
     "ClientClosedError",
     "ClientStateError",
+    "Disposition",
+    "HTTPAnswer",
     "HTTPStatusError",
+    "NotFoundError",
     "OutcomeUnknownError",
     "RateLimitError",
     "ResponseDecodeError",
@@ -49,6 +56,7 @@ __all__ = [
     "WsOneError",
     "__version__",
     "from_wire",
+    "http_answer",
     "register_error_code",
     "to_wire",
 ]

@@ -8,11 +8,27 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Callable
 from typing import Any, Final
 
 import attrs
 
-__all__ = ["NOT_PASSED", "NotPassed", "RetryBudget", "RetryPolicy", "Timeouts"]
+__all__ = [
+    "BASE_URL_ENV",
+    "NOT_PASSED",
+    "PASSWORD_ENV",
+    "USER_ENV",
+    "NotPassed",
+    "RetryBudget",
+    "RetryPolicy",
+    "Timeouts",
+]
+
+#: The environment variables naming a WsOne and its credentials (``WsOneClient.from_env``,
+#: and the password of ``wsone import`` and ``wsone probe``).
+BASE_URL_ENV: Final = "WSONE_BASE_URL"
+USER_ENV: Final = "WSONE_USER"
+PASSWORD_ENV: Final = "WSONE_PASSWORD"  # noqa: S105  (a variable's name, no secret)
 
 
 class NotPassed(enum.Enum):
@@ -79,7 +95,8 @@ class Timeouts:
     connect: float | None = attrs.field(default=5.0, validator=_positive)
     #: The longest silence allowed while waiting for or reading the answer.
     read: float | None = attrs.field(default=30.0, validator=_positive)
-    #: One attempt, from asking for a connection to the end of the body.
+    #: One attempt, from asking for a connection to the end of the body. The library's own
+    #: timer (``asyncio.timeout``), so a cancel stays a cancel and no limit is rounded up.
     attempt: float = attrs.field(default=30.0, validator=_positive_required)
     #: The whole call: every attempt and every wait between them (the deadline).
     total: float | None = attrs.field(default=60.0, validator=_positive)
@@ -134,7 +151,8 @@ class RetryPolicy:
 
     Which failures are retried depends on the operation, not on this policy: a read is
     retried after any transient failure, a write only when the request provably never
-    reached WsOne or WsOne explicitly refused it (429, 503). See the README's retry rules.
+    reached WsOne or WsOne explicitly refused it (429, or 503 with ``Retry-After``). See the
+    README's retry rules.
 
     Example:
         >>> RetryPolicy(max_retries=0).max_retries  # exactly one attempt
@@ -159,7 +177,8 @@ class RetryPolicy:
     #: (``budget=None``), not bring a bucket of its own.
     budget: RetryBudget | None = attrs.field(default=RetryBudget(), validator=_budget)
     #: After an ambiguous write failure, settle the outcome with a read (getPerson on the new
-    #: identifier, verifyTransaction on the receipt) before deciding to send it again.
+    #: identifier, verifyTransaction on the receipt: see ``wsone_async.settlement``) before
+    #: deciding to send it again.
     reconcile_writes: bool = attrs.field(
         default=False, validator=attrs.validators.instance_of(bool)
     )
@@ -168,3 +187,13 @@ class RetryPolicy:
         """Upper bound of the wait before retry ``retry_number`` (1 for the first retry)."""
         exponent = min(retry_number - 1, 62)
         return float(min(self.max_delay, self.initial_delay * (2**exponent)))
+
+    def backoff(self, retry_number: int, random: Callable[[], float]) -> float:
+        """The wait before retry ``retry_number``: its cap, or up to it with ``jitter``.
+
+        Args:
+            retry_number: 1 for the first retry.
+            random: a uniform random number in [0, 1).
+        """
+        cap = self.backoff_cap(retry_number)
+        return random() * cap if self.jitter else cap

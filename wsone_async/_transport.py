@@ -1,30 +1,52 @@
 """One HTTP attempt: the only aiohttp user outside ``testing/``.
 
 The transport owns (or borrows) the ``aiohttp.ClientSession``, posts JSON with the Basic
-``Authorization`` header built once, applies the attempt's time limits, and turns every
-aiohttp and asyncio failure into a :mod:`wsone_async.errors` error, here and nowhere else,
-always chained with ``raise ... from``. Each connection error says whether the request may
-have reached WsOne (``request_sent``): the retry rules for writes depend on it.
+``Authorization`` header built once, bounds the attempt, and turns every aiohttp and
+asyncio failure into a :mod:`wsone_async.errors` error, here and nowhere else, always
+chained with ``raise ... from``. Each connection error says whether the request may have
+reached WsOne (``request_sent``): the retry rules for writes depend on it.
+
+Time: each attempt runs inside the library's own ``asyncio.timeout`` (not aiohttp's
+``ClientTimeout(total=...)``), so a cancel of the caller's task is never turned into a
+timeout, and limits are not rounded up to the next second. aiohttp keeps only the
+``connect`` and ``read`` limits, which it can tell apart.
+
+Memory: answers are read with aiohttp's decompression off and decompressed here, at most
+``max_response_size`` decoded bytes, whatever ``Content-Length`` says (a gzip bomb of a few
+KiB cannot become gigabytes).
+
+Connections: a kept-alive connection that the server closed while it sat in the pool is
+never used for a request (see :class:`_Connector`).
 
 Then it decodes the answer in a fixed order: the HTTP status first, then the JSON, then
-the envelope's ``responseCode`` (``"000"`` or absent is a success), then the model.
+the envelope's ``responseCode``, then the model. Only ``"000"`` makes a success of a write;
+a read's answer without a ``responseCode`` is accepted when it holds a block its model
+knows (the vendor's own getFullPerson example has no ``responseCode``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email.utils
 import logging
 import math
+import select
 import ssl
+import weakref
+import zlib
 from collections.abc import Iterable
 from typing import Any, Final, TypeVar
 
 import aiohttp
 import multidict
 import yarl
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.client_reqrep import ClientRequest
+from aiohttp.connector import Connection
+from aiohttp.tracing import Trace
 
-from wsone_async._codec import decode_json, from_wire, redact_wire
+from wsone_async._codec import decode_json, from_wire, redact_wire, wire_name
 from wsone_async._redact import REDACTED
 from wsone_async.errors import (
     APIConnectionError,
@@ -39,14 +61,18 @@ from wsone_async.errors import (
     error_class_for,
 )
 from wsone_async.models import Model
+from wsone_async.models._base import Kind, model_fields
 
 __all__ = [
+    "DEFAULT_KEEPALIVE_TIMEOUT",
     "SUCCESS",
     "ClientSession",
+    "Limits",
     "Reply",
     "TraceConfig",
     "Transport",
     "decode_reply",
+    "log_view",
     "parse_retry_after",
 ]
 
@@ -63,6 +89,16 @@ M = TypeVar("M", bound=Model)
 SUCCESS: Final = "000"
 _HTTP_OK_FIRST, _HTTP_OK_LAST = 200, 299
 
+#: Seconds an idle pooled connection is kept. Below the idle timeouts of common servers
+#: and proxies in front of WsOne (5 s: uvicorn, Node.js, many load balancer defaults), so
+#: the client drops a connection before the server does rather than racing its close.
+DEFAULT_KEEPALIVE_TIMEOUT: Final = 4.0
+
+# The encodings this module decodes itself, hence the only ones it asks for.
+_ACCEPT_ENCODING: Final = "gzip, deflate"
+# A gzip body may be several members end to end; more than this is an attack, not a body.
+_MAX_GZIP_MEMBERS: Final = 64
+
 
 class Reply:
     """What one attempt got back: status, ``Retry-After`` header and body."""
@@ -73,6 +109,95 @@ class Reply:
         self.status = status
         self.retry_after = retry_after
         self.body = body
+
+
+class Limits:
+    """The time limits of one attempt, built once per client and per shortened attempt.
+
+    ``seconds`` bounds the whole attempt (the library's own timer); ``name`` says which
+    setting it comes from (``"attempt"``, or ``"total"`` when the call's deadline is
+    nearer); ``aiohttp`` holds the connect and read limits aiohttp applies itself.
+    """
+
+    __slots__ = ("aiohttp", "name", "seconds")
+
+    def __init__(self, seconds: float, name: str, client_timeout: aiohttp.ClientTimeout) -> None:
+        self.seconds = seconds
+        self.name = name
+        self.aiohttp = client_timeout
+
+
+class _Connector(aiohttp.TCPConnector):
+    """A pool that never sends a request on a connection the server already closed.
+
+    A server closes a kept-alive connection when it has been idle for its own timeout. If
+    the close (FIN or RST) reached this machine while the event loop was busy, aiohttp
+    still believes the connection alive and writes the request on it; the request then
+    fails with no answer, and for a write that is an unknown outcome. Before reusing a
+    pooled connection, this connector asks the kernel whether anything arrived on it: on
+    an idle HTTP/1.1 connection nothing may, so anything (end of stream, reset, stray
+    bytes) means the server is done with it, and it is dropped before a byte is sent.
+
+    What stays ambiguous, on purpose: a close that arrives *after* the request was written.
+    The client cannot tell a server that closed an idle connection from one that read the
+    request and then failed, so that write keeps its unknown outcome (aiohttp itself
+    resends only idempotent methods there, as RFC 9112 section 9.3.1.1 allows). The
+    keep-alive timeout, shorter than the server's, keeps that window rare.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Connections handed out before, with their socket's descriptor.
+        self._seen: weakref.WeakKeyDictionary[ResponseHandler, int] = weakref.WeakKeyDictionary()
+        # One poller for every check: registering an fd is no system call, polling is one.
+        self._poller = select.poll() if _HAS_POLL else None
+
+    async def connect(
+        self,
+        req: ClientRequest,
+        traces: list[Trace],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's signature)
+    ) -> Connection:
+        while True:
+            connection = await super().connect(req, traces, timeout)
+            protocol = connection.protocol
+            if protocol is None:
+                return connection
+            fd = self._seen.get(protocol)
+            if fd is None:  # a new connection: nothing to check yet
+                self._seen[protocol] = _descriptor(protocol)
+                return connection
+            if not _readable(fd, self._poller):
+                return connection
+            logger.debug("dropped a kept-alive connection the server had closed")
+            connection.close()
+
+
+_HAS_POLL: Final = hasattr(select, "poll")
+_POLL_EVENTS: Final = (select.POLLIN | select.POLLERR | select.POLLHUP) if _HAS_POLL else 0
+
+
+def _descriptor(protocol: ResponseHandler) -> int:
+    transport = protocol.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    return -1 if sock is None else int(sock.fileno())
+
+
+def _readable(fd: int, poller: Any) -> bool:
+    """Whether anything (end of stream, reset, bytes) arrived on an idle connection."""
+    if fd < 0:
+        return False
+    try:
+        if poller is None:  # no poll() on this platform (Windows): select() it is
+            readable, _, _ = select.select([fd], [], [], 0)
+            return bool(readable)
+        poller.register(fd, _POLL_EVENTS)
+        try:
+            return bool(poller.poll(0))
+        finally:
+            poller.unregister(fd)
+    except (OSError, ValueError):
+        return True  # a socket the kernel no longer knows is not one to send on
 
 
 class Transport:
@@ -90,12 +215,15 @@ class Transport:
         trace_configs: Iterable[aiohttp.TraceConfig] | None,
         max_response_size: int,
         user_agent: str,
+        keepalive_timeout: float | None = DEFAULT_KEEPALIVE_TIMEOUT,
     ) -> None:
-        # Built once: aiohttp 3.14 deprecates BasicAuth objects and auth=.
+        # Built once: aiohttp 3.14 deprecates BasicAuth objects and auth=. The client
+        # checked that both encode as UTF-8.
         self._headers: Final = {
             "Authorization": aiohttp.encode_basic_auth(username, password),
             "Content-Type": "application/json",
             "Accept": "application/json",
+            "Accept-Encoding": _ACCEPT_ENCODING,
             "User-Agent": user_agent,
         }
         self._session = session
@@ -104,6 +232,7 @@ class Transport:
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self._trace_configs = list(trace_configs or ())
         self._max_response_size = max_response_size
+        self._keepalive_timeout = keepalive_timeout
         self._base = yarl.URL(base_url.rstrip("/"))
 
     def url(self, path: str) -> yarl.URL:
@@ -118,7 +247,13 @@ class Transport:
     def open(self) -> None:
         """Create the session this transport owns; call it inside the running event loop."""
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl)
+            connector = _Connector(
+                limit=self._max_connections,
+                ssl=self._ssl,
+                keepalive_timeout=self._keepalive_timeout,
+                # aiohttp rounds limits of 5 s and more up to the next whole second.
+                timeout_ceil_threshold=math.inf,
+            )
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 trace_configs=self._trace_configs or None,
@@ -132,70 +267,99 @@ class Transport:
         if self.owns_session and self._session is not None and not self._session.closed:
             await self._session.close()
 
-    def timeout(self, *, attempt: float, connect: float | None, read: float | None) -> Any:
-        """The aiohttp time limits of one attempt.
+    def limits(
+        self, *, attempt: float, connect: float | None, read: float | None, name: str = "attempt"
+    ) -> Limits:
+        """The time limits of one attempt of at most ``attempt`` seconds.
 
         A read limit at or above the attempt's is not armed: it could never fire first, and
         aiohttp pays for it on every chunk received (about 6% of throughput here).
         """
-        return aiohttp.ClientTimeout(
-            total=attempt,
-            connect=None if connect is None else min(connect, attempt),
-            sock_read=read if read is not None and read < attempt else None,
+        return Limits(
+            attempt,
+            name,
+            aiohttp.ClientTimeout(
+                total=None,
+                connect=None if connect is None else min(connect, attempt),
+                sock_read=read if read is not None and read < attempt else None,
+                ceil_threshold=math.inf,
+            ),
         )
 
-    async def post(self, url: yarl.URL, body: bytes, limits: Any) -> Reply:
-        """Send one attempt; every failure leaves as a wsone_async error.
-
-        ``limits`` comes from :meth:`timeout`.
-        """
+    async def post(self, url: yarl.URL, body: bytes, limits: Limits, operation: str) -> Reply:
+        """Send one attempt of ``operation``; every failure leaves as a wsone_async error."""
         session = self._session
-        assert session is not None, "open() first"
-        if session.closed:
+        if session is None or session.closed:
             # A borrowed session its owner closed: aiohttp would raise a bare RuntimeError.
             msg = "the aiohttp session given to WsOneClient was closed by its owner"
             raise ClientStateError(msg)
+        bound = asyncio.timeout(limits.seconds)
         try:
-            async with session.post(
-                url,
-                data=body,
-                headers=self._headers,
-                timeout=limits,
-                allow_redirects=False,  # a redirected POST may turn into a GET
-            ) as response:
+            async with (
+                bound,
+                session.post(
+                    url,
+                    data=body,
+                    headers=self._headers,
+                    timeout=limits.aiohttp,
+                    allow_redirects=False,  # a redirected POST may turn into a GET
+                    auto_decompress=False,  # decompressed below, under the size cap
+                ) as response,
+            ):
                 length = response.content_length
                 if length is not None and length <= self._max_response_size:
                     reply_body = await response.read()
                 else:
                     reply_body = await self._read_capped(response, length)
                 status = response.status
+                coding = response.headers.get("Content-Encoding")
                 # Only an error answer can ask for a delay; skip the lookup otherwise.
                 retry_after = response.headers.get("Retry-After") if status >= 300 else None
-                return Reply(status, retry_after, reply_body)
         except aiohttp.ClientResponseError as exc:
+            _raise_if_cancelled(exc)
             # A malformed answer. aiohttp's error carries our request headers, which hold
             # the Authorization header: scrubbed before it is chained.
             _scrub_request_info(exc)
-            msg = f"WsOne's answer could not be read ({type(exc).__name__})"
+            msg = f"{operation}: WsOne's answer could not be read ({type(exc).__name__})"
             raise APIConnectionError(msg, request_sent=True) from exc
         except aiohttp.ConnectionTimeoutError as exc:
+            _raise_if_cancelled(exc)
             # No connection in time (pool full or host slow): nothing was sent.
-            msg = "no connection to WsOne within the connect timeout"
-            raise APITimeoutError(msg, request_sent=False) from exc
-        except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
-            # The attempt's total or read limit expired with the request possibly received.
-            msg = "WsOne did not answer within the time limit"
-            raise APITimeoutError(msg, request_sent=True) from exc
+            msg = f"{operation}: no connection to WsOne within the connect limit"
+            raise APITimeoutError(msg, request_sent=False, limit="connect") from exc
+        except aiohttp.ServerTimeoutError as exc:
+            _raise_if_cancelled(exc)
+            msg = f"{operation}: WsOne went silent for longer than the read limit"
+            raise APITimeoutError(msg, request_sent=True, limit="read") from exc
+        except TimeoutError as exc:
+            _raise_if_cancelled(exc)
+            # The library's own bound: the attempt's limit, or what was left of the call's.
+            if bound.expired():
+                which: str | None = limits.name
+                msg = (
+                    f"{operation}: WsOne did not answer within the {which} limit "
+                    f"({limits.seconds:.3g} s)"
+                )
+            else:  # a timeout from below aiohttp, which named no limit
+                which, msg = None, f"{operation}: WsOne did not answer in time"
+            raise APITimeoutError(msg, request_sent=True, limit=which) from exc
         except aiohttp.ClientConnectorError as exc:
+            _raise_if_cancelled(exc)
             # Refused, unreachable, DNS or TLS set-up failure: before any byte was sent.
-            msg = f"cannot connect to WsOne ({type(exc).__name__})"
+            msg = f"{operation}: cannot connect to WsOne ({type(exc).__name__})"
             raise APIConnectionError(msg, request_sent=False) from exc
         except ResponseTooLargeError:
             raise
         except (aiohttp.ClientError, OSError) as exc:
+            _raise_if_cancelled(exc)
             # Reset, disconnect, truncated or malformed answer: after the request was sent.
-            msg = f"the connection to WsOne failed after sending ({type(exc).__name__})"
+            msg = (
+                f"{operation}: the connection to WsOne failed after sending ({type(exc).__name__})"
+            )
             raise APIConnectionError(msg, request_sent=True) from exc
+        if coding is not None:
+            reply_body = _decompress(reply_body, coding, self._max_response_size, operation)
+        return Reply(status, retry_after, reply_body)
 
     async def _read_capped(self, response: aiohttp.ClientResponse, length: int | None) -> bytes:
         # A body over the cap is refused before it is held in memory: from its announced
@@ -210,6 +374,54 @@ class Transport:
                 raise _too_large(cap)
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _raise_if_cancelled(exc: BaseException) -> None:
+    # A cancel of the caller's task must leave as CancelledError, whatever a library under
+    # this one made of it on the way (aiohttp's own timers once turned it into a timeout).
+    # The library's own bound has given its cancel back by now (uncancel), so any cancel
+    # still counted is the caller's.
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from exc
+
+
+def _decompress(raw: bytes, coding: str, cap: int, operation: str) -> bytes:
+    """The decoded body, never more than ``cap`` bytes of it held in memory."""
+    coding = coding.strip().lower()
+    if coding in ("", "identity"):
+        return raw
+    if coding in ("gzip", "x-gzip"):
+        wbits = 16 + zlib.MAX_WBITS
+    elif coding == "deflate":
+        # RFC 9110's deflate is zlib-wrapped; some servers send raw deflate instead.
+        wbits = zlib.MAX_WBITS if raw[:1] and raw[0] & 0x0F == 8 else -zlib.MAX_WBITS
+    else:
+        msg = "the answer uses a Content-Encoding other than gzip or deflate, the ones asked for"
+        raise ResponseDecodeError(msg, operation=operation)
+    parts: list[bytes] = []
+    size = 0
+    data = raw
+    for _ in range(_MAX_GZIP_MEMBERS):
+        decompressor = zlib.decompressobj(wbits)
+        try:
+            part = decompressor.decompress(data, cap - size + 1)
+        except zlib.error as exc:
+            msg = f"the answer's {coding} body is corrupt"
+            raise ResponseDecodeError(msg, operation=operation) from exc
+        size += len(part)
+        if size > cap:
+            msg = f"{operation}: the decompressed response body is larger than {cap} bytes"
+            raise ResponseTooLargeError(msg)
+        parts.append(part)
+        if not decompressor.eof:
+            msg = f"the answer's {coding} body is cut short"
+            raise ResponseDecodeError(msg, operation=operation)
+        data = decompressor.unused_data
+        if not data or wbits != 16 + zlib.MAX_WBITS:
+            return b"".join(parts)
+    msg = f"the answer's gzip body has more than {_MAX_GZIP_MEMBERS} members"
+    raise ResponseDecodeError(msg, operation=operation)
 
 
 def _scrub_request_info(error: aiohttp.ClientResponseError) -> None:
@@ -227,7 +439,10 @@ def _too_large(cap: int) -> ResponseTooLargeError:
 
 
 def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP date."""
+    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP date.
+
+    Anything else, including a date no calendar can hold, reads as no ``Retry-After``.
+    """
     if value is None:
         return None
     text = value.strip()
@@ -240,43 +455,101 @@ def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> f
         return seconds if math.isfinite(seconds) and seconds >= 0 else None
     try:
         when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        now = now or dt.datetime.now(dt.UTC)
+        return max(0.0, (when - now).total_seconds())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        # OverflowError: a year such as 99999999999 passes the parser, not datetime.
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    now = now or dt.datetime.now(dt.UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 _AUTH_STATUSES: Final = frozenset({401, 403})
 
+# Response model -> the wire names of the blocks it holds (PersonResponse, ...).
+_BLOCKS: dict[type[Any], frozenset[str]] = {}
 
-def decode_reply(reply: Reply, response_type: type[M], *, operation: str) -> M:
-    """Turn a reply into the response model, or raise the error it stands for."""
+
+def _known_blocks(cls: type[Any]) -> frozenset[str]:
+    try:
+        return _BLOCKS[cls]
+    except KeyError:
+        pass
+    blocks = _BLOCKS[cls] = frozenset(
+        wire_name(cls, info) for info in model_fields(cls) if info.kind is Kind.MODEL
+    )
+    return blocks
+
+
+def decode_reply(
+    reply: Reply,
+    response_type: type[M],
+    *,
+    operation: str,
+    write: bool = False,
+    error_class: Any = error_class_for,
+) -> M:
+    """Turn a reply into the response model, or raise the error it stands for.
+
+    An answer to a write (``write=True``) is a success only with ``responseCode`` ``"000"``:
+    without one, nothing says WsOne applied it, and the :class:`ResponseDecodeError` raised
+    makes the write's outcome unknown. A read's answer without ``responseCode`` is taken
+    when it holds at least one block its model knows (as the vendor's getFullPerson
+    example does); otherwise it is not a WsOne answer (``{}``, a proxy's
+    ``{"message": ...}``) and the error has no path, so the read is retried.
+
+    ``error_class`` maps a ``responseCode`` to its :class:`~wsone_async.errors.APIError`
+    class (the global registry by default).
+    """
     status = reply.status
     if not _HTTP_OK_FIRST <= status <= _HTTP_OK_LAST:
         raise _status_error(status, reply.retry_after, operation)
     data = decode_json(reply.body, operation=operation)
     if logger.isEnabledFor(logging.DEBUG):
-        logger.debug("%s answer: %s", operation, redact_wire(data, response_type))
+        logger.debug("%s answer: %s", operation, log_view(data, response_type))
     if type(data) is not dict:
         msg = f"the answer is a JSON {type(data).__name__}, not an object"
         raise ResponseDecodeError(msg, path="$", operation=operation)
     code = data.get("responseCode")
-    if code is not None and code != SUCCESS:
-        if isinstance(code, bool) or not isinstance(code, str | int):
-            msg = "the answer's responseCode is neither a string nor a number"
-            raise ResponseDecodeError(msg, path="$.responseCode", operation=operation)
-        code_text = str(code)
-        infos = data.get("infos")
-        raise error_class_for(code_text)(
-            code_text, infos if isinstance(infos, str) else None, operation=operation
-        )
+    if code != SUCCESS:
+        _check_unsuccessful(data, code, response_type, operation, write, error_class)
     try:
         return from_wire(response_type, data)
     except ResponseDecodeError as exc:
         # Re-raised with the operation's name; the path stays.
         raise ResponseDecodeError(str(exc), path=exc.path, operation=operation) from exc
+
+
+def _check_unsuccessful(
+    data: dict[str, Any],
+    code: object,
+    response_type: type[Any],
+    operation: str,
+    write: bool,
+    error_class: Any,
+) -> None:
+    """Raise what an answer without ``responseCode`` ``"000"`` means, unless it is a read's
+    answer that names no code but holds a known block."""
+    if code is None:
+        if write:
+            msg = "the answer to a write has no responseCode: nothing says it was applied"
+            raise ResponseDecodeError(msg, path="$.responseCode", operation=operation)
+        if not _known_blocks(response_type).isdisjoint(data):
+            return
+        msg = f"the answer has no responseCode and none of the blocks {operation} answers with"
+        raise ResponseDecodeError(msg, operation=operation)
+    if isinstance(code, bool) or not isinstance(code, str | int):
+        msg = "the answer's responseCode is neither a string nor a number"
+        raise ResponseDecodeError(msg, path="$.responseCode", operation=operation)
+    code_text = str(code).strip()
+    if not code_text or code_text.strip("0") == "":
+        # 0, "0", " 000 ": a success spelled otherwise, or not; a write's outcome is unknown.
+        msg = "the answer's responseCode is zero but not the string '000'"
+        raise ResponseDecodeError(msg, path="$.responseCode", operation=operation)
+    infos = data.get("infos")
+    raise error_class(code_text)(
+        code_text, infos if isinstance(infos, str) else None, operation=operation
+    )
 
 
 def _status_error(status: int, retry_after_header: str | None, operation: str) -> HTTPStatusError:
@@ -288,3 +561,34 @@ def _status_error(status: int, retry_after_header: str | None, operation: str) -
     if status >= 500:
         return ServerError(status, operation=operation, retry_after=retry_after)
     return HTTPStatusError(status, operation=operation, retry_after=retry_after)
+
+
+def log_view(data: Any, cls: type[Any] | None) -> Any:
+    """A JSON body as it may appear in a DEBUG log, read along model ``cls``.
+
+    Values follow the codec's redaction; keys the model does not declare are replaced too,
+    since a server chooses them freely (an email address can be a key).
+    """
+    return _hide_keys(redact_wire(data, cls), cls, 0)
+
+
+_MAX_LOG_DEPTH: Final = 32
+
+
+def _hide_keys(data: Any, cls: type[Any] | None, depth: int) -> Any:
+    if depth > _MAX_LOG_DEPTH:
+        return REDACTED
+    if isinstance(data, list):
+        return [_hide_keys(item, cls, depth + 1) for item in data]
+    if not isinstance(data, dict):
+        return data
+    fields = {wire_name(cls, info): info for info in model_fields(cls)} if cls else {}
+    out: dict[str, Any] = {}
+    for number, (key, value) in enumerate(data.items(), 1):
+        info = fields.get(key)
+        if info is None:
+            out[f"{REDACTED}#{number}"] = _hide_keys(value, None, depth + 1)
+        else:
+            target = info.target if info.kind is Kind.MODEL else None
+            out[key] = _hide_keys(value, target, depth + 1)
+    return out

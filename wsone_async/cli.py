@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import codecs
 import contextlib
 import csv
-import datetime as dt
 import getpass
 import json
 import os
@@ -18,29 +18,40 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import IO, Any, Final
+from typing import IO, Any, Final, NoReturn
 
+from wsone_async import _probe
 from wsone_async import models as m
+from wsone_async._config import PASSWORD_ENV
 from wsone_async._version import __version__
 from wsone_async.bulk import (
     COLUMNS,
+    REASON_COLUMNS,
+    Dialect,
     ImportResult,
     ImportSummary,
+    InputError,
+    JournalInUseError,
     Outcome,
+    ProspectFile,
     RowError,
-    aread_rows,
+    WsOneUnavailableError,
+    aread,
+    check_connection,
+    in_shard,
+    open_prospects,
     prospect_from_row,
+    prospect_key,
     run_import,
 )
 from wsone_async.client import WsOneClient
-from wsone_async.errors import WsOneError
+from wsone_async.errors import AuthenticationError, WsOneError
 
 __all__ = ["main"]
 
-#: Where ``wsone import`` reads the password when it is not prompted for.
-PASSWORD_ENV: Final = "WSONE_PASSWORD"  # noqa: S105  (a variable's name, no secret)
 _EXIT_USAGE: Final = 2
 _EXIT_INTERRUPTED: Final = 130
+_STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 
 
 def _out(text: str = "", *, stream: IO[str] | None = None) -> None:
@@ -60,40 +71,59 @@ def _mask(value: str | None) -> str:
 
 
 class _Progress:
-    """A progress bar with rate and ETA on a terminal; plain lines otherwise."""
+    """A progress bar with rate and ETA on a terminal; plain lines otherwise.
 
-    def __init__(self, total: int | None, stream: IO[str], *, every: float = 2.0) -> None:
+    The rate and the ETA count only the rows this run works on: rows an earlier run
+    settled (resumed from the journal) and other shards' rows pass in no time.
+    """
+
+    def __init__(
+        self,
+        total: int | None,
+        stream: IO[str],
+        *,
+        every: float = 5.0,
+        share: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.total = total
         self.stream = stream
         self.tty = stream.isatty()
         self.counts = dict.fromkeys(("created", "existing", "failed", "unknown", "resumed"), 0)
         self.done = 0
-        self._started = time.monotonic()
-        self._last = 0.0
+        self.skipped = 0
+        self._share = share
+        self._clock = clock
+        self._started = clock()
+        self._last = self._started
+        # A log gets a line every few seconds at most; a terminal redraws its bar.
         self._every = every if not self.tty else 0.2
-        # Plain lines also come every 5% of the rows, so a log shows steady progress.
-        self._step = max(1, total // 20) if total and not self.tty else None
+
+    def skip(self) -> None:
+        """Count a row of another shard (read, not this run's work)."""
+        self.skipped += 1
 
     def add(self, result: ImportResult) -> None:
         self.done += 1
         self.counts["resumed" if result.resumed else result.outcome.value] += 1
-        now = time.monotonic()
-        stepped = self._step is not None and self.done % self._step == 0
-        if stepped or now - self._last >= self._every or self.done == self.total:
+        now = self._clock()
+        if now - self._last >= self._every:
             self._last = now
             self.show()
 
     def line(self) -> str:
-        elapsed = max(time.monotonic() - self._started, 1e-9)
-        rate = self.done / elapsed
+        elapsed = max(self._clock() - self._started, 1e-9)
+        worked = self.done - self.counts["resumed"]
+        rate = worked / elapsed
         counts = ", ".join(f"{name} {count}" for name, count in self.counts.items() if count)
+        position = self.done + self.skipped
         if self.total:
-            share = self.done / self.total
-            left = (self.total - self.done) / rate if rate > 0 else 0.0
+            share = min(position / self.total, 1.0)
+            left = (self.total - position) * self._share
+            eta = f"ETA {max(left, 0) / rate:4.0f}s" if rate > 0 else "ETA    ?"
             bar = "#" * int(share * 20) + "." * (20 - int(share * 20))
             return (
-                f"[{bar}] {self.done}/{self.total} {share:4.0%} {rate:6.0f} rows/s "
-                f"ETA {left:4.0f}s  {counts}"
+                f"[{bar}] {position}/{self.total} {share:4.0%} {rate:6.0f} rows/s {eta}  {counts}"
             )
         return f"{self.done} rows {rate:6.0f} rows/s  {counts}"
 
@@ -112,16 +142,143 @@ class _Progress:
 
 # ----------------------------------------------------------------------------- import
 
+#: ``wsone import``'s exit statuses: ``--help`` shows this table, and the README too.
+EXIT_STATUSES: Final = (
+    (0, "every row ended created or existing (in this run or an earlier one)"),
+    (1, "some rows failed or stayed unknown (see --failures)"),
+    (2, "usage or input error: a bad option, a missing file, no identifier column, "
+        "a journal in use"),
+    (3, "WsOne refused the credentials (HTTP 401 or 403)"),
+    (4, "WsOne unreachable or unavailable, or no WsOne API at --base-url"),
+    (130, "interrupted (Ctrl-C or SIGTERM): rerun with the same --journal to resume"),
+)  # fmt: skip
+_EXIT_ROWS: Final = 1
+_EXIT_CREDENTIALS: Final = 3
+_EXIT_UNAVAILABLE: Final = 4
+
+
+class _Exit(Exception):
+    """Ends ``wsone import`` with one line on stderr and a specific exit status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Defaults shown (those that are values, not "none"), the epilog's table as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default not in (None, False, [], argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+class _OneLineErrors(argparse.ArgumentParser):
+    """A bad option gets one line, not the usage block above it: in a job runner's log
+    the reason is the line that matters, and ``--help`` is one command away."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(_EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        msg = f"must be a whole number of at least 1, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return number
+
+
+#: The most records in progress in one process: each holds a connection (a file
+#: descriptor, against a usual limit of 1024), and a million of them took 1.4 GB for 300
+#: rows. More goes through --shard, in more processes.
+_MAX_CONCURRENCY: Final = 500
+
+
+def _concurrency(text: str) -> int:
+    number = _positive_int(text)
+    if number > _MAX_CONCURRENCY:
+        msg = f"must be at most {_MAX_CONCURRENCY} (run --shard K/N imports for more), not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return number
+
+
+def _positive_float(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        number = 0.0
+    if not 0 < number < float("inf"):
+        msg = f"must be a positive number, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return number
+
+
+def _shard(text: str) -> tuple[int, int]:
+    number, _, count = text.partition("/")
+    try:
+        shard = int(number), int(count)
+    except ValueError:
+        shard = (-1, 0)
+    if not 0 <= shard[0] < shard[1]:
+        msg = f"must be K/N with 0 <= K < N, such as 0/4 (shards count from 0), not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return shard
+
+
+def _column_map(text: str) -> tuple[str, str]:
+    source, equals, column = text.rpartition("=")
+    if not equals or not source.strip():
+        msg = f"must be SOURCE=COLUMN, such as 'Courriel=identifier_value', not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    if column.strip() not in COLUMNS:
+        msg = f"{column.strip()!r} is not a documented column; use one of: {', '.join(COLUMNS)}"
+        raise argparse.ArgumentTypeError(msg)
+    return source.strip(), column.strip()
+
+
+_DELIMITER_NAMES: Final = {",": ",", ";": ";", "tab": "\t", "\t": "\t", "\\t": "\t"}
+
+
+def _delimiter(text: str) -> str:
+    if text.lower() not in _DELIMITER_NAMES:
+        msg = f"must be ',', ';' or 'tab', not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return _DELIMITER_NAMES[text.lower()]
+
+
+def _encoding(text: str) -> str:
+    try:
+        name = codecs.lookup(text).name
+    except LookupError:
+        name = ""
+    # Lines are split on the byte of '\n': only encodings that keep ASCII as it is fit.
+    if not name or "\n,;".encode(name, "ignore") != b"\n,;" or name.startswith("utf-16"):
+        msg = f"must be an encoding that keeps ASCII, such as utf-8 or cp1252, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return name
+
 
 def _import_parser(sub: Any) -> None:
+    statuses = "\n".join(f"  {status:>3}  {meaning}" for status, meaning in EXIT_STATUSES)
     parser = sub.add_parser(
         "import",
         help="import prospects from a CSV or JSON Lines file",
+        formatter_class=_HelpFormatter,
         description=(
-            "Import prospects from FILE (CSV with a header, or .jsonl), each person created "
-            f"once. The password comes from ${PASSWORD_ENV}, or is prompted for."
+            "Import prospects from FILE (CSV with a header, or .jsonl), each person created\n"
+            f"once. The password comes from ${PASSWORD_ENV}, or is prompted for. The file's\n"
+            "encoding (UTF-8 with or without BOM, else cp1252) and delimiter (, ; or tab)\n"
+            "are detected; unknown columns are ignored with a warning."
         ),
+        epilog=f"exit statuses:\n{statuses}",
     )
+    parser.__class__ = _OneLineErrors  # the subparsers' class is shared by every command
     parser.add_argument("file", help="the prospects file (.csv, or .jsonl/.ndjson)")
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--base-url", help="the WsOne root URL, such as https://loyalty.example.fr")
@@ -129,8 +286,20 @@ def _import_parser(sub: Any) -> None:
         "--simulate", action="store_true", help="import into an embedded simulator instead"
     )
     parser.add_argument("--user", help="the API user (with --base-url)")
-    parser.add_argument("--concurrency", type=int, default=16, help="records in progress at once")
-    parser.add_argument("--rate", type=float, default=None, help="max requests per second")
+    parser.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="allow a plain http:// --base-url off loopback (the password then travels in clear)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        default=16,
+        help=f"records in progress at once, at most {_MAX_CONCURRENCY}",
+    )
+    parser.add_argument(
+        "--rate", type=_positive_float, default=None, help="max requests per second"
+    )
     parser.add_argument(
         "--dedupe",
         choices=("identifier", "search", "none"),
@@ -139,55 +308,154 @@ def _import_parser(sub: Any) -> None:
     )
     parser.add_argument("--journal", help="journal file: rerun with the same file to resume")
     parser.add_argument(
-        "--failures", help="write failed and unknown rows, with reasons, to this CSV"
+        "--failures",
+        help="write the failed and unknown rows to this file, as the input is written "
+        "(encoding, delimiter), with reason columns that a re-import ignores",
     )
     parser.add_argument("--summary-json", help="write the summary as JSON to this file")
     parser.add_argument("--source", help="the requests' 'source' field, such as CONTEST-2026")
+    parser.add_argument(
+        "--encoding",
+        type=_encoding,
+        default=None,
+        help="the file's encoding, such as cp1252 (default: detected; a line it cannot "
+        "decode is a bad row)",
+    )
+    parser.add_argument(
+        "--delimiter",
+        type=_delimiter,
+        default=None,
+        help="the CSV delimiter: ',', ';' or 'tab' (default: detected from the header)",
+    )
+    parser.add_argument(
+        "--map",
+        type=_column_map,
+        action="append",
+        default=[],
+        metavar="SOURCE=COLUMN",
+        help="read the file's column SOURCE as COLUMN, such as 'Courriel=identifier_value' "
+        "(repeatable)",
+    )
+    parser.add_argument(
+        "--strict-columns",
+        action="store_true",
+        help="refuse a file with unknown columns instead of ignoring them",
+    )
+    parser.add_argument(
+        "--shard",
+        type=_shard,
+        default=None,
+        metavar="K/N",
+        help="import only shard K of N (K from 0), split on the identifier: N imports "
+        "of one file, each with its own --journal, create each person exactly once",
+    )
 
 
-def _count_rows(path: str) -> int:
-    # For the progress bar's total only: count lines, without parsing (a quoted CSV field
-    # holding a line break makes it an estimate, which is fine for an ETA).
-    with open(path, "rb") as file:
-        lines = sum(1 for line in file if line.strip())
-    return lines if path.lower().endswith((".jsonl", ".ndjson")) else max(lines - 1, 0)
+def _count_rows(path: str, dialect: Dialect) -> int:
+    """The records of the file, for the progress bar's total and the summary.
+
+    CSV records are counted as the import reads them (a quoted cell may hold line breaks,
+    rows of empty cells are skipped), parsed as Latin-1: every byte is a character there,
+    and the delimiters, quotes and line ends of an ASCII-compatible encoding are the same.
+    """
+    with open(path, encoding="latin-1", newline="") as file:
+        if dialect.kind == "jsonl":
+            return sum(1 for line in file if line.strip())
+        reader = csv.reader(file, delimiter=dialect.delimiter)
+        count = 0
+        try:
+            next(reader, None)
+            for cells in reader:
+                if cells and "".join(cells).strip():
+                    count += 1
+        except csv.Error:
+            count += 1  # the import reports it as a bad row, and goes on
+            count += sum(1 for cells in reader if cells and "".join(cells).strip())
+        return count
+
+
+class _FailuresInUseError(OSError):
+    """Another import is writing the failures file."""
+
+
+def _claim(path: str) -> int:
+    """The failures file, opened for writing, locked, and only then emptied.
+
+    Opened with "w", the file of an import still running (the same command started twice)
+    was emptied under it: that import went on writing past a hole of NUL bytes, and said
+    it wrote rows that were gone. The lock (``flock``, as for the journal) dies with its
+    process; where ``fcntl`` does not exist (Windows) the file is emptied unlocked.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o666)
+    try:
+        if sys.platform != "win32":
+            import fcntl
+
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                msg = "in use by another import: give this import its own --failures file"
+                raise _FailuresInUseError(msg) from None
+        os.ftruncate(fd, 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 class _Failures:
-    """The failures file: the failed and unknown rows, with their line and reason."""
+    """The failures file, written as the input is: its columns first, then the reasons.
 
-    def __init__(self, path: str | None) -> None:
-        self._file = open(path, "w", encoding="utf-8", newline="") if path else None  # noqa: SIM115
-        self._writer = (
-            csv.DictWriter(
-                self._file,
-                fieldnames=["line", "outcome", "field", "reason", *COLUMNS],
-                extrasaction="ignore",
-            )
-            if self._file
-            else None
-        )
-        if self._writer is not None:
-            self._writer.writeheader()
+    A user corrects the rows (in Excel, say) and imports the file again: the reason
+    columns (:data:`~wsone_async.bulk.REASON_COLUMNS`) are recognised and ignored.
+    """
+
+    def __init__(self, path: str | None, dialect: Dialect) -> None:
         self.written = 0
+        #: The input lines of the rows written with a character the file's encoding cannot
+        #: hold (a UTF-8 line in a cp1252 file): written as "?", to be fixed by hand.
+        self.replaced: list[int] = []
+        self._encoding = dialect.encoding
+        self._json = dialect.kind == "jsonl"
+        self._file: IO[str] | None = None
+        self._writer: Any = None
+        if path is None:
+            return
+        encoding = "utf-8-sig" if dialect.bom else dialect.encoding
+        self._file = open(  # noqa: SIM115  (closed by close())
+            _claim(path), "w", encoding=encoding, errors="replace", newline=""
+        )
+        if self._json:
+            return
+        # The input's own reason columns (a failures file imported again) are replaced.
+        self._keep = [
+            i
+            for i, name in enumerate(dialect.header)
+            if name.strip().casefold() not in REASON_COLUMNS
+        ]
+        self._writer = csv.writer(self._file, delimiter=dialect.delimiter)
+        self._writer.writerow([*(dialect.header[i] for i in self._keep), *REASON_COLUMNS])
 
-    def add(self, line: int, row: dict[str, Any], result: ImportResult) -> None:
-        if self._writer is None:
+    def add(self, line: int, raw: Any, result: ImportResult) -> None:
+        if self._file is None:
             return
         error = result.error
         field = error.field if isinstance(error, RowError) else ""
         reason = (
             error.problem if isinstance(error, RowError) else str(error or result.outcome.value)
         )
-        self._writer.writerow(
-            {
-                **{k: v for k, v in row.items() if k in COLUMNS},
-                "line": line,
-                "outcome": result.outcome.value,
-                "field": field,
-                "reason": reason,
-            }
-        )
+        reasons = [str(line), result.outcome.value, field, reason]
+        if self._json:
+            record = {k: v for k, v in (raw or {}).items() if k not in REASON_COLUMNS}
+            record.update(zip(REASON_COLUMNS, reasons, strict=True))
+            self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:
+            cells = [raw[i] if i < len(raw) else "" for i in self._keep]
+            self._writer.writerow([*cells, *reasons])
+            try:
+                "".join(cells).encode(self._encoding)
+            except UnicodeEncodeError:
+                self.replaced.append(line)
         self.written += 1
 
     def close(self) -> None:
@@ -201,65 +469,214 @@ def _password(args: argparse.Namespace) -> str:
         return password
     if not sys.stdin.isatty():
         msg = f"no password: set ${PASSWORD_ENV} (it is never taken from the command line)"
-        raise SystemExit(msg)
+        raise _Exit(_EXIT_USAGE, msg)
     return getpass.getpass(f"WsOne password for {args.user}: ")
 
 
+def _pool(args: argparse.Namespace) -> int:
+    """Connections for ``--concurrency`` records (and a probe of the circuit breaker).
+
+    The wait for a free connection counts in the connect time limit: with more records in
+    progress than connections, records failed "no connection to WsOne within the connect
+    timeout" although WsOne was fine (191 of 20,000 at --concurrency 400).
+    """
+    return max(100, int(args.concurrency) + 1)
+
+
 @contextlib.asynccontextmanager
-async def _target(args: argparse.Namespace) -> AsyncIterator[WsOneClient]:
+async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[WsOneClient, str]]:
     if args.simulate:
         from wsone_async.testing import WsOneSimulator
 
         async with (
             WsOneSimulator() as sim,
-            WsOneClient(sim.url, username=sim.username, password=sim.password) as client,
+            WsOneClient(
+                sim.url,
+                username=sim.username,
+                password=sim.password,
+                max_connections=_pool(args),
+            ) as client,
         ):
-            _out(f"importing into an embedded WsOne simulator at {sim.url}", stream=sys.stderr)
-            yield client
+            yield client, f"an embedded WsOne simulator at {sim.url}"
         return
-    if not args.user:
-        msg = "wsone import: --user is required with --base-url"
-        raise SystemExit(msg)
-    async with WsOneClient(args.base_url, username=args.user, password=_password(args)) as client:
-        yield client
+    try:
+        client = WsOneClient(
+            args.base_url,
+            username=args.user,
+            password=_password(args),
+            allow_insecure_http=args.allow_insecure_http,
+            max_connections=_pool(args),
+        )
+    except ValueError as exc:
+        # The library names its keyword; a user of the command needs the option's name.
+        text = str(exc).replace("allow_insecure_http=True", "--allow-insecure-http")
+        raise _Exit(_EXIT_USAGE, f"--base-url / --user: {text}") from None
+    async with client:
+        yield client, f"{args.base_url.rstrip('/')} as {args.user}"
+
+
+def _mapping(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """The --map options as a dict, refusing one source mapped twice (the last one won,
+    and the first column then seemed missing)."""
+    mapping: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for source, column in pairs:
+        folded = source.casefold()
+        if folded in seen and mapping[seen[folded]] != column:
+            msg = f"--map names {source!r} twice, as {mapping[seen[folded]]} and as {column}"
+            raise _Exit(_EXIT_USAGE, msg)
+        seen[folded] = source
+        mapping[source] = column
+    return mapping
+
+
+def _same_file(one: str, other: str) -> bool:
+    try:
+        return os.path.samefile(one, other)
+    except OSError:  # one of them does not exist yet
+        return os.path.realpath(one) == os.path.realpath(other)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an output that is the input or another output: it would be overwritten."""
+    seen = [("the input file", args.file)]
+    for option in ("failures", "journal", "summary_json"):
+        path = getattr(args, option)
+        if path is None:
+            continue
+        name = "--" + option.replace("_", "-")
+        for other_name, other in seen:
+            if _same_file(path, other):
+                msg = f"{name} {path} is also {other_name}: give it a file of its own"
+                raise _Exit(_EXIT_USAGE, msg)
+        seen.append((name, path))
+    if args.summary_json is not None:
+        # Checked now: written at the end, it failed after the whole import, with exit 1.
+        folder = os.path.dirname(os.path.abspath(args.summary_json))
+        if os.path.isdir(args.summary_json) or not os.path.isdir(folder):
+            why = "a directory" if os.path.isdir(args.summary_json) else "no such directory"
+            raise _Exit(_EXIT_USAGE, f"--summary-json {args.summary_json}: {why}")
+
+
+def _open_source(args: argparse.Namespace) -> ProspectFile | None:
+    if os.path.isdir(args.file):
+        raise _Exit(_EXIT_USAGE, f"{args.file}: a directory, not a file")
+    if os.path.exists(args.file) and not os.path.isfile(args.file):
+        # Such as /dev/stdin: the file is read more than once (its size, then its rows).
+        msg = f"{args.file}: not a regular file; save the rows to a file and import that"
+        raise _Exit(_EXIT_USAGE, msg)
+    if not os.path.isfile(args.file):
+        raise _Exit(_EXIT_USAGE, f"{args.file}: no such file")
+    _check_outputs(args)
+    if os.path.getsize(args.file) == 0:
+        return None  # not even a header: no rows, said as for a file with a header only
+    try:
+        return open_prospects(
+            args.file,
+            encoding=args.encoding,
+            delimiter=args.delimiter,
+            mapping=_mapping(args.map),
+            strict_columns=args.strict_columns,
+        )
+    except InputError as exc:
+        raise _Exit(_EXIT_USAGE, f"{args.file}: {exc}; nothing was imported") from None
+    except OSError as exc:
+        raise _Exit(_EXIT_USAGE, f"{args.file}: {exc.strerror or exc}") from None
 
 
 async def _run_import(args: argparse.Namespace) -> int:
-    total = await asyncio.to_thread(_count_rows, args.file)
-    progress = _Progress(total, sys.stderr)
-    failures = _Failures(args.failures)
-    pending: dict[int, tuple[int, dict[str, Any]]] = {}
+    try:
+        return await _import(args)
+    except _Exit as stop:
+        _out(f"wsone import: {stop}", stream=sys.stderr)
+        return stop.status
 
-    async def rows() -> AsyncIterator[tuple[int, dict[str, Any]]]:
-        index = 0
-        async for line, row in aread_rows(args.file):
-            pending[index] = (line, row)
+
+async def _import(args: argparse.Namespace) -> int:
+    if args.base_url and not args.user:
+        raise _Exit(_EXIT_USAGE, "--user is required with --base-url")
+    source = await asyncio.to_thread(_open_source, args)
+    if source is None:
+        _out(f"{args.file} is empty: nothing to import")
+        return 0
+    dialect = source.dialect
+    err = sys.stderr
+    _out(f"reading {args.file}: {dialect.describe()}", stream=err)
+    if dialect.unknown:
+        _out(
+            f"warning: ignoring the unknown columns {', '.join(map(repr, dialect.unknown))} "
+            "(--map SOURCE=COLUMN imports one, --strict-columns refuses them)",
+            stream=err,
+        )
+    total = await asyncio.to_thread(_count_rows, args.file, dialect)
+    if total == 0:
+        _out(f"{args.file} has no rows: nothing to import")
+        return 0
+    shard: tuple[int, int] | None = args.shard
+    progress = _Progress(total, err, share=1 / shard[1] if shard else 1.0)
+    pending: dict[int, tuple[int, Any]] = {}
+
+    async def records() -> AsyncIterator[m.CreatePersonRequest | RowError]:
+        # Rows become requests here, so that another shard's rows are dropped before
+        # they are handed over (the split needs the identifier).
+        index = position = 0
+        async for line, row, raw in aread(source.rows()):
+            record: m.CreatePersonRequest | RowError
+            try:
+                record = prospect_from_row(row, source=args.source)
+            except RowError as exc:
+                record = RowError(exc.field, exc.problem, line=line)
+            key = prospect_key(record) if isinstance(record, m.CreatePersonRequest) else None
+            position += 1
+            if shard is not None and not in_shard(key, position - 1, shard):
+                progress.skip()
+                continue
+            pending[index] = (line, raw)
             index += 1
-            yield line, row
+            yield record
 
-    def to_request(item: tuple[int, dict[str, Any]]) -> m.CreatePersonRequest:
-        line, row = item
-        try:
-            return prospect_from_row(row, source=args.source)
-        except RowError as exc:
-            raise RowError(exc.field, exc.problem, line=line) from None
+    def to_request(record: m.CreatePersonRequest | RowError) -> m.CreatePersonRequest:
+        if isinstance(record, RowError):
+            raise record
+        return record
+
+    try:
+        failures = _Failures(args.failures, dialect)
+    except _FailuresInUseError as exc:
+        raise _Exit(_EXIT_USAGE, f"--failures {args.failures}: {exc}") from None
+    except OSError as exc:
+        raise _Exit(_EXIT_USAGE, f"--failures {args.failures}: {exc.strerror or exc}") from None
 
     def on_result(result: ImportResult) -> None:
-        line, row = pending.pop(result.index)
+        line, raw = pending.pop(result.index)
         progress.add(result)
         if result.outcome in (Outcome.FAILED, Outcome.UNKNOWN):
-            failures.add(line, row, result)
+            failures.add(line, raw, result)
 
     dedupe: Any = False if args.dedupe == "none" else args.dedupe
     interrupted = False
+    stopped: _Exit | None = None
     summary: ImportSummary | None = None
     started = time.monotonic()
     try:
-        async with _target(args) as client:
+        async with _target(args) as (client, where):
+            part = f" (shard {shard[0]}/{shard[1]})" if shard else ""
+            _out(f"importing {total} rows{part} into {where}", stream=err)
+            try:
+                await check_connection(client)
+            except AuthenticationError as exc:
+                msg = f"WsOne refused the credentials ({exc}); nothing was imported"
+                raise _Exit(_EXIT_CREDENTIALS, msg) from None
+            except WsOneUnavailableError as exc:
+                raise _Exit(_EXIT_UNAVAILABLE, f"{exc}; nothing was imported") from None
+            except asyncio.CancelledError:
+                # Ctrl-C while WsOne is slow to answer the check: said, not a silent 130.
+                _out("interrupted before the first row: nothing was imported", stream=err)
+                raise
             task = asyncio.ensure_future(
                 run_import(
                     client,
-                    rows(),
+                    records(),
                     to_request=to_request,
                     on_result=on_result,
                     concurrency=args.concurrency,
@@ -269,47 +686,117 @@ async def _run_import(args: argparse.Namespace) -> int:
                 )
             )
             loop = asyncio.get_running_loop()
-            with contextlib.suppress(NotImplementedError):
-                # Ctrl-C stops the import cleanly: workers cancelled, the journal closed
-                # with everything that settled, the summary written.
-                loop.add_signal_handler(signal.SIGINT, task.cancel)
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                # (Not available on Windows, nor outside the main thread.)
+                # Ctrl-C, or the SIGTERM of a job runner (a Kubernetes eviction), stops the
+                # import cleanly: workers cancelled, the journal closed with everything
+                # that settled, the summary written.
+                for stop_signal in _STOP_SIGNALS:
+                    loop.add_signal_handler(stop_signal, task.cancel)
             try:
                 summary = await task
             except asyncio.CancelledError:
                 if not task.cancelled():
                     raise  # this command itself was cancelled, not the import by Ctrl-C
                 interrupted = True
+            except JournalInUseError as exc:
+                raise _Exit(_EXIT_USAGE, str(exc)) from None
+            except OSError as exc:
+                # The journal or the file could not be read or written: nothing is lost
+                # (the journal holds what settled), and it is the user's to fix.
+                name = exc.filename or args.journal or args.file
+                raise _Exit(_EXIT_USAGE, f"{name}: {exc.strerror or exc}") from None
+            except AuthenticationError as exc:
+                stopped = _Exit(
+                    _EXIT_CREDENTIALS,
+                    f"WsOne refused the credentials ({exc}): import stopped at once",
+                )
+            except WsOneUnavailableError as exc:
+                stopped = _Exit(_EXIT_UNAVAILABLE, str(exc))
             finally:
-                with contextlib.suppress(NotImplementedError):
-                    loop.remove_signal_handler(signal.SIGINT)
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    for stop_signal in _STOP_SIGNALS:
+                        loop.remove_signal_handler(stop_signal)
     finally:
         progress.finish()
         failures.close()
+    if summary is not None:
+        total = progress.done + progress.skipped  # every record, as the import read them
     counts = summary.counts if summary is not None else dict(progress.counts)
     seconds = summary.seconds if summary is not None else time.monotonic() - started
     all_settled = summary is not None and summary.all_settled
+    worked = progress.done - counts["resumed"]
+    if interrupted:
+        status = _EXIT_INTERRUPTED
+    elif stopped is not None:
+        status = stopped.status
+    else:
+        status = 0 if all_settled else _EXIT_ROWS
     report = {
         "file": args.file,
         "rows": total,
         **counts,
+        "other_shards": progress.skipped,
         "seconds": round(seconds, 3),
-        "rows_per_second": round(progress.done / seconds, 1) if seconds else None,
+        "rows_per_second": round(worked / seconds, 1) if seconds else None,
         "interrupted": interrupted,
+        "stopped": str(stopped) if stopped is not None else None,
         "all_settled": all_settled and not interrupted,
+        "exit_status": status,
+        "encoding": "utf-8-sig" if dialect.bom else dialect.encoding,
+        "delimiter": dialect.delimiter,
+        "shard": f"{shard[0]}/{shard[1]}" if shard else None,
         "journal": args.journal,
         "failures_file": args.failures,
     }
+    unwritten: str | None = None
     if args.summary_json:
         text = json.dumps(report, indent=2) + "\n"
-        await asyncio.to_thread(pathlib.Path(args.summary_json).write_text, text, "utf-8")
+        try:
+            await asyncio.to_thread(pathlib.Path(args.summary_json).write_text, text, "utf-8")
+        except OSError as exc:
+            # Said after the summary on screen; exit 0 would tell a job runner it is there.
+            unwritten = f"--summary-json {args.summary_json}: {exc.strerror or exc}"
+            status = status or _EXIT_USAGE
+    if source.fallback_lines:
+        first = source.fallback_lines[0]
+        _out(
+            f"note: {len(source.fallback_lines)} line(s) were not {dialect.encoding} and "
+            f"were read as {source.other_encoding} (the first: line {first}); check their "
+            "accents",
+            stream=err,
+        )
     words = ", ".join(f"{name} {counts[name]}" for name in counts)
-    state = "interrupted" if interrupted else "done"
-    _out(f"{state}: {progress.done} of {total} rows in {seconds:.1f}s: {words}")
+    state = "interrupted" if interrupted else "stopped" if stopped is not None else "done"
+    of_rows = f"{progress.done} of {total} rows"
+    if shard is not None:
+        of_rows = f"{progress.done} rows of shard {shard[0]}/{shard[1]} ({total} in the file)"
+    _out(f"{state}: {of_rows} in {seconds:.1f}s: {words}")
+    if shard is not None and progress.done == 0 and stopped is None and not interrupted:
+        _out(f"no rows of {args.file} fall in shard {shard[0]}/{shard[1]}")
     if failures.written:
         _out(f"{failures.written} failed or unknown rows written to {args.failures}")
-    if interrupted:
-        return _EXIT_INTERRUPTED
-    return 0 if all_settled else 1
+    if failures.replaced:
+        lines = ", ".join(map(str, failures.replaced[:5])) + (
+            ", ..." if len(failures.replaced) > 5 else ""
+        )
+        _out(
+            f"warning: {len(failures.replaced)} row(s) of {args.failures} hold characters "
+            f"{dialect.encoding} cannot write, written as '?' (input lines {lines}): fix "
+            "them before importing that file again",
+            stream=err,
+        )
+    if stopped is not None:
+        _out(f"wsone import: {stopped}", stream=err)
+    if interrupted or stopped is not None:
+        if args.journal:
+            hint = f"the journal {args.journal} lists what settled; it is skipped"
+        else:
+            hint = "without --journal every row is looked up again first, none created twice"
+        _out(f"to resume, run the same command again ({hint})", stream=err)
+    if unwritten is not None:
+        _out(f"wsone import: {unwritten}", stream=err)
+    return status
 
 
 # ------------------------------------------------------------------------------- demo
@@ -328,303 +815,11 @@ def _demo_parser(sub: Any) -> None:
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight at once")
 
 
-def _card(identifier: m.IdentifierType, value: str) -> m.IdentifierRequest:
-    return m.IdentifierRequest(identifier_type=identifier, identifier_value=value)
-
-
-def _points(accounts: m.GetAccountsResponse) -> float:
-    return sum(
-        a.value or 0 for a in accounts.account_response or () if a.name in ("point", "points")
-    )
-
-
 async def _demo(args: argparse.Namespace) -> int:
-    from wsone_async.testing import WsOneSimulator
+    # The steps live in their own module (wsone_async._demo), imported only when asked for.
+    from wsone_async._demo import run_demo
 
-    started = time.monotonic()
-    step = 0
-
-    def say(text: str) -> None:
-        nonlocal step
-        step += 1
-        _out(f"{step:>2}. {text}")
-
-    async with (
-        WsOneSimulator() as sim,
-        WsOneClient(
-            sim.url,
-            username=sim.username,
-            password=sim.password,
-            max_connections=args.concurrency,
-        ) as client,
-    ):
-        _out(f"WsOne simulator started at {sim.url}; client {client!r}")
-        entities = await client.get_entities(m.GetEntitiesRequest())
-        stores = [e for e in entities.entity_response or () if e.entity_identifier]
-        store = next(e for e in stores if e.label and e.label.startswith("MAGASIN"))
-        assert store.entity_identifier is not None
-        parents = await client.get_entity_parents(
-            m.GetEntityParentsRequest(
-                entity_request=m.EntityRequest(entity_identifier=store.entity_identifier)
-            )
-        )
-        chain = " < ".join(e.label or "?" for e in parents.entity_response or ())
-        say(f"getEntities: {len(stores)} entities; store {store.label} sits in {chain}")
-
-        rows = [
-            {
-                "identifier_value": f"prospect{i:05d}@example.fr",
-                "email": f"prospect{i:05d}@example.fr",
-                "first_name": "CAMILLE",
-                "last_name": f"DEMO{i % 50:02d}",
-                "birth_date": f"{1 + i % 28:02d}/{1 + i % 12:02d}/{1960 + i % 40}",
-                "entity_identifier": store.entity_identifier,
-                "allow_company_solicitation": "1" if i % 3 else "0",
-                "subscriptions": "30",
-            }
-            for i in range(args.prospects)
-        ]
-        found = 0
-        for row in rows[:5]:
-            search = await client.search_person(
-                m.SearchPersonRequest(
-                    contacts_request=m.ContactsRequest(
-                        email_request=m.EmailRequest(email_value=row["email"])
-                    )
-                )
-            )
-            found += len(search.person_response or ())
-        say(f"searchPerson before creating: {found} of 5 sample prospects already known")
-
-        progress = _Progress(len(rows), sys.stdout, every=0.5)
-        summary = await run_import(
-            client,
-            rows,
-            to_request=lambda row: prospect_from_row(row, source="WSONE-DEMO"),
-            concurrency=args.concurrency,
-            on_result=progress.add,
-        )
-        progress.finish()
-        say(
-            f"createPerson x{len(rows)}, {args.concurrency} at a time: "
-            + ", ".join(f"{k} {v}" for k, v in summary.counts.items() if v)
-            + f" ({summary.total / max(summary.seconds, 1e-9):.0f} rows/s)"
-        )
-        if not summary.all_settled:
-            _out("some prospects were not created", stream=sys.stderr)
-            return 1
-
-        web_ids = [
-            _card(m.IdentifierType.WEB_ACCOUNT, row["identifier_value"]) for row in rows[:40]
-        ]
-
-        async def ask_card(web: m.IdentifierRequest) -> m.IdentifierRequest:
-            await client.create_identifier(
-                m.CreateIdentifierRequest(
-                    identifier_request=web, new_identifier_type=m.IdentifierType.CARD
-                )
-            )
-            person = await client.get_person(m.GetPersonRequest(identifier_request=web))
-            assert person.person_response is not None
-            card = next(
-                i
-                for i in person.person_response.identifier_response or ()
-                if i.identifier_type == m.IdentifierType.CARD
-            )
-            assert card.identifier_value is not None
-            return _card(m.IdentifierType.CARD, card.identifier_value)
-
-        cards = await asyncio.gather(*(ask_card(web) for web in web_ids))
-        say(
-            f"createIdentifier: {len(cards)} prospects joined the programme with a card "
-            f"(such as {_mask(cards[0].identifier_value)})"
-        )
-
-        full = await client.get_full_person(
-            m.GetFullPersonRequest(
-                identifier_request=cards[0],
-                entity_request=m.EntityRequest(entity_identifier=store.entity_identifier),
-                date=dt.datetime.now().replace(microsecond=0),
-                filter=0,
-            )
-        )
-        offers = full.offers_response.get_offers_responses if full.offers_response else ()
-        say(f"getFullPerson: profile, accounts and {len(offers or ())} usable offer(s)")
-
-        store_ref = m.EntityRequest(entity_identifier=store.entity_identifier)
-        now = dt.datetime.now().replace(microsecond=0)
-        before = _points(
-            await client.get_accounts(m.GetAccountsRequest(identifier_request=cards[0]))
-        )
-
-        async def buy(index: int, card: m.IdentifierRequest) -> float:
-            receipt = m.ReceiptRequest(
-                receipt_number=f"DEMO-{index:04d}",
-                receipt_date=now,
-                amount=round(20 + 3.5 * index, 2),
-                entity_request=store_ref,
-                details_request=[
-                    m.DetailsRequest(
-                        line_number=1,
-                        product_code="3017620422003",
-                        quantity=1,
-                        unit_price=round(20 + 3.5 * index, 2),
-                        amount=round(20 + 3.5 * index, 2),
-                    )
-                ],
-            )
-            done: m.SendAndValidTransactionResponse | m.ValidTransactionResponse
-            if index % 2:
-                done = await client.send_and_valid_transaction(
-                    m.SendAndValidTransactionRequest(
-                        identifier_request=card, receipt_request=receipt
-                    )
-                )
-            else:
-                sent = await client.send_transaction(
-                    m.SendTransactionRequest(identifier_request=card, receipt_request=receipt)
-                )
-                assert sent.transaction_response is not None
-                done = await client.valid_transaction(
-                    m.ValidTransactionRequest(
-                        identifier_request=card,
-                        transaction_id=sent.transaction_response.transaction_id,
-                    )
-                )
-            assert done.transaction_response is not None
-            return float(done.transaction_response.points or 0)
-
-        credited = await asyncio.gather(*(buy(i, card) for i, card in enumerate(cards)))
-        say(
-            f"sendTransaction+validTransaction and sendAndValidTransaction: {len(cards)} "
-            f"receipts validated, {sum(credited):.0f} points credited"
-        )
-
-        verified = await client.verify_transaction(
-            m.VerifyTransactionRequest(
-                identifier_request=cards[0],
-                receipt_request=m.ReceiptRequest(
-                    receipt_number="DEMO-0000", entity_request=store_ref
-                ),
-            )
-        )
-        status = verified.transaction_response.status if verified.transaction_response else None
-        say(f"verifyTransaction DEMO-0000: recorded, status {status}")
-
-        after = _points(
-            await client.get_accounts(m.GetAccountsRequest(identifier_request=cards[0]))
-        )
-        await client.refund_transaction(
-            m.RefundTransactionRequest(
-                identifier_request=cards[0],
-                receipt_request=m.ReceiptRequest(
-                    receipt_number="DEMO-0000", entity_request=store_ref
-                ),
-            )
-        )
-        refunded = _points(
-            await client.get_accounts(m.GetAccountsRequest(identifier_request=cards[0]))
-        )
-        say(
-            f"refundTransaction: the balance went {before:.0f} -> {after:.0f} -> "
-            f"{refunded:.0f} points"
-        )
-
-        await client.send_transaction(
-            m.SendTransactionRequest(
-                identifier_request=cards[1],
-                receipt_request=m.ReceiptRequest(
-                    receipt_number="DEMO-OPEN",
-                    receipt_date=now,
-                    amount=12.0,
-                    entity_request=store_ref,
-                ),
-            )
-        )
-        cancelled = await client.cancel_transactions_not_validated(
-            m.CancelTransactionsNotValidatedRequest(identifier_request=cards[1])
-        )
-        last = await client.get_last_transaction(
-            m.GetLastTransactionRequest(identifier_request=cards[1])
-        )
-        last_status = last.transaction_response.status if last.transaction_response else None
-        say(
-            f"cancelTransactionsNotValidated: {len(cancelled.transaction_response or ())} receipt "
-            f"cancelled; getLastTransaction now says {last_status}"
-        )
-
-        await client.update_person(
-            m.UpdatePersonRequest(
-                identifier_request=cards[2],
-                person_profil_request=m.PersonProfilRequest(
-                    contacts_request=m.ContactsRequest(
-                        email_request=m.EmailRequest(
-                            email_value=rows[2]["email"], allow_company_solicitation=False
-                        )
-                    )
-                ),
-            )
-        )
-        person = await client.get_person(m.GetPersonRequest(identifier_request=cards[2]))
-        contacts = person.person_response.contacts_response if person.person_response else None
-        consent = (
-            contacts.email_response.allow_company_solicitation
-            if contacts and contacts.email_response
-            else None
-        )
-        say(f"updatePerson then getPerson: email consent is now {consent}")
-
-        available = await client.get_available_offers(
-            m.GetAvailableOffersRequest(
-                identifier_request=cards[3], entity_request=store_ref, date=now
-            )
-        )
-        offer = next(iter(available.get_offers_responses or ()), None)
-        if offer is not None and offer.offer_number:
-            await client.edit_offer(
-                m.EditOfferRequest(
-                    identifier_request=cards[3],
-                    entity_request=store_ref,
-                    offer_number=offer.offer_number,
-                    used=True,
-                )
-            )
-        enabled = await client.get_enable_offers(
-            m.GetEnableOffersRequest(
-                identifier_request=cards[3], entity_request=store_ref, date=now
-            )
-        )
-        usable = len(enabled.get_offers_responses or ())
-        say(
-            "getAvailableOffers/editOffer/getEnableOffers: "
-            f"{len(available.get_offers_responses or ())} offer(s), {usable} still usable "
-            "after one was used"
-        )
-
-        form = await client.get_form(m.GetFormRequest(identifier_request=cards[4], form_id="100"))
-        questions = form.form_answered_response or ()
-        await client.update_form(
-            m.UpdateFormRequest(
-                identifier_request=cards[4],
-                form_id="100",
-                form_answered_request=[
-                    m.FormAnsweredRequest(question_id=q.question_id, answer="2")
-                    for q in questions[:1]
-                ],
-            )
-        )
-        badges = await client.get_badge(m.GetBadgeRequest(identifier_request=cards[0]))
-        say(
-            f"getForm/updateForm: {len(questions)} questions, one answered; "
-            f"getBadge: {len(badges.badge_response or ())} badge(s)"
-        )
-    elapsed = time.monotonic() - started
-    _out(
-        f"demo finished in {elapsed:.1f}s: {summary.counts['created']} prospects created, "
-        f"{len(cards)} cards, {len(cards)} receipts, {sum(credited):.0f} points credited; "
-        f"every call went through WsOneClient"
-    )
-    return 0
+    return await run_demo(prospects=args.prospects, concurrency=args.concurrency)
 
 
 # ------------------------------------------------------------------------------- main
@@ -642,6 +837,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _demo_parser(sub)
     _import_parser(sub)
+    _probe.add_parser(sub)
     return parser
 
 
@@ -661,6 +857,7 @@ def main(argv: list[str] | None = None) -> int:
     runners: dict[str, Callable[[argparse.Namespace], Any]] = {
         "demo": _demo,
         "import": _run_import,
+        "probe": _probe.run,
     }
     try:
         return int(asyncio.run(runners[args.command](args)))

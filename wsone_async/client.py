@@ -1,5 +1,8 @@
 """The WsOne client: an async session manager with one typed method per operation.
 
+The client owns its settings and life cycle (this module); the path of each call (attempt,
+retry, settlement) is :class:`~wsone_async._pipeline.CallPipeline`, its base class.
+
 Example:
     A client is opened once and shared; every call takes the operation's request model and
     returns its response model::
@@ -24,183 +27,47 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import random as random_module
+import os
 import ssl
-import time
 import urllib.parse
 import warnings
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Final, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, Final, Self
 
-import attrs
-
+from wsone_async import _telemetry
 from wsone_async import models as m
 from wsone_async import operations as ops
-from wsone_async._codec import dumps, redact_wire, to_wire
-from wsone_async._config import NOT_PASSED, NotPassed, RetryPolicy, Timeouts
-from wsone_async._retry import (
-    BudgetState,
-    describe,
-    is_ambiguous,
-    is_retryable,
-    retry_after_failure,
+from wsone_async._config import (
+    BASE_URL_ENV,
+    NOT_PASSED,
+    PASSWORD_ENV,
+    USER_ENV,
+    NotPassed,
+    RetryPolicy,
+    Timeouts,
 )
-from wsone_async._transport import SUCCESS, ClientSession, TraceConfig, Transport, decode_reply
+from wsone_async._drift import DriftMonitor
+from wsone_async._pipeline import AttemptInfo, CallPipeline, CallResult, _Hooks, _Settings, _Shared
+from wsone_async._retry import BudgetState
+from wsone_async._transport import (
+    DEFAULT_KEEPALIVE_TIMEOUT,
+    ClientSession,
+    TraceConfig,
+    Transport,
+)
 from wsone_async._version import __version__
-from wsone_async.errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    ClientClosedError,
-    ClientStateError,
-    OutcomeUnknownError,
-    WsOneError,
-)
-from wsone_async.models import Model
-from wsone_async.operations import Operation, Service, Settlement
+from wsone_async.errors import APIError, ClientStateError, _check_registration, error_class_for
+from wsone_async.operations import Service
+from wsone_async.settlement import DEFAULT_SETTLERS, Settler, find_person
 
-__all__ = ["AttemptInfo", "WsOneClient", "find_person"]
+__all__ = ["AttemptInfo", "CallResult", "WsOneClient", "find_person"]
 
 logger = logging.getLogger("wsone_async")
-
-Req = TypeVar("Req", bound=Model)
-Resp = TypeVar("Resp", bound=Model)
 
 DEFAULT_PERSON_PATH: Final = "/rest/2.0/personWebService"
 DEFAULT_TRANSACTION_PATH: Final = "/rest/2.0/transactionWebService"
 DEFAULT_MAX_RESPONSE_SIZE: Final = 16 * 1024 * 1024
-
-
-@attrs.frozen
-class AttemptInfo:
-    """What an ``on_attempt`` hook learns about one attempt, for metrics and tracing."""
-
-    operation: str
-    """The operation's name, such as ``"createPerson"``."""
-    attempt: int
-    """1 for the first attempt, 2 for the first retry, and so on."""
-    duration: float
-    """Seconds the attempt took, by the client's clock."""
-    error: WsOneError | None
-    """The attempt's failure, or None when it succeeded."""
-
-
-class _NotApplied(APIConnectionError):
-    """A write that failed ambiguously, then was settled as not applied: safe to send again."""
-
-    def __init__(self, original: WsOneError) -> None:
-        self.original = original
-        super().__init__(f"not applied ({describe(original)})", request_sent=False)
-
-
-class _CannotSettle(Exception):
-    """The request lacks what the settling read needs."""
-
-
-async def find_person(
-    client: WsOneClient, identifier: m.IdentifierRequest
-) -> m.PersonProfilResponse | None:
-    """The person holding ``identifier``, or None: getPerson, read as a yes/no question.
-
-    WsOne's "not found" code is not documented, so a functional refusal (``APIError``) of
-    this complete lookup by identifier reads as "no such person". Identifiers are unique:
-    should that reading ever be wrong, a creation that follows is refused as a duplicate,
-    never applied twice. Other failures (network, HTTP) are raised.
-    """
-    try:
-        answer = await client.get_person(m.GetPersonRequest(identifier_request=identifier))
-    except APIError:
-        return None
-    return answer.person_response
-
-
-async def _person_exists(client: WsOneClient, request: Any) -> tuple[bool, dict[str, Any]]:
-    new = getattr(request, "new_identifier_request", None)
-    if new is None or new.identifier_value is None:
-        msg = "getPerson cannot tell: the request names no identifier value"
-        raise _CannotSettle(msg)
-    person = await find_person(client, _identifier(new))
-    if person is None:
-        return False, {}
-    extra: dict[str, Any] = {}
-    generated_type = getattr(request, "new_identifier_type", None)
-    if generated_type is not None:
-        # createPersonAndIdentifier: hand back the identifier WsOne generated, as its
-        # answer would have.
-        for held in person.identifier_response or ():
-            if (
-                held.identifier_type == generated_type
-                and held.identifier_value != new.identifier_value
-            ):
-                extra["new_identifier_response"] = m.NewIdentifierResponse(
-                    identifier_type=held.identifier_type, identifier_value=held.identifier_value
-                )
-                break
-    return True, extra
-
-
-def _identifier(block: Any) -> m.IdentifierRequest:
-    return m.IdentifierRequest(
-        identifier_type=block.identifier_type, identifier_value=block.identifier_value
-    )
-
-
-async def _receipt_recorded(client: WsOneClient, request: Any) -> tuple[bool, dict[str, Any]]:
-    receipt = getattr(request, "receipt_request", None)
-    customer = getattr(request, "identifier_request", None)
-    full = getattr(request, "full_person_request", None)
-    if customer is None and full is not None:
-        # sendAndValidFullTransaction may name its customer only in the full profile.
-        new = full.new_identifier_request
-        if new is not None and new.identifier_value is not None:
-            customer = _identifier(new)
-    if (
-        receipt is None
-        or receipt.receipt_number is None
-        or receipt.entity_request is None
-        or customer is None
-    ):
-        # An incomplete lookup could be refused for being incomplete, which would read as
-        # "not recorded" and send the write again: better to leave the outcome unknown.
-        msg = "verifyTransaction cannot tell: the request lacks the customer, store or number"
-        raise _CannotSettle(msg)
-    check = m.VerifyTransactionRequest(
-        identifier_request=customer,
-        receipt_request=m.ReceiptRequest(
-            receipt_number=receipt.receipt_number, entity_request=receipt.entity_request
-        ),
-    )
-    try:
-        answer = await client.verify_transaction(check)
-    except APIError:
-        return False, {}  # as for getPerson: a refusal of a complete lookup means "not recorded"
-    recorded = answer.transaction_response
-    # A cancelled receipt frees its store and number for a new one, so finding it cancelled
-    # says nothing of the write being settled. The status names are inferred, not
-    # documented: any status that speaks of cancelling counts.
-    if recorded is None or "CANCEL" in (recorded.status or "").upper():
-        return False, {}
-    return True, {"transaction_response": recorded}
-
-
-class _Shared:
-    """What a client and its ``with_options`` views share: transport, budget, life cycle."""
-
-    __slots__ = ("base_url", "budget", "closed", "loop", "transport", "username")
-
-    def __init__(
-        self,
-        transport: Transport,
-        budget: BudgetState | None,
-        base_url: str,
-        username: str,
-    ) -> None:
-        self.transport = transport
-        self.budget = budget
-        self.base_url = base_url
-        self.username = username
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.closed = False
 
 
 def _is_loopback(host: str) -> bool:
@@ -237,6 +104,25 @@ def _check_base_url(base_url: object, *, allow_insecure_http: bool) -> str:
     return base_url.rstrip("/")
 
 
+def _check_encodable(username: str, password: str) -> None:
+    # os.environ hands over a byte that is not UTF-8 as a lone surrogate, which cannot be
+    # sent. The encoder's own error would quote the password: raised outside its handler,
+    # so that it is neither chained nor kept as __context__.
+    unencodable = None
+    for name, value in (("username", username), ("password", password)):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            unencodable = name
+            break
+    if unencodable is not None:
+        msg = (
+            f"the {unencodable} cannot be encoded as UTF-8 (it holds a lone surrogate, as "
+            "os.environ gives for a byte that is not UTF-8); set it from valid text"
+        )
+        raise ValueError(msg)
+
+
 def _check_policy(retry: object) -> RetryPolicy:
     if isinstance(retry, NotPassed):
         return RetryPolicy()
@@ -253,13 +139,48 @@ def _check_path(name: str, path: str) -> str:
     return path.rstrip("/")
 
 
-class WsOneClient:
+def _check_settlers(settlers: Mapping[str, Settler | None] | None) -> Mapping[str, Settler]:
+    table = dict(DEFAULT_SETTLERS)
+    for name, settler in (settlers or {}).items():
+        try:
+            operation = ops.by_name(name)
+        except KeyError:
+            msg = f"settlers: unknown WsOne operation {name!r}"
+            raise ValueError(msg) from None
+        if not operation.is_write:
+            msg = f"settlers: {name} is a read; only writes are settled"
+            raise ValueError(msg)
+        if settler is None:
+            table.pop(name, None)  # this write's outcome stays unknown
+        elif not callable(settler) or not isinstance(getattr(settler, "lookup", None), str):
+            msg = f"settlers: {name} needs a Settler (a 'lookup' name and an async __call__)"
+            raise TypeError(msg)
+        else:
+            table[name] = settler
+    return MappingProxyType(table)
+
+
+def _check_codes(codes: Mapping[str, type[APIError]] | None) -> Callable[[str], type[APIError]]:
+    if codes is None:
+        return error_class_for  # the process-wide registry
+    table = dict(codes)
+    for code, cls in table.items():
+        _check_registration(code, cls)
+
+    def error_class(code: str) -> type[APIError]:
+        return table.get(code, APIError)
+
+    return error_class
+
+
+class WsOneClient(CallPipeline):
     """An asyncio client for WsOne: connection pooling, Basic auth, safe retries.
 
     Open it once (``async with``, or let the first call open it) and share it between
     tasks: it pools up to ``max_connections`` connections. Each of WsOne's 29 operations is
     a method named as the operation in snake_case, taking the operation's request model and
-    returning its response model.
+    returning its response model; :meth:`call_with_metadata` also says how many attempts a
+    call took and whether it was settled by a lookup.
 
     Retries follow the operation: reads are retried after transient failures; writes only
     when WsOne provably never received them, and otherwise raise
@@ -275,8 +196,8 @@ class WsOneClient:
         retry: the :class:`RetryPolicy`.
         max_connections: the most connections open at once (and so requests in flight).
         session: an ``aiohttp.ClientSession`` to use instead of creating one; the client
-            never closes it, and ``max_connections``, ``ssl_context`` and ``trace_configs``
-            do not apply to it.
+            never closes it, and ``max_connections``, ``ssl_context``, ``trace_configs`` and
+            ``keepalive_timeout`` do not apply to it.
         allow_insecure_http: allow ``http://`` to a host that is not loopback.
         person_path: the path prefix of WS Person.
         transaction_path: the path prefix of WS Transaction (not documented by the vendor).
@@ -284,10 +205,22 @@ class WsOneClient:
             verified by default.
         trace_configs: ``aiohttp.TraceConfig`` objects for the session the client creates.
         on_attempt: called after every attempt with an :class:`AttemptInfo`, for metrics.
-        max_response_size: answers with a larger body raise ``ResponseTooLargeError``.
-        sleep: the coroutine that waits between attempts; tests inject one that does not.
-        clock: the monotonic clock of deadlines and ``AttemptInfo.duration``.
-        random: a uniform random number in [0, 1), for the backoff's jitter.
+        max_response_size: answers with a larger body raise ``ResponseTooLargeError``; the
+            cap counts decoded bytes, so a compressed answer cannot exceed it either.
+        keepalive_timeout: seconds an idle pooled connection is kept (4 by default, below
+            the 5 s idle timeout of common servers and proxies, so the client drops a
+            connection before the server closes it); None keeps it until the server closes
+            it.
+        settlers: operation name -> :class:`~wsone_async.settlement.Settler`, replacing or
+            adding to :data:`~wsone_async.settlement.DEFAULT_SETTLERS` (``None`` removes
+            one); used with ``RetryPolicy(reconcile_writes=True)``.
+        codes: responseCode -> :class:`~wsone_async.errors.APIError` subclass, for this
+            client only; by default the process-wide ``register_error_code`` registry.
+        telemetry: report OpenTelemetry spans and metrics when ``opentelemetry-api`` is
+            installed (``pip install wsone_async[otel]``); False turns them off.
+        drift: notice answers that differ from the models (keys they do not declare,
+            values of another JSON type), log the first of each once and count them in
+            :attr:`drift`; False turns it off.
 
     Example:
         >>> import asyncio
@@ -316,9 +249,11 @@ class WsOneClient:
         trace_configs: Iterable[TraceConfig] | None = None,
         on_attempt: Callable[[AttemptInfo], None] | None = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        random: Callable[[], float] = random_module.random,
+        keepalive_timeout: float | None = DEFAULT_KEEPALIVE_TIMEOUT,
+        settlers: Mapping[str, Settler | None] | None = None,
+        codes: Mapping[str, type[APIError]] | None = None,
+        telemetry: bool = True,
+        drift: bool = True,
     ) -> None:
         base = _check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         for name, value in (("username", username), ("password", password)):
@@ -328,6 +263,7 @@ class WsOneClient:
         if ":" in username:
             msg = "username cannot contain ':' (HTTP Basic auth separates it from the password)"
             raise ValueError(msg)
+        _check_encodable(username, password)
         for name, number in (
             ("max_connections", max_connections),
             ("max_response_size", max_response_size),
@@ -335,6 +271,13 @@ class WsOneClient:
             if isinstance(number, bool) or not isinstance(number, int) or number < 1:
                 msg = f"{name} must be a positive int"
                 raise ValueError(msg)
+        if keepalive_timeout is not None and (
+            isinstance(keepalive_timeout, bool)
+            or not isinstance(keepalive_timeout, int | float)
+            or not 0 < keepalive_timeout < float("inf")
+        ):
+            msg = "keepalive_timeout must be a positive number of seconds, or None"
+            raise ValueError(msg)
         policy = _check_policy(retry)
         transport = Transport(
             base_url=base,
@@ -346,59 +289,89 @@ class WsOneClient:
             trace_configs=trace_configs,
             max_response_size=max_response_size,
             user_agent=f"wsone_async/{__version__}",
+            keepalive_timeout=keepalive_timeout,
         )
         paths = {
             Service.PERSON: _check_path("person_path", person_path),
             Service.TRANSACTION: _check_path("transaction_path", transaction_path),
         }
+        urls = {op.name: transport.url(f"{paths[op.service]}/{op.name}") for op in ops.OPERATIONS}
         budget = BudgetState(policy.budget) if policy.budget is not None else None
-        self._shared = _Shared(transport, budget, base, username)
-        self._is_view = False
-        self._urls = {
-            op.name: transport.url(f"{paths[op.service]}/{op.name}") for op in ops.OPERATIONS
-        }
-        self._on_attempt = on_attempt
-        self._sleep = sleep
-        self._clock = clock
-        self._random = random
-        self._configure(Timeouts.coerce(timeout), policy)
+        parts = urllib.parse.urlsplit(base)
+        observer = _telemetry.observer_for(enabled=telemetry, host=parts.hostname, port=parts.port)
+        self._bind(
+            _Shared(transport, budget, base, username, urls, DriftMonitor(enabled=drift)),
+            _Settings.build(
+                transport,
+                timeouts=Timeouts.coerce(timeout),
+                policy=policy,
+                on_attempt=on_attempt,
+                settlers=_check_settlers(settlers),
+                error_class=_check_codes(codes),
+                hooks=_Hooks(observer=observer),
+            ),
+            is_view=False,
+        )
 
-    def _configure(self, timeouts: Timeouts, policy: RetryPolicy) -> None:
-        self._timeouts = timeouts
-        self._policy = policy
-        transport = self._shared.transport
-        self._limits = transport.timeout(
-            attempt=timeouts.attempt, connect=timeouts.connect, read=timeouts.read
+    @classmethod
+    def _with_hooks(
+        cls,
+        *args: Any,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        clock: Callable[[], float] | None = None,
+        random: Callable[[], float] | None = None,
+        observer: Any = None,
+        **kwargs: Any,
+    ) -> WsOneClient:
+        """A client whose waits, clock, randomness or observer are replaced (tests, tracing).
+
+        Kept out of ``__init__``: no user needs them in ``help()``.
+        """
+        client = cls(*args, **kwargs)
+        defaults = _Hooks()
+        hooks = _Hooks(
+            sleep=defaults.sleep if sleep is None else sleep,
+            clock=defaults.clock if clock is None else clock,
+            random=defaults.random if random is None else random,
+            observer=client._settings.hooks.observer if observer is None else observer,
         )
-        # The first attempt starts with the whole deadline ahead: it is bounded by the
-        # smaller of the two limits, computed once here rather than on every call.
-        first = (
-            timeouts.attempt if timeouts.total is None else min(timeouts.attempt, timeouts.total)
+        client._bind(
+            client._shared,
+            client._settings.rebuilt(client._shared.transport, hooks=hooks),
+            is_view=False,
         )
-        self._first_limits = transport.timeout(
-            attempt=first, connect=timeouts.connect, read=timeouts.read
-        )
+        return client
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> WsOneClient:
+        """A client for the WsOne named by ``WSONE_BASE_URL``, ``WSONE_USER``, ``WSONE_PASSWORD``.
+
+        Args:
+            environ: where to read the three variables; ``os.environ`` when None.
+            **options: any other argument of :class:`WsOneClient` (``timeout=``, ...).
+
+        Raises:
+            ValueError: a variable is missing or empty; the message names every one.
+
+        Example:
+            >>> env = {"WSONE_BASE_URL": "https://loyalty.example.fr", "WSONE_USER": "u",
+            ...        "WSONE_PASSWORD": "secret"}
+            >>> WsOneClient.from_env(env, timeout=Timeouts(total=5))
+            WsOneClient(base_url='https://loyalty.example.fr', username='u', state='not opened')
+            >>> WsOneClient.from_env({"WSONE_USER": "u"})
+            Traceback (most recent call last):
+            ValueError: cannot create a WsOneClient ...: WSONE_BASE_URL, WSONE_PASSWORD not set
+        """
+        source = os.environ if environ is None else environ
+        names = (BASE_URL_ENV, USER_ENV, PASSWORD_ENV)
+        missing = [name for name in names if not source.get(name)]
+        if missing:
+            msg = f"cannot create a WsOneClient from the environment: {', '.join(missing)} not set"
+            raise ValueError(msg)
+        base_url, username, password = (source[name] for name in names)
+        return cls(base_url, username=username, password=password, **options)
 
     # ------------------------------------------------------------------ life cycle
-
-    def _ready(self) -> Transport:
-        """The transport, once the client is known usable in the running loop."""
-        shared = self._shared
-        if shared.closed:
-            msg = "this WsOneClient is closed; create a new client"
-            raise ClientClosedError(msg)
-        loop = asyncio.get_running_loop()
-        if shared.loop is not loop:
-            if shared.loop is not None:
-                msg = (
-                    "this WsOneClient was opened in another event loop; aiohttp sessions "
-                    "cannot cross loops: create one client per event loop"
-                )
-                raise ClientStateError(msg)
-            # The session is created here, inside the running loop, never at import time.
-            shared.loop = loop
-            shared.transport.open()
-        return shared.transport
 
     async def __aenter__(self) -> WsOneClient:
         self._ready()
@@ -431,25 +404,38 @@ class WsOneClient:
     @property
     def timeouts(self) -> Timeouts:
         """The time limits of this client (or view)."""
-        return self._timeouts
+        return self._settings.timeouts
 
     @property
     def retry_policy(self) -> RetryPolicy:
         """The retry policy of this client (or view)."""
-        return self._policy
+        return self._settings.policy
 
     @property
     def on_attempt(self) -> Callable[[AttemptInfo], None] | None:
         """The hook called after every attempt, if any."""
-        return self._on_attempt
+        return self._settings.on_attempt
+
+    @property
+    def drift(self) -> DriftMonitor:
+        """What answers differed from the models so far: ``drift.counts``, ``drift.report()``.
+
+        Shared by the client and its views; see :class:`~wsone_async._drift.DriftMonitor`.
+        """
+        return self._shared.drift
+
+    @property
+    def settlers(self) -> Mapping[str, Settler]:
+        """Operation name -> the settler of its ambiguous failures (read-only)."""
+        return self._settings.settlers
 
     def __repr__(self) -> str:
         shared = self._shared
         state = "closed" if shared.closed else "open" if shared.loop is not None else "not opened"
         view = ", view=True" if self._is_view else ""
         return (
-            f"WsOneClient(base_url={shared.base_url!r}, username={shared.username!r}, "
-            f"state={state!r}{view})"
+            f"{type(self).__name__}(base_url={shared.base_url!r}, "
+            f"username={shared.username!r}, state={state!r}{view})"
         )
 
     def __del__(self) -> None:
@@ -472,11 +458,11 @@ class WsOneClient:
         timeout: Timeouts | float | NotPassed = NOT_PASSED,
         retry: RetryPolicy | NotPassed = NOT_PASSED,
         on_attempt: Callable[[AttemptInfo], None] | NotPassed | None = NOT_PASSED,
-    ) -> WsOneClient:
+    ) -> Self:
         """A view of this client with other time limits, retry policy or attempt hook.
 
         The view shares the client's session, connection pool and retry budget; closing
-        the client closes it too.
+        the client closes it too. It is of the client's own class (a subclass stays one).
 
         Example:
             >>> from wsone_async import RetryPolicy
@@ -485,235 +471,14 @@ class WsOneClient:
             >>> view.closed, repr(view).endswith("view=True)")
             (False, True)
         """
-        view = object.__new__(WsOneClient)
-        view.__dict__.update(self.__dict__)
-        view._is_view = True
+        changes: dict[str, Any] = {}
+        if not isinstance(timeout, NotPassed):
+            changes["timeouts"] = Timeouts.coerce(timeout)
+        if not isinstance(retry, NotPassed):
+            changes["policy"] = _check_policy(retry)
         if not isinstance(on_attempt, NotPassed):
-            view._on_attempt = on_attempt
-        view._configure(
-            self._timeouts if isinstance(timeout, NotPassed) else Timeouts.coerce(timeout),
-            self._policy if isinstance(retry, NotPassed) else _check_policy(retry),
-        )
-        return view
-
-    # ------------------------------------------------------------------ calls
-
-    async def call(self, operation: Operation[Req, Resp], request: Req) -> Resp:
-        """Run ``operation`` with ``request``; the typed methods below all come here.
-
-        Args:
-            operation: an entry of :data:`wsone_async.operations.OPERATIONS`.
-            request: an instance of the operation's request model.
-
-        Returns:
-            The operation's response model.
-        """
-        transport = self._ready()
-        if request.__class__ is not operation.request_type:
-            msg = (
-                f"{operation.name} takes a {operation.request_type.__name__}, "
-                f"got {type(request).__name__}"
-            )
-            raise TypeError(msg)
-        body = dumps(request)
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "%s request: %s", operation.name, redact_wire(to_wire(request), type(request))
-            )
-        total = self._timeouts.total
-        deadline = None if total is None else self._clock() + total
-        url = self._urls[operation.name]
-        try:
-            if self._on_attempt is None:
-                # The first attempt, inlined: every frame between the caller and aiohttp is
-                # walked again at each resumption, which measurably costs throughput.
-                reply = await transport.post(url, body, self._first_limits)
-                response = decode_reply(reply, operation.response_type, operation=operation.name)
-            else:
-                response = await self._attempt(
-                    transport, operation, url, body, request, deadline, 1
-                )
-        except WsOneError as error:
-            response = await self._recover(
-                transport, operation, url, body, request, deadline, error
-            )
-        budget = self._shared.budget
-        if budget is not None and self._policy.budget is not None:
-            budget.refund()
-        return response
-
-    async def _attempt(
-        self,
-        transport: Transport,
-        operation: Operation[Req, Resp],
-        url: Any,
-        body: bytes,
-        request: Req,
-        deadline: float | None,
-        number: int,
-    ) -> Resp:
-        if self._shared.closed:
-            # Closed while this call waited to retry: refuse like any call after aclose().
-            msg = "this WsOneClient was closed while the call waited to retry"
-            raise ClientClosedError(msg)
-        limits = self._limits
-        if deadline is not None:
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                msg = f"the call's deadline passed before attempt {number}"
-                raise APITimeoutError(msg, request_sent=False)
-            if remaining < self._timeouts.attempt:
-                timeouts = self._timeouts
-                limits = transport.timeout(
-                    attempt=remaining, connect=timeouts.connect, read=timeouts.read
-                )
-        hook = self._on_attempt
-        started = self._clock() if hook is not None else 0.0
-        try:
-            reply = await transport.post(url, body, limits)
-            response = decode_reply(reply, operation.response_type, operation=operation.name)
-        except WsOneError as error:
-            if hook is not None:
-                self._report(hook, operation, number, started, error)
-            raise
-        if hook is not None:
-            self._report(hook, operation, number, started, None)
-        return response
-
-    def _report(
-        self,
-        hook: Callable[[AttemptInfo], None],
-        operation: Operation[Any, Any],
-        number: int,
-        started: float,
-        error: WsOneError | None,
-    ) -> None:
-        info = AttemptInfo(operation.name, number, self._clock() - started, error)
-        try:
-            hook(info)
-        except Exception:
-            # A metrics hook must not turn a call's outcome into its own failure.
-            logger.exception("on_attempt hook failed for %s", operation.name)
-
-    async def _recover(
-        self,
-        transport: Transport,
-        operation: Operation[Req, Resp],
-        url: Any,
-        body: bytes,
-        request: Req,
-        deadline: float | None,
-        error: WsOneError,
-    ) -> Resp:
-        """After a failed first attempt: settle, retry if the rules allow, or raise."""
-        policy = self._policy
-        write = operation.is_write
-        if self._settles(operation, error):
-            settled = await self._settle(operation, request, error, deadline)
-            if settled is not None:
-                return settled
-            error = _NotApplied(error)
-        if policy.max_retries > 0 and is_retryable(error, write=write, policy=policy):
-            budget = self._shared.budget if policy.budget is not None else None
-
-            async def attempt(number: int) -> Resp:
-                try:
-                    return await self._attempt(
-                        transport, operation, url, body, request, deadline, number
-                    )
-                except WsOneError as failure:
-                    if not self._settles(operation, failure):
-                        raise
-                    settled = await self._settle(operation, request, failure, deadline)
-                    if settled is None:
-                        raise _NotApplied(failure) from failure
-                    return settled
-
-            try:
-                return await retry_after_failure(
-                    error,
-                    attempt,
-                    operation=operation.name,
-                    write=write,
-                    policy=policy,
-                    budget=budget,
-                    deadline=deadline,
-                    clock=self._clock,
-                    sleep=self._sleep,
-                    random=self._random,
-                )
-            except WsOneError as final:
-                error = final
-        if isinstance(error, _NotApplied):
-            # Settled as not applied: the caller may send it again later.
-            raise error.original
-        if write and is_ambiguous(error):
-            raise OutcomeUnknownError(operation.name, request, reason=describe(error)) from error
-        raise error
-
-    def _settles(self, operation: Operation[Any, Any], error: WsOneError) -> bool:
-        return (
-            self._policy.reconcile_writes
-            and operation.settlement is not None
-            and is_ambiguous(error)
-        )
-
-    async def _settle(
-        self,
-        operation: Operation[Req, Resp],
-        request: Req,
-        error: WsOneError,
-        deadline: float | None,
-    ) -> Resp | None:
-        """Tell with a read whether an ambiguous write was applied.
-
-        Returns the write's answer, rebuilt, when it was applied, or None when it was not;
-        raises OutcomeUnknownError when the read cannot tell.
-        """
-        settlement = operation.settlement
-        assert settlement is not None
-        timeouts = self._timeouts
-        if deadline is not None:
-            # The check belongs to the call: it gets what is left of the call's deadline.
-            left = deadline - self._clock()
-            if left <= 0:
-                why = f"no time left to ask {settlement.value}"
-                raise OutcomeUnknownError(
-                    operation.name, request, reason=f"{describe(error)}; {why}"
-                ) from error
-            timeouts = attrs.evolve(timeouts, attempt=min(timeouts.attempt, left), total=left)
-        # The check is a read, retried as reads are, with the client's session.
-        checker = self.with_options(
-            timeout=timeouts, retry=attrs.evolve(self._policy, reconcile_writes=False)
-        )
-        try:
-            if settlement is Settlement.NEW_IDENTIFIER:
-                applied, extra = await _person_exists(checker, request)
-            else:
-                applied, extra = await _receipt_recorded(checker, request)
-        except _CannotSettle as missing:
-            raise OutcomeUnknownError(
-                operation.name, request, reason=f"{describe(error)}; {missing}"
-            ) from error
-        except WsOneError as check_error:
-            why = f"{settlement.value} could not tell: {describe(check_error)}"
-            raise OutcomeUnknownError(
-                operation.name, request, reason=f"{describe(error)}; {why}"
-            ) from error
-        logger.info(
-            "%s failed ambiguously (%s); %s says it was %s",
-            operation.name,
-            describe(error),
-            settlement.value,
-            "applied" if applied else "not applied",
-        )
-        if not applied:
-            return None
-        infos = f"applied: settled by {settlement.value} after {type(error).__name__}"
-        # Every response model is a ResponseEnvelope; the table types it only as a Model.
-        build: Any = operation.response_type
-        response: Resp = build(response_code=SUCCESS, infos=infos, **extra)
-        return response
+            changes["on_attempt"] = on_attempt
+        return self._derive(**changes)
 
     # ------------------------------------------------------------ the 29 operations
 

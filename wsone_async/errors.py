@@ -2,8 +2,9 @@
 
 Every error the library raises on purpose derives from :class:`WsOneError`::
 
-    WsOneError
+    WsOneError                      every error: .disposition, .retryable, .retry_after
     ├── APIError                    a responseCode other than "000" (.code, .infos, .operation)
+    │   ├── NotFoundError           ... a code registered as "not found"
     │   └── (your subclasses)       mapped with register_error_code()
     ├── APIConnectionError          the exchange failed on the network (.request_sent)
     │   └── APITimeoutError         ... because a time limit expired (also a TimeoutError)
@@ -22,6 +23,26 @@ one: every non-"000" code becomes an :class:`APIError` that keeps the code and t
 text, and a deployment that knows its codes maps them to subclasses with
 :func:`register_error_code`.
 
+Every error says what its caller should do next, as data: ``error.disposition`` is a
+:class:`Disposition` (one function, :func:`disposition_of`, decides it), ``error.retryable``
+is True exactly when it is ``RETRY_LATER``, and ``error.retry_after`` is WsOne's
+``Retry-After`` delay in seconds when it sent one (else None)::
+
+    RETRY_LATER     send it again later (after .retry_after if set): nothing was applied
+                    APIConnectionError, APITimeoutError, RateLimitError, ServerError,
+                    HTTPStatusError 408/429/5xx, ResponseDecodeError of a body that is not
+                    JSON at all (.path is None), ClientClosedError, and APIError classes
+                    registered with ``retryable = True``
+    CHECK_FIRST     a write may have been applied: check its effect, then send it again
+                    OutcomeUnknownError
+    DO_NOT_RETRY    it would fail the same way again: fix the request, the credentials or
+                    the code; AuthenticationError, other 4xx, ResponseDecodeError of JSON
+                    that does not fit (.path set), ResponseTooLargeError, ClientStateError,
+                    and every other APIError (NotFoundError included)
+
+(A write that may have reached WsOne never raises a RETRY_LATER error: the client raises
+:class:`OutcomeUnknownError` for it instead.)
+
 No message or repr of these errors contains a credential or personal data: the vendor's
 ``infos`` text never reaches a message (it stays on ``.infos``), and an
 :class:`OutcomeUnknownError` keeps its request on ``.request``, never in its message.
@@ -30,9 +51,9 @@ No message or repr of these errors contains a credential or personal data: the v
 from __future__ import annotations
 
 import builtins
-from typing import Any, ClassVar
-
-from wsone_async._redact import short
+import enum
+import re
+from typing import Any, ClassVar, Final
 
 __all__ = [
     "APIConnectionError",
@@ -41,13 +62,16 @@ __all__ = [
     "AuthenticationError",
     "ClientClosedError",
     "ClientStateError",
+    "Disposition",
     "HTTPStatusError",
+    "NotFoundError",
     "OutcomeUnknownError",
     "RateLimitError",
     "ResponseDecodeError",
     "ResponseTooLargeError",
     "ServerError",
     "WsOneError",
+    "disposition_of",
     "error_class_for",
     "register_error_code",
     "unregister_error_code",
@@ -55,7 +79,29 @@ __all__ = [
 
 
 class WsOneError(Exception):
-    """Base class of every error raised by wsone_async."""
+    """Base class of every error raised by wsone_async; ``.disposition`` says what to do."""
+
+    #: The delay WsOne's ``Retry-After`` asked for, in seconds, when it sent one; else None.
+    retry_after: float | None = None
+
+    @property
+    def disposition(self) -> Disposition:
+        """What to do with this error: see :class:`Disposition` and :func:`disposition_of`."""
+        return disposition_of(self)
+
+    @property
+    def retryable(self) -> bool:
+        """Whether sending the same request again later may succeed and is safe as it is.
+
+        True exactly when :attr:`disposition` is ``RETRY_LATER``. (:class:`APIError`
+        subclasses set it as a class attribute instead, which this property then reads.)
+        """
+        return disposition_of(self) is Disposition.RETRY_LATER
+
+
+# What a responseCode looks like: a short token. Anything else (a sentence a proxy or a
+# faulty node put there) may quote a customer and stays out of messages.
+_CODE_LIKE: Final = re.compile(r"[A-Za-z0-9_.-]{1,16}")
 
 
 class APIError(WsOneError):
@@ -75,9 +121,11 @@ class APIError(WsOneError):
         self.operation = operation
         where = f"{operation}: " if operation else ""
         # The vendor's text stays out of the message: it may quote any customer's data,
-        # not only the request's, and no pattern can tell a name from a word.
+        # not only the request's, and no pattern can tell a name from a word. So does a
+        # responseCode that is not a short code: it is kept, whole, on .code only.
+        shown = repr(code) if _CODE_LIKE.fullmatch(code) else "<not a code: see .code>"
         hint = " (WsOne's text is in .infos)" if infos else ""
-        super().__init__(f"{where}WsOne responseCode {short(code, 40)!r}{hint}")
+        super().__init__(f"{where}WsOne responseCode {shown}{hint}")
 
 
 class APIConnectionError(WsOneError):
@@ -94,6 +142,14 @@ class APIConnectionError(WsOneError):
 
 class APITimeoutError(APIConnectionError, builtins.TimeoutError):
     """A time limit expired before WsOne answered (also a builtin ``TimeoutError``)."""
+
+    #: The limit that expired: ``"connect"``, ``"read"``, ``"attempt"`` or ``"total"`` (the
+    #: call's deadline), or None when unknown.
+    limit: str | None
+
+    def __init__(self, message: str, *, request_sent: bool, limit: str | None = None) -> None:
+        self.limit = limit
+        super().__init__(message, request_sent=request_sent)
 
 
 class OutcomeUnknownError(WsOneError):
@@ -165,7 +221,9 @@ class ResponseDecodeError(WsOneError):
     """A response body is not JSON or does not fit its model; ``path`` names the bad field."""
 
     #: The JSON path of the bad field, such as ``$.PersonResponse.title``; None when the
-    #: body is not JSON at all (an HTML error page, say).
+    #: body as a whole is not a WsOne answer: not JSON at all (an HTML error page, say), a
+    #: compressed body that cannot be decompressed, or a read's JSON with neither a
+    #: ``responseCode`` nor any block its model knows (``{}``, ``{"message": ...}``).
     path: str | None
     operation: str | None
 
@@ -234,3 +292,71 @@ def unregister_error_code(code: str) -> None:
 def error_class_for(code: str) -> type[APIError]:
     """Return the class registered for ``code``, or :class:`APIError`."""
     return _REGISTRY.get(code, APIError)
+
+
+class NotFoundError(APIError):
+    """WsOne says that what the request names does not exist: register its codes to this."""
+
+
+class Disposition(enum.Enum):
+    """What a caller should do with a failed call: three answers, as ``error.disposition``."""
+
+    #: Nothing was applied and the failure is transient: send the same request again later,
+    #: after ``error.retry_after`` seconds when it is set.
+    RETRY_LATER = "retry_later"
+    #: A write may or may not have been applied: check its effect (``get_person``,
+    #: ``verify_transaction``) before sending it again, never resend it blindly.
+    CHECK_FIRST = "check_first"
+    #: It would fail the same way again: fix the request, the credentials or the code.
+    DO_NOT_RETRY = "do_not_retry"
+
+
+_RETRY_LATER_STATUSES: Final = frozenset({408, 429})
+_FIRST_SERVER_STATUS: Final = 500
+
+
+def disposition_of(error: WsOneError) -> Disposition:
+    """The :class:`Disposition` of ``error``: the one place that decides it.
+
+    The table is in this module's docstring and in the README's "Errors" section.
+
+    Example:
+        A consumer's handler is three branches on one attribute::
+
+            except WsOneError as error:
+                if error.disposition is Disposition.RETRY_LATER:
+                    await message.requeue(delay=error.retry_after or 30)
+                elif error.disposition is Disposition.CHECK_FIRST:
+                    await message.requeue(delay=60, check_first=True)
+                else:
+                    await message.dead_letter()
+
+        >>> disposition_of(HTTPStatusError(404)), disposition_of(HTTPStatusError(408))
+        (<Disposition.DO_NOT_RETRY: 'do_not_retry'>, <Disposition.RETRY_LATER: 'retry_later'>)
+        >>> register_error_code("E_GONE", NotFoundError)
+        >>> error = error_class_for("E_GONE")("E_GONE")
+        >>> error.disposition, error.retryable, error.retry_after
+        (<Disposition.DO_NOT_RETRY: 'do_not_retry'>, False, None)
+        >>> unregister_error_code("E_GONE")
+        >>> RateLimitError(retry_after=2.0).disposition
+        <Disposition.RETRY_LATER: 'retry_later'>
+    """
+    if isinstance(error, OutcomeUnknownError):
+        return Disposition.CHECK_FIRST
+    if isinstance(error, APIError):
+        # A registered class decides; WsOne's codes are undocumented, so none is by default.
+        return Disposition.RETRY_LATER if type(error).retryable else Disposition.DO_NOT_RETRY
+    if isinstance(error, APIConnectionError | ClientClosedError):
+        # A write whose request may have been received raises OutcomeUnknownError instead;
+        # a closed client sent nothing.
+        return Disposition.RETRY_LATER
+    if isinstance(error, HTTPStatusError):
+        transient = (
+            isinstance(error, RateLimitError | ServerError)
+            or error.status in _RETRY_LATER_STATUSES
+            or error.status >= _FIRST_SERVER_STATUS
+        )
+        return Disposition.RETRY_LATER if transient else Disposition.DO_NOT_RETRY
+    if isinstance(error, ResponseDecodeError) and error.path is None:
+        return Disposition.RETRY_LATER  # not JSON at all: a proxy's page, a cut answer
+    return Disposition.DO_NOT_RETRY

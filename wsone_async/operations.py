@@ -1,11 +1,14 @@
 """The table of WsOne's 29 operations: name, service, read or write, request and response types.
 
 Everything that depends on the operation reads it from here: the client's methods, the
-request path, and the retry rules (a read is retried after any transient failure, a write
-only when WsOne provably never received it; see :mod:`wsone_async._retry`).
+request path, the retry rules (a read is retried after any transient failure, a write
+only when WsOne provably never received it; see :mod:`wsone_async._retry`), how an
+ambiguous write is settled, and the simulator's fault groups (``read``, ``write``,
+``person``, ``transaction``).
 
-Reads are the operations named ``get*``, ``search*``, ``verify*`` and ``getLast*``; every
-other operation changes state on WsOne's side and is a write.
+Whether an operation reads or writes is written in its row (``Kind``), never inferred from
+its name: the reads are the ``get*``, ``search*`` and ``verify*`` operations and
+getLastTransaction today, but a new operation gets its kind from its row only.
 """
 
 from __future__ import annotations

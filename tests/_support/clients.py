@@ -30,7 +30,7 @@ def client_for(
     if clock is not None:
         options.setdefault("sleep", clock.sleep)
         options.setdefault("clock", clock)
-    return WsOneClient(url, username=username, password=password, **options)
+    return WsOneClient._with_hooks(url, username=username, password=password, **options)
 
 
 def simulator_client(sim: _Served, clock: FakeClock | None = None, **options: Any) -> WsOneClient:

@@ -39,14 +39,19 @@ class SimClient:
         ) as response:
             return response.status, await response.read()
 
-    async def call(self, operation: str, body: Any) -> dict[str, Any]:
-        """POST ``body`` as JSON; the answer must be HTTP 200 with a JSON object."""
+    async def call(self, operation: str, body: Any, *, enveloped: bool = True) -> dict[str, Any]:
+        """POST ``body`` as JSON; the answer must be HTTP 200 with a JSON object.
+
+        With ``enveloped`` (the default) it must start with ``responseCode`` and ``infos``;
+        getFullPerson's success has no envelope (as the vendor's example).
+        """
         status, data = await self.raw(operation, json.dumps(body).encode())
         assert status == 200, (status, data)
         answer = json.loads(data)
         assert isinstance(answer, dict)
-        assert isinstance(answer["responseCode"], str)
-        assert isinstance(answer["infos"], str)
+        if enveloped:
+            assert isinstance(answer["responseCode"], str)
+            assert isinstance(answer["infos"], str)
         return answer
 
     async def ok(self, operation: str, body: Any) -> dict[str, Any]:

@@ -46,7 +46,7 @@ def _rows(count: int, *, start: int = 0) -> list[dict[str, Any]]:
 async def _simulated(**client_options: Any) -> AsyncIterator[tuple[WsOneSimulator, WsOneClient]]:
     async with (
         WsOneSimulator(seed=7) as sim,
-        WsOneClient(
+        WsOneClient._with_hooks(
             sim.url, username=sim.username, password=sim.password, **client_options
         ) as client,
     ):
@@ -138,6 +138,58 @@ class TestRows:
         with pytest.raises(RowError) as info:
             prospect_from_row(row)
         assert info.value.field == field
+
+    @pytest.mark.parametrize("value", ["1,23457E+12", "2.5E+15", "3E+12", "9,87654e+18"])
+    def test_an_identifier_excel_rounded_to_scientific_notation_fails(self, value: str) -> None:
+        # Excel shows a long card number in a "General" cell as 1,23457E+12 and saves it so:
+        # two cards would become one identifier, the second row silently "existing".
+        with pytest.raises(RowError, match="scientific notation") as info:
+            prospect_from_row({"identifier_type": "1", "identifier_value": value})
+        assert info.value.field == "identifier_value"
+
+    def test_rows_of_empty_cells_and_quotes_left_open(self, tmp_path: pathlib.Path) -> None:
+        # Excel leaves rows of empty cells where rows were cleared: they are no records.
+        ghost = tmp_path / "ghost.csv"
+        ghost.write_bytes(b"identifier_value;last_name\r\na@b.fr;A\r\n;\r\n ; \r\n;;\r\n")
+        assert list(read_rows(ghost)) == [(2, {"identifier_value": "a@b.fr", "last_name": "A"})]
+        # A quote never closed: one bad row at its line, not the rest of the file swallowed
+        # into one cell and imported as a name.
+        open_quote = tmp_path / "open.csv"
+        open_quote.write_text('identifier_value;last_name\na@b.fr;A\nc@d.fr;"B\ne@f.fr;C\n')
+        assert list(read_rows(open_quote)) == [
+            (2, {"identifier_value": "a@b.fr", "last_name": "A"}),
+            (3, {"__error__": "a quote opened on line 3 is never closed (lines 3-4 to the end "
+                 "of the file)"}),
+        ]  # fmt: skip
+        # A quote opened and closed lines later glues rows into a documented cell.
+        glued = tmp_path / "glued.csv"
+        glued.write_text('identifier_value;last_name\nc@d.fr;"B\ne@f.fr;C"\ng@h.fr;D\n')
+        (first, second) = list(read_rows(glued))
+        assert first[0] == 2 and "last_name holds a line break (lines 2-3" in first[1]["__error__"]
+        assert second == (4, {"identifier_value": "g@h.fr", "last_name": "D"})
+        # Text after a closing quote: the row is refused, and the message says what to write.
+        after = tmp_path / "after.csv"
+        after.write_text('identifier_value;last_name\nc@d.fr;"Jean" Pierre\ng@h.fr;D\n')
+        (first, second) = list(read_rows(after))
+        assert first[0] == 2 and "goes on after its closing quote" in first[1]["__error__"]
+        assert second == (3, {"identifier_value": "g@h.fr", "last_name": "D"})
+        # A line break in a column the import ignores is the cell's own (an Excel comment).
+        comment = tmp_path / "comment.csv"
+        comment.write_text('identifier_value;Commentaire\nc@d.fr;"rappeler;\nlundi"\ng@h.fr;x\n')
+        assert list(read_rows(comment)) == [
+            (2, {"identifier_value": "c@d.fr"}),
+            (4, {"identifier_value": "g@h.fr"}),
+        ]
+
+    def test_a_multi_line_record_is_reported_by_its_first_line(
+        self, tmp_path: pathlib.Path
+    ) -> None:
+        # A line break in a cell spans lines; the user looks for the record where it starts.
+        source = tmp_path / "p.csv"
+        source.write_bytes(b'identifier_value;Commentaire;birth_date\na@b.fr;"x\ny";hier\n')
+        assert list(read_rows(source)) == [
+            (2, {"identifier_value": "a@b.fr", "birth_date": "hier"})
+        ]
 
     def test_read_csv_and_jsonl(self, tmp_path: pathlib.Path) -> None:
         csv_file = tmp_path / "p.csv"
@@ -513,3 +565,284 @@ async def test_closing_while_workers_wait_for_the_rate_leaves_no_coroutine_behin
                 assert (await anext(results)).outcome is Outcome.CREATED
             gc.collect()
     assert not [w for w in caught if "never awaited" in str(w.message)]
+
+
+class TestJournalSafety:
+    async def test_bytes_that_are_not_utf8_are_skipped_with_a_warning(
+        self, tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        journal = tmp_path / "import.journal"
+        async with _simulated() as (sim, client):
+            await run_import(client, _rows(6), to_request=prospect_from_row, journal=journal)
+            lines = journal.read_bytes().splitlines(keepends=True)
+            # A disk or an editor mangled two entries: one holds Latin-1 bytes, one is cut.
+            journal.write_bytes(
+                b"".join(lines[:3]) + b'{"k": "\xe9t\xe9", "o": "created"}\n' + lines[3][:12]
+                + b"\n" + b"".join(lines[5:])
+            )  # fmt: skip
+            with caplog.at_level("WARNING", logger="wsone_async"):
+                rerun = await run_import(
+                    client, _rows(6), to_request=prospect_from_row, journal=journal
+                )
+            assert rerun.counts["resumed"] == 4
+            assert rerun.counts["existing"] == 2  # looked up again, not created twice
+            assert sim.backend.persons_count() == 6
+        assert any("2 unreadable line(s) skipped" in r.getMessage() for r in caplog.records)
+
+    async def test_a_second_import_on_a_journal_in_use_is_refused(
+        self, tmp_path: pathlib.Path
+    ) -> None:
+        from wsone_async.bulk import JournalInUseError
+
+        journal = tmp_path / "import.journal"
+        async with _simulated() as (sim, client):
+            async with contextlib.aclosing(
+                import_prospects(client, _rows(40), to_request=prospect_from_row, journal=journal)
+            ) as first:
+                await anext(first)  # the first import runs, holding its journal
+                with pytest.raises(JournalInUseError, match="in use by another import"):
+                    await run_import(
+                        client, _rows(40), to_request=prospect_from_row, journal=journal
+                    )
+            # Closed: the lock went with it, and the journal resumes.
+            rerun = await run_import(
+                client, _rows(40), to_request=prospect_from_row, journal=journal
+            )
+            assert rerun.all_settled and sim.backend.persons_count() == 40
+
+    async def test_a_killed_import_leaves_no_stale_lock(self, tmp_path: pathlib.Path) -> None:
+        import signal
+        import subprocess
+        import sys
+
+        journal = tmp_path / "import.journal"
+        holder = (
+            "import asyncio, os, signal, sys, time\n"
+            "from wsone_async.bulk import _Journal\n"
+            "async def main():\n"
+            "    await _Journal.open(sys.argv[1], time.monotonic)\n"
+            "    print('locked', flush=True)\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n"
+            "asyncio.run(main())\n"
+        )
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-c", holder, str(journal)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.stdout == "locked\n" and done.returncode == -signal.SIGKILL
+        async with _simulated() as (_, client):
+            summary = await run_import(
+                client, _rows(3), to_request=prospect_from_row, journal=journal
+            )
+        assert summary.counts["created"] == 3
+
+
+class TestSystemicFailures:
+    async def test_the_breaker_pauses_probes_and_stops_then_the_journal_resumes(
+        self, tmp_path: pathlib.Path
+    ) -> None:
+        from wsone_async.bulk import CircuitBreaker, WsOneUnavailableError
+
+        journal = tmp_path / "j"
+        clock = FakeClock()
+        probes = 0
+
+        async def no_wait(seconds: float) -> None:
+            return None
+
+        async def sleep(seconds: float) -> None:
+            nonlocal probes
+            probes += seconds == 7.0  # the breaker's waits, told apart by their length
+            await clock.sleep(seconds)
+
+        breaker = CircuitBreaker(threshold=10, probe_every=7.0, give_up_after=30.0)
+        async with _simulated(sleep=no_wait) as (sim, client):
+            # WsOne goes down for good after the first 60 requests.
+            down = sim.faults.add("*", "drop_before", skip=60, times=10**9)
+            with pytest.raises(WsOneUnavailableError, match="stayed unreachable") as info:
+                await run_import(
+                    client, _rows(200), to_request=prospect_from_row, journal=journal,
+                    concurrency=4, breaker=breaker, clock=clock, sleep=sleep,
+                )  # fmt: skip
+            # The probe's failure, said once: not wrapped in another "unreachable" message.
+            assert str(info.value).count("unreachable") == 1
+            assert "(APIConnectionError:" in str(info.value)
+            assert probes == 5  # every 7 s until 30 s had passed: 7, 14, 21, 28, 35
+            # Stopped soon after the circuit opened, not after trying every row.
+            assert down.injected < 10 + 4 * 3 + probes
+            settled = len(journal.read_text().splitlines())
+            assert 0 < settled <= sim.backend.persons_count() < 200
+            sim.faults.clear()
+            rerun = await run_import(
+                client, _rows(200), to_request=prospect_from_row, journal=journal,
+                concurrency=4, breaker=breaker, clock=clock, sleep=sleep,
+            )  # fmt: skip
+            assert rerun.all_settled and rerun.counts["resumed"] == settled
+            assert sim.backend.persons_count() == 200
+            assert sim.backend.shared_identifiers() == []
+
+    async def test_the_breaker_resumes_when_a_probe_gets_an_answer(self) -> None:
+        from wsone_async.bulk import CircuitBreaker
+
+        clock = FakeClock()
+
+        async def no_wait(seconds: float) -> None:
+            return None
+
+        async with _simulated(sleep=no_wait) as (sim, client):
+            down = sim.faults.add("*", "status", status=502, skip=30, times=10**9)
+
+            async def sleep(seconds: float) -> None:
+                if seconds == 7.0 and clock.sleeps.count(7.0) == 2:
+                    sim.faults.clear()  # WsOne is back before the third probe
+                await clock.sleep(seconds)
+
+            summary = await run_import(
+                client, _rows(100), to_request=prospect_from_row, concurrency=4,
+                breaker=CircuitBreaker(threshold=8, probe_every=7.0), clock=clock, sleep=sleep,
+            )  # fmt: skip
+            assert clock.sleeps.count(7.0) == 3
+            assert down.injected >= 8
+            # No row failed for the outage: the rounds spent while it lasted did not count.
+            assert summary.all_settled, summary.counts
+            assert sim.backend.persons_count() == 100
+            assert sim.backend.shared_identifiers() == []
+
+    async def test_refused_credentials_stop_the_import_at_once(self) -> None:
+        from wsone_async.errors import AuthenticationError
+
+        async with _simulated() as (sim, client):
+            refusals = sim.faults.add("*", "status", status=403, skip=25, times=10**9)
+            with pytest.raises(AuthenticationError):
+                await run_import(client, _rows(300), to_request=prospect_from_row, concurrency=6)
+            assert 1 <= refusals.injected <= 6  # at most one per record in progress
+
+    async def test_preflight_reports_a_wrong_password_before_any_row(self) -> None:
+        from wsone_async.errors import AuthenticationError
+
+        async with (
+            WsOneSimulator() as sim,
+            WsOneClient(sim.url, username=sim.username, password="wrong") as client,
+        ):
+            with pytest.raises(AuthenticationError):
+                await run_import(client, _rows(50), to_request=prospect_from_row, preflight=True)
+            assert sim.stats.unauthorized == 1
+
+
+class TestShards:
+    def test_the_split_is_stable_and_disjoint(self) -> None:
+        import zlib
+
+        from wsone_async.bulk import in_shard
+
+        keys = [f"10:person{i}@example.fr" for i in range(1000)]
+        for count in (1, 2, 3, 7):
+            owners = [[k for k in range(count) if in_shard(key, 0, (k, count))] for key in keys]
+            assert all(len(owner) == 1 for owner in owners)  # each key in exactly one shard
+        # A stable hash of the normalised identifier, the same in every process and version.
+        assert in_shard(" 10:Jean@Example.FR ", 0, (zlib.crc32(b"10:jean@example.fr") % 4, 4))
+        assert [in_shard(None, i, (1, 3)) for i in range(6)] == [0, 1, 0, 0, 1, 0]
+
+    async def test_two_shards_together_import_each_person_once(self) -> None:
+        async with _simulated() as (sim, client):
+            halves = await asyncio.gather(
+                *(
+                    run_import(client, _rows(300), to_request=prospect_from_row, shard=(k, 2))
+                    for k in (0, 1)
+                )
+            )
+            assert sum(h.counts["created"] for h in halves) == 300
+            assert all(h.total > 100 for h in halves)
+            assert sim.backend.persons_count() == 300
+            assert sim.stats.processed["createPerson"] == 300
+
+    def test_a_bad_shard_is_refused(self) -> None:
+        client = WsOneClient("https://x.fr", username="a", password="b")
+        for shard in ((2, 2), (-1, 2), (0, 0), (1,), "0/2"):
+            with pytest.raises(ValueError, match="shard"):
+                import_prospects(client, [], shard=shard)  # type: ignore[arg-type]
+
+
+class TestFiles:
+    def test_dialects_are_detected(self, tmp_path: pathlib.Path) -> None:
+        from wsone_async.bulk import open_prospects
+
+        cases = [
+            ("identifier_value;last_name\nx@y.fr;Noël\n", "cp1252", "CSV, cp1252, ';'-separated"),
+            ("identifier_value\tlast_name\nx@y.fr\tNoël\n", "utf-8", "CSV, utf-8, tab-separated"),
+            ("identifier_value,last_name\nx@y.fr,Noël\n", "utf-8-sig", "CSV, UTF-8 with BOM, ','-separated"),
+        ]  # fmt: skip
+        for text, encoding, described in cases:
+            path = tmp_path / "p.csv"
+            path.write_bytes(text.encode(encoding))
+            source = open_prospects(path)
+            assert source.dialect.describe() == described
+            rows = [row for _, row, _ in source.rows()]
+            assert rows == [{"identifier_value": "x@y.fr", "last_name": "Noël"}]
+
+    def test_header_problems_are_input_errors(self, tmp_path: pathlib.Path) -> None:
+        from wsone_async.bulk import InputError, open_prospects
+
+        path = tmp_path / "p.csv"
+        path.write_text("email,mail\na,b\n")
+        with pytest.raises(InputError, match="no identifier_value column"):
+            open_prospects(path)
+        with pytest.raises(InputError, match="both give identifier_value"):
+            open_prospects(path, mapping={"email": "identifier_value", "mail": "identifier_value"})
+        with pytest.raises(InputError, match="not a column of this file"):
+            open_prospects(path, mapping={"Courriel": "identifier_value"})
+        with pytest.raises(InputError, match="not a documented column"):
+            open_prospects(path, mapping={"mail": "e-mail"})
+
+    def test_extra_cells_make_a_bad_row(self, tmp_path: pathlib.Path) -> None:
+        path = tmp_path / "p.csv"
+        path.write_text("identifier_value,last_name\na@b.fr,X,oops\nc@d.fr,Y,\n")
+        rows = list(read_rows(path))
+        assert rows == [
+            (2, {"__error__": "3 cells, but the header has 2 columns"}),
+            (3, {"identifier_value": "c@d.fr", "last_name": "Y"}),
+        ]
+
+
+async def test_an_async_input_is_read_ahead_by_one_reader_and_stays_bounded() -> None:
+    from wsone_async.bulk import _Import
+
+    pulled = 0
+
+    async def records() -> AsyncIterator[dict[str, Any]]:
+        nonlocal pulled
+        for row in _rows(100):
+            pulled += 1
+            await asyncio.sleep(0)  # as a file read in a thread hands over
+            yield row
+
+    client = WsOneClient("https://wsone.example.fr", username="a", password="b")
+    job = _Import(
+        client, concurrency=4, rate_limit=None, dedupe=True, journal=None,
+        to_request=prospect_from_row, max_rounds=1, clock=FakeClock(), sleep=FakeClock().sleep,
+    )  # fmt: skip
+    busy, release = asyncio.Event(), asyncio.Event()
+    running = 0
+
+    async def settle(request: object) -> tuple[Outcome, None]:
+        nonlocal running
+        running += 1
+        if running == 4:
+            busy.set()
+        await release.wait()
+        return Outcome.CREATED, None
+
+    job._settle = settle  # type: ignore[method-assign]
+    results = job.results(records())
+    first = asyncio.ensure_future(anext(results))
+    await busy.wait()
+    for _ in range(20):  # let the reader run as far as it may
+        await asyncio.sleep(0)
+    # Every worker busy, and the next records already read for them: 4 + a queue of 4
+    # (+1 the reader holds while the queue is full); never the whole input.
+    assert 8 <= pulled <= 9
+    release.set()
+    await first
+    rest = [result async for result in results]
+    assert len(rest) == 99 and pulled == 100

@@ -103,7 +103,14 @@ FAULTS: Final[dict[str, FaultSpec]] = {
     ),
     "500": FaultSpec("HTTP 500", "status", {"status": 500}),
     "502": FaultSpec("HTTP 502", "status", {"status": 502}),
-    "503": FaultSpec("HTTP 503", "status", {"status": 503}),
+    "503": FaultSpec(
+        "HTTP 503 (no `Retry-After`: maybe a proxy, after forwarding)", "status", {"status": 503}
+    ),
+    "503-retry-after": FaultSpec(
+        "HTTP 503 with `Retry-After` (WsOne refusing)",
+        "status",
+        {"status": 503, "retry_after": 1},
+    ),
     "504": FaultSpec("HTTP 504", "status", {"status": 504}),
     "504-processed": FaultSpec(
         "HTTP 504 after processing (`process=True`)",
@@ -172,7 +179,9 @@ _ROWS: Final[dict[str, tuple[Cell, Cell, Cell, Cell, Cell]]] = {
     "429-long": (READ_RATE_LIMITED, RATE_LIMITED, RATE_LIMITED, RATE_LIMITED, RATE_LIMITED),
     "500": (READ_RETRIED, UNKNOWN_NOT_APPLIED, UNKNOWN_NOT_APPLIED, SETTLED_RESENT, SETTLED_RESENT),
     "502": (READ_RETRIED, UNKNOWN_NOT_APPLIED, UNKNOWN_NOT_APPLIED, SETTLED_RESENT, SETTLED_RESENT),
-    "503": (READ_RETRIED, RETRIED, RETRIED, RETRIED, RETRIED),
+    # Without Retry-After a 503 may come from a proxy that forwarded the write: ambiguous.
+    "503": (READ_RETRIED, UNKNOWN_NOT_APPLIED, UNKNOWN_NOT_APPLIED, SETTLED_RESENT, SETTLED_RESENT),
+    "503-retry-after": (READ_RETRIED, RETRIED, RETRIED, RETRIED, RETRIED),
     "504": (READ_RETRIED, UNKNOWN_NOT_APPLIED, UNKNOWN_NOT_APPLIED, SETTLED_RESENT, SETTLED_RESENT),
     "504-processed": (
         READ_RETRIED,

@@ -6,13 +6,24 @@ import asyncio
 import datetime as dt
 import email.utils
 import json
+import pathlib
 from typing import Any
 
 import aiohttp
+import attrs
 import pytest
 
 from tests._support.sim import OK, SimClient, new_customer, person_body, receipt, web_account
-from wsone_async.testing import Fault, FaultKind, FaultPlan, WsOneSimulator, parse_fault_spec
+from wsone_async.testing import (
+    Fault,
+    FaultKind,
+    FaultPlan,
+    Status,
+    WsOneSimulator,
+    parameters_table,
+    parse_fault_spec,
+)
+from wsone_async.testing._faults import KINDS
 
 DISCONNECTED = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
@@ -126,23 +137,22 @@ async def test_response_code_fault(client: SimClient) -> None:
 
 
 async def test_latency_then_normal_answer(client: SimClient) -> None:
-    client.sim.faults.add("getEntities", "latency", delay=0.05)
-    loop = asyncio.get_running_loop()
-    start = loop.time()
+    client.sim.faults.add("getEntities", "latency", delay=0.005)
     await client.ok("getEntities", {})
-    assert loop.time() - start >= 0.05
     assert client.sim.stats.faults == {"latency": 1}
+    assert client.sim.stats.processed["getEntities"] == 1
 
 
 async def test_latency_adds_up_with_the_fault_that_decides(client: SimClient) -> None:
-    client.sim.faults.add("getEntities", "latency", delay=0.03)
-    client.sim.faults.add("read", "status", status=502)
-    loop = asyncio.get_running_loop()
-    start = loop.time()
+    client.sim.faults.add("getEntities", "latency", delay=0.002, times=2)
+    client.sim.faults.add("read", "latency", delay=0.003, times=2)
+    decides = client.sim.faults.add("read", "status", status=502, times=2)
+    # The plan says how long to wait in all, and which rule answers...
+    assert client.sim.faults.pick("getEntities") == (0.005, decides)
+    # ...and the simulator does it.
     status, _, _ = await post_with_headers(client, "getEntities", {})
     assert status == 502
-    assert loop.time() - start >= 0.03
-    assert client.sim.stats.faults == {"latency": 1, "status": 1}
+    assert client.sim.stats.faults == {"latency": 4, "status": 2}
 
 
 async def test_closing_ends_a_request_waiting_in_latency(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -315,24 +325,90 @@ def test_parse_fault_spec_refuses_bad_specs(spec: str) -> None:
 async def test_a_client_that_gives_up_during_latency_does_not_stop_the_work(
     client: SimClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    client.sim.faults.add("createPerson", "latency", delay=0.3)
-    done = asyncio.Event()
-    create = client.sim.backend.create_person
+    client.sim.faults.add("createPerson", "latency", delay=0.02)
+    reached, done = asyncio.Event(), asyncio.Event()
+    pick, create = client.sim.faults.pick, client.sim.backend.create_person
 
-    def spy(*args: Any, **kwargs: Any) -> Any:
+    def picked(operation: str) -> tuple[float, Fault | None]:
+        reached.set()  # the simulator has the request: it waits from now on
+        return pick(operation)
+
+    def created(*args: Any, **kwargs: Any) -> Any:
         try:
             return create(*args, **kwargs)
         finally:
             done.set()
 
-    monkeypatch.setattr(client.sim.backend, "create_person", spy)
-    timeout = aiohttp.ClientTimeout(total=0.05)
-    with pytest.raises(asyncio.TimeoutError):
-        async with client.session.post(
-            client.sim.url_for("createPerson"),
-            json=person_body(web_account("late@example.fr")),
-            timeout=timeout,
-        ):
+    monkeypatch.setattr(client.sim.faults, "pick", picked)
+    monkeypatch.setattr(client.sim.backend, "create_person", created)
+
+    async def call() -> None:
+        body = person_body(web_account("late@example.fr"))
+        async with client.session.post(client.sim.url_for("createPerson"), json=body):
             pass
+
+    pending = asyncio.create_task(call())
+    await reached.wait()
+    pending.cancel()  # the client gives up while the simulator waits
+    with pytest.raises(asyncio.CancelledError):
+        await pending
     await asyncio.wait_for(done.wait(), 5)
     assert client.sim.backend.persons_count() == 1
+
+
+# ------------------------------------------------------------- one description each
+
+
+def test_the_readme_shows_the_generated_tables() -> None:
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    assert parameters_table() in readme
+
+
+def test_a_kind_instance_is_the_same_as_its_name_and_parameters() -> None:
+    plan = FaultPlan()
+    by_name = plan.add("getPerson", "status", status=429, retry_after=2, times=1)
+    by_class = plan.add("getPerson", Status(status=429, retry_after=2), times=1)
+    assert by_class.action == by_name.action == Status(status=429, retry_after=2.0)
+    assert {**by_class.describe(), "id": 0} == {**by_name.describe(), "id": 0}
+    with pytest.raises(ValueError, match="unknown rule parameter"):
+        plan.add("getPerson", Status(), status=500)
+
+
+@pytest.mark.parametrize(
+    ("kind", "parameter"),
+    [("status", "delay"), ("latency", "status"), ("drop_after", "infos"), ("html", "body")],
+)
+def test_a_parameter_of_another_kind_is_refused(kind: str, parameter: str) -> None:
+    with pytest.raises(ValueError, match=f"takes no parameter '{parameter}'"):
+        FaultPlan().add("getPerson", kind, **{parameter: 1})
+    with pytest.raises(ValueError, match="unknown fault option"):
+        parse_fault_spec(f"getPerson:{kind},{parameter}=1")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        ({"times": 2.0}, "'times' must be integer"),
+        ({"times": True}, "'times' must be integer"),
+        ({"rate": "0.5"}, "'rate' must be number"),
+        ({"process": 1}, "'process' must be boolean"),
+        ({"status": "503"}, "'status' must be integer"),
+        ({"retry_after": True}, "retry_after must be seconds"),
+        ({"kind": "response_code", "infos": 5}, "'infos' must be string"),
+    ],
+)
+def test_parameters_are_typed_as_in_json(arguments: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        FaultPlan().add("getPerson", **arguments)
+
+
+def test_every_kind_describes_exactly_its_parameters() -> None:
+    plan = FaultPlan()
+    common = {"id", "operation", "kind", "times", "rate", "skip", "process", "matched", "injected"}
+    for kind, cls in KINDS.items():
+        described = plan.add("getPerson", kind).describe()
+        assert set(described) == common | {a.name for a in attrs.fields(cls)}, kind
+        assert described["kind"] == kind
+        # What describe() lists can be posted back as a rule.
+        again = {k: v for k, v in described.items() if k not in {"id", "matched", "injected"}}
+        assert plan.add(**again).describe() == {**described, "id": described["id"] + 1}

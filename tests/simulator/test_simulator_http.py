@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pathlib
+import re
 from typing import Any
 
 import aiohttp
@@ -343,6 +345,9 @@ async def test_control_faults(client: SimClient) -> None:
         {"operation": "getEntities", "kind": "status", "status": "503"},
         {"operation": "getEntities", "kind": "status", "times": True},
         {"operation": "getEntities", "colour": "red"},
+        {"operation": "getEntities", "kind": "status", "delay": 1},
+        {"operation": ["getEntities"], "kind": "status"},
+        {"operation": "getEntities", "kind": 3},
         {"spec": "nope"},
         {"spec": 3},
         [],
@@ -414,3 +419,45 @@ async def test_the_plugin_fixture_is_started(wsone_simulator: WsOneSimulator) ->
     assert wsone_simulator.started
     assert wsone_simulator.url.startswith("http://127.0.0.1:")
     assert wsone_simulator.backend.persons_count() == 0
+
+
+# ------------------------------------------------------------ the README's control JSON
+
+
+def _control_examples() -> tuple[str, list[Any]]:
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    section = readme.split("### The control endpoints", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```json\n(.*?)```", section, flags=re.DOTALL)
+    python = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert len(python) == 1
+    return python[0], [json.loads(block) for block in blocks]
+
+
+async def test_the_readme_control_examples_are_what_the_simulator_does(client: SimClient) -> None:
+    code, (rule, seed_body, seeded, state) = _control_examples()
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # our own README's example
+    sim = client.sim
+    added = await namespace["add_fault"](sim.url, sim.username, sim.password)
+    assert set(added) == set(rule)
+    assert {k: added[k] for k in ("operation", "kind", "status", "times", "retry_after")} == {
+        k: rule[k] for k in ("operation", "kind", "status", "times", "retry_after")
+    }
+    await client.control("DELETE", "faults")
+    status, answer = await client.control("POST", "seed", seed_body)
+    assert (status, answer) == (200, seeded)
+    status, counts = await client.control("GET", "state")
+    assert status == 200 and set(counts) == set(state)
+    status, fresh = await client.control("POST", "reset")
+    assert status == 200 and set(fresh) == set(state)
+
+
+def test_routes_take_read_write_and_service_from_the_operations_table() -> None:
+    from wsone_async.operations import OPERATIONS
+
+    assert list(ROUTES) == [op.name for op in OPERATIONS]
+    for op in OPERATIONS:
+        route = ROUTES[op.name]
+        assert (route.group, route.service) == (op.kind.value, op.service.value), op.name
+        assert route.groups == {op.kind.value, op.service.value, "*"}
+    assert [name for name, route in ROUTES.items() if not route.enveloped] == ["getFullPerson"]

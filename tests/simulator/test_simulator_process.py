@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ import aiohttp
 import pytest
 
 from wsone_async.testing import SimulatorProcess
-from wsone_async.testing._serve import PASSWORD_ENV, main
+from wsone_async.testing._serve import PASSWORD_ENV, _freeze_survivors, _ServedSimulator, main
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -153,3 +154,21 @@ async def test_starting_twice_is_refused() -> None:
             await sim.astart()
         with pytest.raises(RuntimeError, match="already started"):
             sim.start()
+
+
+def test_the_served_process_freezes_what_a_full_collection_keeps_until_a_reset() -> None:
+    # What `wsone serve` does so that full collections stop walking every person created;
+    # a reset lets the old state (persons and receipts reference each other) be collected.
+    assert gc.get_freeze_count() == 0
+    simulator = _ServedSimulator()
+    try:
+        _freeze_survivors("start", {"generation": 2})
+        _freeze_survivors("stop", {"generation": 1})
+        assert gc.get_freeze_count() == 0  # only after a full collection
+        _freeze_survivors("stop", {"generation": 2})
+        assert gc.get_freeze_count() > 0
+        simulator.reset()
+        assert gc.get_freeze_count() == 0
+        assert simulator.backend.persons_count() == 0
+    finally:
+        gc.unfreeze()

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from tests._support.sim import OK, SimClient
 from tests._support.strategies import models
-from wsone_async import from_wire, to_wire
+from wsone_async import WsOneClient, from_wire, to_wire
 from wsone_async.models import (
     CellPhoneRequest,
     ContactsRequest,
@@ -34,6 +34,8 @@ from wsone_async.models import (
     EntityRequest,
     GetFullPersonRequest,
     GetFullPersonResponse,
+    GetPersonRequest,
+    GetPersonResponse,
     IdentifierRequest,
     IdentifierType,
     Model,
@@ -43,7 +45,7 @@ from wsone_async.models import (
     SubscriptionRequest,
     Title,
 )
-from wsone_async.testing import is_valid_ean13
+from wsone_async.testing import WsOneSimulator, is_valid_ean13
 from wsone_async.testing._routes import ROUTES
 
 R = TypeVar("R", bound=Model)
@@ -54,7 +56,7 @@ EMAIL = "jean.dupond@example.fr"
 
 async def exchange(client: SimClient, operation: str, request: Model, response: type[R]) -> R:
     """Send a model, decode the answer with the client's response model."""
-    answer = await client.call(operation, to_wire(request))
+    answer = await client.call(operation, to_wire(request), enveloped=operation != "getFullPerson")
     return from_wire(response, answer)
 
 
@@ -127,12 +129,16 @@ async def test_create_identifier(client: SimClient) -> None:
         identifier_request=web_key(), new_identifier_type=IdentifierType.CARD
     )
     answer = await exchange_ok(client, "createIdentifier", request, CreateIdentifierResponse)
-    new = answer.new_identifier_response
-    assert new is not None and new.identifier_value is not None
-    assert is_valid_ean13(new.identifier_value)
+    assert answer.new_identifier_response is None  # as in the vendor's example
     person = client.sim.backend.person_by_identifier(10, EMAIL)
     assert person is not None
-    assert (1, new.identifier_value) in client.sim.backend.identifiers_of(person)
+    (web, (card_type, card)) = client.sim.backend.identifiers_of(person)
+    assert web == (10, EMAIL)
+    assert card_type == 1 and is_valid_ean13(card)
+    found = await exchange_ok(
+        client, "getPerson", GetPersonRequest(identifier_request=card_key(card)), GetPersonResponse
+    )
+    assert found.person_response is not None
 
 
 async def test_create_identifier_accepts_the_vendors_text_identifier_type(
@@ -141,7 +147,10 @@ async def test_create_identifier_accepts_the_vendors_text_identifier_type(
     await enrol(client)
     body = {"IdentifierRequest": {"identifierType": "10", "identifierValue": EMAIL}}
     answer = from_wire(CreateIdentifierResponse, await client.ok("createIdentifier", body))
-    assert answer.new_identifier_response is not None
+    assert answer.response_code == OK
+    assert answer.new_identifier_response is None
+    person = client.sim.backend.person_by_identifier(10, EMAIL)
+    assert person is not None and len(client.sim.backend.identifiers_of(person)) == 3
 
 
 async def test_get_full_person(client: SimClient) -> None:
@@ -152,7 +161,8 @@ async def test_get_full_person(client: SimClient) -> None:
         date=dt.datetime.now().replace(microsecond=0),
         filter=0,
     )
-    answer = await exchange_ok(client, "getFullPerson", request, GetFullPersonResponse)
+    answer = await exchange(client, "getFullPerson", request, GetFullPersonResponse)
+    assert answer.response_code is None  # no top-level envelope, as the vendor's example
     assert answer.person_response is not None and answer.person_response.person_response
     assert answer.offers_response is not None
     offers = answer.offers_response.get_offers_responses
@@ -200,3 +210,38 @@ async def test_any_valid_request_gets_an_answer_the_client_decodes(
     decoded = from_wire(response_cls, answer)  # raises if the client cannot read it
     assert isinstance(decoded.response_code, str)  # type: ignore[attr-defined]
     assert client.sim.backend.shared_identifiers() == []
+
+
+async def test_the_client_takes_the_vendors_shapes_from_the_simulator(
+    wsone_client: WsOneClient, wsone_simulator: WsOneSimulator
+) -> None:
+    # getFullPerson answers without a top-level envelope, createIdentifier with a null
+    # NewIdentifierResponse, as the vendor's examples: the client takes both as successes.
+    await wsone_client.create_person(
+        CreatePersonRequest(
+            new_identifier_request=NewIdentifierRequest(
+                identifier_type=IdentifierType.WEB_ACCOUNT, identifier_value=EMAIL
+            ),
+            person_profil_request=profile(),
+        )
+    )
+    created = await wsone_client.create_identifier(
+        CreateIdentifierRequest(
+            identifier_request=web_key(), new_identifier_type=IdentifierType.CARD
+        )
+    )
+    assert created.new_identifier_response is None
+    full = await wsone_client.get_full_person(
+        GetFullPersonRequest(
+            identifier_request=web_key(), date=dt.datetime.now().replace(microsecond=0)
+        )
+    )
+    assert full.response_code is None
+    assert full.person_response is not None and full.person_response.person_response is not None
+    assert full.person_response.person_response.last_name == "DUPOND"
+    identifiers = full.person_response.identifier_response or ()
+    assert [i.identifier_type for i in identifiers] == [
+        IdentifierType.WEB_ACCOUNT,
+        IdentifierType.CARD,
+    ]
+    assert wsone_simulator.stats.codes == {OK: 3}

@@ -67,13 +67,21 @@ async def test_create_identifier_adds_a_card_to_a_web_account(client: SimClient)
     await client.ok("createPerson", person_body(web_account("d@example.fr")))
     body = {"IdentifierRequest": {"identifierType": "10", "identifierValue": "d@example.fr"}}
     answer = await client.ok("createIdentifier", {**body, "newIdentifierType": 1})
-    new = answer["NewIdentifierResponse"]
-    assert new["identifierType"] == 1 and is_valid_ean13(new["identifierValue"])
+    # As in the vendor's example: the card is generated, the answer does not show it.
+    assert answer == {
+        "responseCode": OK,
+        "infos": "Request successfully processed",
+        "NewIdentifierResponse": None,
+    }
     person = client.sim.backend.person_by_identifier(10, "d@example.fr")
     assert person is not None
-    assert client.sim.backend.identifiers_of(person) == [
-        (10, "d@example.fr"),
-        (1, new["identifierValue"]),
+    web, (card_type, value) = client.sim.backend.identifiers_of(person)
+    assert web == (10, "d@example.fr")
+    assert card_type == 1 and is_valid_ean13(value)
+    listed = await client.ok("getPerson", {"IdentifierRequest": card(value)})
+    assert card(value) in [
+        {k: i[k] for k in ("identifierType", "identifierValue")}
+        for i in listed["PersonResponse"]["IdentifierResponse"]
     ]
     only_cards = {**body, "newIdentifierType": 10}
     assert await client.code("createIdentifier", only_cards) == C.IDENTIFIER_TYPE_NOT_ALLOWED
@@ -402,8 +410,10 @@ async def test_get_full_person_matches_the_documented_shape(client: SimClient) -
     body = key_body(
         key, EntityRequest={"entityIdentifier": "123456"}, date="26/09/2025 12:00:00", filter=0
     )
-    answer = await client.call("getFullPerson", body)
-    assert answer["responseCode"] == OK
+    answer = await client.call("getFullPerson", body, enveloped=False)
+    # As the vendor's example: no top-level envelope, only the accounts' one.
+    assert "responseCode" not in answer and "infos" not in answer
+    assert list(answer) == ["PersonResponse", "OffersResponse", "AccountsResponse"]
     person = answer["PersonResponse"]
     assert set(person) >= {
         "PersonResponse",

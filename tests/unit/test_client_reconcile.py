@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -167,7 +168,9 @@ async def test_a_write_with_no_settling_read_stays_unknown(
 
 async def test_settling_is_off_by_default(mocked: MockedWsOne, clock: FakeClock) -> None:
     mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
-    async with WsOneClient(BASE, username="a", password="b", sleep=clock.sleep) as client:
+    async with WsOneClient._with_hooks(
+        BASE, username="a", password="b", sleep=clock.sleep
+    ) as client:
         with pytest.raises(OutcomeUnknownError):
             await client.create_person(_create())
     assert _count(mocked, f"{PERSON}/getPerson") == 0
@@ -179,24 +182,29 @@ async def test_settling_gets_only_what_is_left_of_the_deadline(
     from wsone_async import Timeouts
 
     def slow_failure(url: URL, **kwargs: Any) -> None:
-        clock.now += 7.0  # the attempt used 7 of the call's 10 seconds
+        clock.now += 0.07  # the attempt used 0.07 of the call's 0.1 seconds
         raise aiohttp.ServerDisconnectedError
 
+    async def never_answers(url: URL, **kwargs: Any) -> None:
+        await asyncio.Event().wait()
+
     mocked.post(f"{PERSON}/createPerson", callback=slow_failure)
-    mocked.post(f"{PERSON}/getPerson", payload=FOUND)
-    client = WsOneClient(
+    mocked.post(f"{PERSON}/getPerson", callback=never_answers)
+    client = WsOneClient._with_hooks(
         BASE,
         username="api",
         password="pw",
-        timeout=Timeouts(attempt=5.0, total=10.0),
-        retry=RetryPolicy(reconcile_writes=True),
+        timeout=Timeouts(attempt=0.05, total=0.1),
+        retry=RetryPolicy(reconcile_writes=True, max_retries=0),
         sleep=clock.sleep,
         clock=clock,
     )
     async with client:
-        await client.create_person(_create())
-    check = mocked.requests[("POST", URL(f"{PERSON}/getPerson"))][0].kwargs["timeout"]
-    assert check.total == pytest.approx(3.0)
+        with pytest.raises(OutcomeUnknownError) as info:
+            await client.create_person(_create())
+    # The lookup was bounded (by the event loop's real timer) to the 0.03 s left.
+    assert "getPerson could not tell" in info.value.reason
+    assert "total limit (0.03 s)" in info.value.reason
 
 
 async def test_with_no_time_left_the_outcome_stays_unknown(
@@ -209,7 +217,7 @@ async def test_with_no_time_left_the_outcome_stays_unknown(
         raise aiohttp.ServerDisconnectedError
 
     mocked.post(f"{PERSON}/createPerson", callback=too_slow)
-    client = WsOneClient(
+    client = WsOneClient._with_hooks(
         BASE,
         username="api",
         password="pw",

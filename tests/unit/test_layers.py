@@ -13,14 +13,21 @@ LAYERS = {
     "wsone_async._config": 1,
     "wsone_async._redact": 1,
     "wsone_async._version": 1,
+    "wsone_async.web": 1,
     "wsone_async.models": 2,
     "wsone_async._codec": 3,
+    "wsone_async._drift": 3,
     "wsone_async._transport": 3,
     "wsone_async._retry": 3,
+    "wsone_async._telemetry": 3,
     "wsone_async.operations": 4,
     "wsone_async.client": 5,
+    "wsone_async._pipeline": 5,
+    "wsone_async.settlement": 5,
     "wsone_async.bulk": 6,
     "wsone_async.cli": 6,
+    "wsone_async._probe": 6,
+    "wsone_async._demo": 6,
     "wsone_async.__main__": 6,
     "wsone_async.testing": 6,
 }
@@ -28,6 +35,7 @@ ONLY_USERS = {
     "aiohttp": ("wsone_async._transport", "wsone_async.testing"),
     "tenacity": ("wsone_async._retry",),
     "cattrs": ("wsone_async._codec",),
+    "opentelemetry": ("wsone_async._telemetry",),
 }
 
 

@@ -22,10 +22,11 @@ OPERATIONS = [
 
 TOP_LEVEL = {
     "APIConnectionError", "APIError", "APITimeoutError", "AttemptInfo", "AuthenticationError",
-    "ClientClosedError", "ClientStateError", "HTTPStatusError", "OutcomeUnknownError",
+    "CallResult", "ClientClosedError", "ClientStateError", "HTTPStatusError", "OutcomeUnknownError",
     "RateLimitError", "ResponseDecodeError", "ResponseTooLargeError", "RetryBudget",
     "RetryPolicy", "ServerError", "Timeouts", "WsOneClient", "WsOneError", "__version__", "from_wire",
     "register_error_code", "to_wire",
+    "Disposition", "HTTPAnswer", "NotFoundError", "http_answer",
 }  # fmt: skip
 
 BLOCKS = {
@@ -94,3 +95,16 @@ def test_every_model_docstring_says_documented_or_inferred() -> None:
         ):
             doc = cls.__doc__ or ""
             assert re.search(r"documented|inferred", doc), name
+
+
+def test_settlement_all_is_complete() -> None:
+    import wsone_async.settlement as settlement
+
+    public = {
+        name
+        for name, value in vars(settlement).items()
+        if not name.startswith("_")
+        and (getattr(value, "__module__", "") == settlement.__name__ or name.isupper())
+        and name not in ("TYPE_CHECKING", "OPERATIONS")  # imported, not defined here
+    }
+    assert set(settlement.__all__) == public

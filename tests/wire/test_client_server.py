@@ -91,7 +91,7 @@ async def test_a_refused_connection_is_retried_even_for_a_write(clock: FakeClock
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     retry = RetryPolicy(max_retries=2)
-    async with WsOneClient(
+    async with WsOneClient._with_hooks(
         f"http://127.0.0.1:{port}",
         username="u",
         password="p",
@@ -172,7 +172,7 @@ async def test_logs_never_carry_credentials_or_personal_data(
         fake.script(
             "createPerson",
             body({"responseCode": "000", "NewIdentifierResponse": None}),  # success
-            status(503),  # retried, then success
+            status(503, {"Retry-After": "0"}),  # refused: retried, then success
             body({"responseCode": "000"}),
             body(
                 {

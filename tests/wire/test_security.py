@@ -431,7 +431,7 @@ async def test_successes_and_retries_log_and_show_nothing_personal(
 ) -> None:
     attempts: list[AttemptInfo] = []
     async with fake_wsone() as fake:
-        fake.script("createPerson", body(OK), status(503), body(OK))
+        fake.script("createPerson", body(OK), status(503, {"Retry-After": "0"}), body(OK))
         fake.script("createPerson", status(429, {"Retry-After": "1"}), body(OK))
         fake.script("getFullPerson", status(500), drop_after, body(FULL_PERSON))
         fake.script("searchPerson", body({**OK, "PersonResponse": [PERSON_BLOCK]}))
@@ -875,7 +875,10 @@ async def test_bulk_import_failures_show_nothing_personal(
         sim.faults.add("createPerson", "response_code", response_code="199", infos=ECHO)
         results += await bulk_results(client, rows[:1], clock)
         sim.faults.add("createPerson", "status", status=401)
-        results += await bulk_results(client, rows[1:2], clock)
+        # Refused credentials stop the whole import (no row result): the error is raised.
+        with pytest.raises(AuthenticationError) as refused:
+            await bulk_results(client, rows[1:2], clock)
+        exposure.error(refused.value)
         sim.faults.add("createPerson", "status", status=500, rate=1.0)
         sim.faults.add("getPerson", "status", status=500, rate=1.0)
         results += await bulk_results(client, rows[2:], clock, dedupe=False)
@@ -883,12 +886,11 @@ async def test_bulk_import_failures_show_nothing_personal(
         settled = await bulk_results(client, rows, clock, journal=journal)
         exposure.show(client, sim, sim.stats, sim.stats.as_dict())
     outcomes = [r.outcome for r in results]
-    assert outcomes == [Outcome.FAILED] * 6 + [Outcome.UNKNOWN]
+    assert outcomes == [Outcome.FAILED] * 5 + [Outcome.UNKNOWN]
     errors = [r.error for r in results]
     assert [type(e) for e in errors[:4]] == [RowError] * 4
     assert isinstance(errors[4], APIError) and errors[4].infos == ECHO
-    assert isinstance(errors[5], AuthenticationError)
-    assert isinstance(errors[6], WsOneError)
+    assert isinstance(errors[5], WsOneError)
     for error in errors:
         assert error is not None
         exposure.error(error)
@@ -912,7 +914,7 @@ async def test_a_bad_street_number_cell_stays_off_the_row_errors_chain(
 
 async def test_import_results_repr_hides_the_identifier(clock: FakeClock) -> None:
     async with simulated(clock) as (sim, client):
-        sim.faults.add("createPerson", "status", status=401)
+        sim.faults.add("createPerson", "status", status=400)  # (401 would stop the import)
         results = await bulk_results(client, prospect_rows(), clock)
     assert [r.outcome for r in results] == [Outcome.FAILED] + [Outcome.CREATED] * 2
     assert_no_leak(repr(result) for result in results)
@@ -947,7 +949,7 @@ async def test_the_simulator_workflows_log_and_show_nothing_personal(
             ResponseDecodeError,
             client.get_full_person(GetFullPersonRequest(identifier_request=by_email)),
         )
-        async with WsOneClient(
+        async with WsOneClient._with_hooks(
             sim.url, username=USERNAME, password="Wrong-Pangolin-5521", sleep=clock.sleep
         ) as intruder:
             refused = await exposure.raises(
@@ -1230,7 +1232,7 @@ async def test_certificates_are_verified_by_default(
 ) -> None:
     cert, key = certificate
     async with https_server(cert, key) as (url, reached):
-        async with WsOneClient(
+        async with WsOneClient._with_hooks(
             url, username=USERNAME, password=PASSWORD, sleep=clock.sleep, clock=clock
         ) as client:
             with pytest.raises(APIConnectionError) as read:

@@ -1,12 +1,15 @@
 """What every model shares: the base class, open enums, and the table of fields.
 
 Models hold Python values only (``str``, ``int``, ``bool``, ``date``, enums, nested models);
-how they travel on the wire (key names, date formats, 0/1 flags) is ``_codec``'s business.
-The few wire formats a Python type cannot tell apart are marked with ``Annotated`` aliases
-(:data:`ConsentFlag`, :data:`Timestamp`) so the codec can read them off the annotations.
+how they travel on the wire (key names) is ``_codec``'s business. The few wire formats a
+Python type cannot tell apart are marked with ``Annotated`` aliases (:data:`ConsentFlag`,
+:data:`Timestamp`) so that the field table can read them off the annotations.
 
-The field table (:func:`model_fields`) is computed once per class from its annotations and
-drives construction checks here, and encoding, decoding and redaction in ``_codec``.
+The field table (:func:`model_fields`) is computed once per class from its annotations; with
+the table of kinds (``models._kinds``) it drives the construction checks here, and encoding,
+decoding and redaction in ``_codec``. Construction checks are generated per class, like the
+codec: a plain function that tests each value with the kind's fast expression and builds
+nothing (no message, no field path) unless a value fails.
 """
 
 from __future__ import annotations
@@ -14,8 +17,6 @@ from __future__ import annotations
 import collections.abc
 import datetime as dt
 import enum
-import math
-import re
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -24,6 +25,8 @@ from typing import Annotated, Any, Final, Self
 import attrs
 
 from wsone_async._redact import REDACTED
+from wsone_async.models._codegen import Source, compile_function
+from wsone_async.models._kinds import HELPERS, INT64, INT_TEXT, RULES, Kind, expression
 
 __all__ = [
     "EMPTY_EXTRA",
@@ -90,34 +93,13 @@ class OpenIntEnum(enum.IntEnum):
         return self._value_ in type(self)._value2member_map_
 
 
-#: An integer written as text, as WsOne sometimes sends ids ("10"); ASCII digits only.
-INT_TEXT: Final = re.compile(r"[+-]?[0-9]{1,19}")
-
-
-class Kind(enum.Enum):
-    """What a field holds, as far as validation and the codec care."""
-
-    STR = "str"
-    INT = "int"
-    FLOAT = "float"
-    NUMBER = "int or float"
-    BOOL = "bool"
-    FLAG = "0/1 flag"
-    DATE = "date"
-    DATETIME = "datetime"
-    TIMESTAMP = "timestamp"
-    ENUM = "enum"
-    RAW = "any JSON value"
-    MODEL = "model"
-
-
 @attrs.frozen
 class FieldInfo:
-    """One field of a model, as the validator and the codec see it."""
+    """One field of a model, as the checks and the codec see it."""
 
     #: The Python attribute name.
     name: str
-    #: What one value of the field is.
+    #: What one value of the field is: a row of the table of kinds (``models._kinds``).
     kind: Kind
     #: True for a sequence (``tuple[X, ...]``) of such values.
     many: bool
@@ -171,13 +153,17 @@ def _extra_converter(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return types.MappingProxyType(dict(value))
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+# Every model class is ``attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)``:
+# equality and hashing are the two generic methods below, which saves attrs generating
+# them for each of the ~100 classes at import.
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class Model:
     """Base of every WsOne request and response block.
 
     Instances are immutable. Constructors take keyword arguments, check every value
     (a bad one raises ``ValueError`` naming the field) and turn lists into tuples.
-    ``repr()`` shows only the fields that are set and hides personal data.
+    ``repr()`` shows only the fields that are set and hides personal data. Two models are
+    equal when they are of the same class and all their fields (``wire_extra`` too) are.
     """
 
     #: Keys as they came off the wire that the typed fields alone would not write back the
@@ -191,7 +177,21 @@ class Model:
     )
 
     def __attrs_post_init__(self) -> None:
-        _validate(self)
+        try:
+            run_checks = _CHECKS[self.__class__]
+        except KeyError:
+            run_checks = _compile_checks(self.__class__)
+        run_checks(self)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        # Every instance's __dict__ holds exactly its fields, wire_extra included.
+        return self.__dict__ == other.__dict__
+
+    def __hash__(self) -> int:
+        values = self.__dict__
+        return hash((self.__class__, *[values[info.name] for info in model_fields(type(self))]))
 
     def __repr__(self) -> str:
         parts = []
@@ -277,75 +277,150 @@ def _classify(cls: type[Any], name: str, hint: Any) -> tuple[Kind, bool, type[An
     raise TypeError(msg)
 
 
-#: Integers must lie in [-INT64, INT64): what JSON encoders and WsOne's Java side take.
-INT64: Final = 2**63
+# ---------------------------------------------------------- generated construction checks
+
+_CHECKS: dict[type[Any], Callable[[Any], None]] = {}
 
 
-def _check_one(info: FieldInfo, value: Any) -> tuple[Any, str | None]:
-    """Return the value to store (maybe converted) and an error text, or None."""
-    kind = info.kind
-    if kind is Kind.STR:
-        return value, None if isinstance(value, str) else "expected str"
-    if kind is Kind.ENUM:
-        assert info.target is not None
-        if isinstance(value, info.target):
-            return value, None
-        if type(value) is int and -INT64 <= value < INT64:
-            return info.target(value), None
-        return value, f"expected {info.target.__name__} or int"
-    if kind in (Kind.INT, Kind.FLOAT, Kind.NUMBER):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return value, f"expected {kind.value}"
-        if isinstance(value, int):
-            return value, None if -INT64 <= value < INT64 else "integer out of range"
-        if kind is Kind.INT:
-            return value, "expected int"
-        return value, None if math.isfinite(value) else "expected a finite number"
-    if kind in (Kind.BOOL, Kind.FLAG):
-        return value, None if isinstance(value, bool) else "expected bool"
-    if kind is Kind.DATE:
-        ok = isinstance(value, dt.date) and not isinstance(value, dt.datetime)
-        return value, None if ok else "expected datetime.date"
-    if kind in (Kind.DATETIME, Kind.TIMESTAMP):
-        if not isinstance(value, dt.datetime):
-            return value, "expected datetime.datetime"
-        if value.tzinfo is not None:
-            return value, "expected a naive datetime (WsOne's wire format has no UTC offset)"
-        return value, None
-    if kind is Kind.MODEL:
-        assert info.target is not None
-        return value, None if isinstance(value, info.target) else f"expected {info.target.__name__}"
-    return value, None  # Kind.RAW: any JSON value; orjson reports what it cannot write
+def _check_one(info: FieldInfo, value: Any, where: str) -> Any:
+    """The full rule of one value that failed its kind's fast test: convert it, or refuse."""
+    stored, error = RULES[info.kind].check(value, info.target)
+    if error:
+        msg = f"{where}: {error}"
+        raise ValueError(msg)
+    return stored
 
 
-def _validate(model: Model) -> None:
-    cls = type(model)
-    for info in model_fields(cls):
-        value = model.__dict__[info.name]
-        where = f"{cls.__name__}.{info.name}"
-        if value is None:
-            if info.required:
-                msg = f"{where} is required"
-                raise ValueError(msg)
-            continue
-        if info.many:
-            if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
-                msg = f"{where}: expected a sequence"
-                raise ValueError(msg)
-            items = []
-            for index, item in enumerate(value):
-                item, error = _check_one(info, item)
-                error = error or (info.check(item) if info.check else None)
-                if error:
-                    msg = f"{where}[{index}]: {error}"
-                    raise ValueError(msg)
-                items.append(item)
-            object.__setattr__(model, info.name, tuple(items))
-            continue
-        checked, error = _check_one(info, value)
-        error = error or (info.check(checked) if info.check else None)
+def _check_many(info: FieldInfo, value: Any, where: str) -> tuple[Any, ...]:
+    """A sequence field: every item checked (and its own check run), stored as a tuple."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        msg = f"{where}: expected a sequence"
+        raise ValueError(msg)  # noqa: TRY004  (every construction check raises ValueError)
+    rule = RULES[info.kind]
+    items = []
+    for index, item in enumerate(value):
+        stored, error = rule.check(item, info.target)
+        error = error or (info.check(stored) if info.check else None)
         if error:
-            msg = f"{where}: {error}"
+            msg = f"{where}[{index}]: {error}"
             raise ValueError(msg)
-        if checked is not value:
-            object.__setattr__(model, info.name, checked)
+        items.append(stored)
+    return tuple(items)
+
+
+def _emit_checks(src: Source, cls: type[Any], values: dict[str, str], store: bool) -> None:
+    """Emit the checks of every field of ``cls``, whose values are the names ``values``.
+
+    For each field, in order: a missing required value is refused; a value the kind's fast
+    expression accepts is kept as it is; any other goes through the kind's full rule, which
+    converts it (an ``int`` into an enum member) or refuses it; then the field's own check
+    runs. Messages name ``Class.field``, never the value: nothing is built unless a value
+    fails. With ``store``, a converted value is also written to the instance dict ``d``.
+    """
+    one, many = src.const("check_one", _check_one), src.const("check_many", _check_many)
+    for info in model_fields(cls):
+        where = f"{cls.__name__}.{info.name}"
+        v = values[info.name]
+        field = src.const("field", info)
+        put = f"d[{info.name!r}] = " if store else ""
+        src.emit(1, f"if {v} is not None:")
+        if info.many:
+            src.emit(2, f"{v} = {put}{many}({field}, {v}, {where!r})")
+        else:
+            target = src.const("target", info.target) if info.target is not None else ""
+            accepts = expression(RULES[info.kind].accepts, v, target)
+            if accepts != "(True)":
+                src.emit(2, f"if not {accepts}:")
+                src.emit(3, f"{v} = {put}{one}({field}, {v}, {where!r})")
+            if info.check is not None:
+                src.emit(2, f"_error = {src.const('check', info.check)}({v})")
+                src.emit(2, "if _error:")
+                src.emit(3, f"raise _ValueError({where + ': '!r} + _error)")
+        if info.required:
+            src.emit(1, "else:")
+            src.emit(2, f"raise _ValueError({where + ' is required'!r})")
+
+
+def _compile_checks(cls: type[Any]) -> Callable[[Any], None]:
+    """The checks of ``cls`` as a function of a built instance (run by attrs' ``__init__``).
+
+    Also installs, where it can, a generated ``__init__`` that runs the same checks on its
+    arguments before the instance exists (see :func:`_compile_init`).
+    """
+    src = Source({**HELPERS, "_ValueError": ValueError})
+    src.emit(1, "d = self.__dict__")
+    names = {}
+    for info in model_fields(cls):
+        names[info.name] = v = src.fresh("v")
+        src.emit(1, f"{v} = d[{info.name!r}]")
+    _emit_checks(src, cls, names, store=True)
+    src.emit(1, "return None")
+    label = f"checks {cls.__module__}.{cls.__qualname__}"
+    run_checks: Callable[[Any], None] = compile_function(src, "checks", "self", label)
+    _CHECKS[cls] = run_checks
+    init = _compile_init(cls)
+    if init is not None:
+        type.__setattr__(cls, "__init__", init)
+    return run_checks
+
+
+def _compile_init(cls: type[Any]) -> Callable[..., None] | None:
+    """A generated ``__init__`` for ``cls``: attrs' own, with the checks fused in.
+
+    It takes the same keyword arguments with the same defaults, converts ``wire_extra``
+    and runs the checks on the arguments, then fills the instance with one dict: cheaper
+    than attrs' ``__init__`` followed by the checks, and an instance whose dict keys are
+    not shared with other instances reads its attributes faster (CPython 3.11 does not
+    specialise attribute reads on shared-key dicts). None when ``cls`` uses an attrs feature
+    this does not reproduce (validators, factories, private names, its own hooks): then
+    attrs' ``__init__`` stays, and runs the same checks after it.
+    """
+    attributes = attrs.fields(cls)
+    klass: Any = cls  # its hooks, compared with Model's own
+    if (
+        klass.__attrs_post_init__ is not Model.__attrs_post_init__
+        or klass.__setattr__ is not Model.__setattr__
+        or hasattr(klass, "__attrs_pre_init__")
+    ):
+        return None
+    src = Source({**HELPERS, "_ValueError": ValueError, "_EMPTY": EMPTY_EXTRA})
+    parameters = []
+    for attribute in attributes:
+        plain = (
+            attribute.init
+            and attribute.validator is None
+            and attribute.on_setattr is None
+            and attribute.alias == attribute.name
+            and not isinstance(attribute.default, attrs.Factory)  # type: ignore[arg-type]
+            and (attribute.converter is None or attribute.name == "wire_extra")
+        )
+        if not plain or attribute.name in ("self", "d", "_error"):
+            return None
+        if attribute.default is attrs.NOTHING:
+            parameters.append(attribute.name)
+        else:
+            parameters.append(f"{attribute.name}={src.const('default', attribute.default)}")
+    src.emit(1, "if wire_extra is not _EMPTY:")
+    src.emit(2, f"wire_extra = {src.const('convert', _extra_converter)}(wire_extra)")
+    _emit_checks(src, cls, {a.name: a.name for a in attributes}, store=False)
+    filled = ", ".join(f"{a.name!r}: {a.name}" for a in attributes)
+    src.emit(1, f"{src.const('set_dict', _dict_setter(cls))}(self, {{{filled}}})")
+    label = f"init {cls.__module__}.{cls.__qualname__}"
+    init: Callable[..., None] = compile_function(
+        src, "__init__", f"self, *, {', '.join(parameters)}", label
+    )
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__module__ = cls.__module__
+    init.__annotations__ = dict(cls.__init__.__annotations__)
+    return init
+
+
+def _dict_setter(cls: type[Any]) -> Callable[[Any, Any], None]:
+    """The ``__set__`` of the ``__dict__`` slot of attrs' dict classes: it builds an instance
+    in one step (frozen classes refuse ``self.__dict__ = ...``)."""
+    for klass in cls.__mro__:
+        descriptor = klass.__dict__.get("__dict__")
+        if descriptor is not None:
+            return descriptor.__set__  # type: ignore[no-any-return]
+    msg = f"{cls.__name__} instances have no __dict__"  # pragma: no cover
+    raise TypeError(msg)  # pragma: no cover

@@ -61,7 +61,7 @@ __all__ = [
 # --------------------------------------------------------------------------- requests
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class IdentifierRequest(Model):
     """The key of a customer: an identifier type and value (documented).
 
@@ -74,7 +74,7 @@ class IdentifierRequest(Model):
     """The identifier itself: a card number, or an email for a web account."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class NewIdentifierRequest(Model):
     """An identifier to create for a customer (documented in createPerson).
 
@@ -88,7 +88,7 @@ class NewIdentifierRequest(Model):
     """The identifier's value, such as a web account's email or a pre-printed card number."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class AssociatedIdentifierRequest(Model):
     """An identifier that already exists, to attach to a customer (inferred)."""
 
@@ -98,7 +98,7 @@ class AssociatedIdentifierRequest(Model):
     """Value of the existing identifier, such as a pre-printed card's number."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class EntityRequest(Model):
     """A store or other entity of the retailer's network (documented)."""
 
@@ -106,7 +106,7 @@ class EntityRequest(Model):
     """The entity's identifier, such as ``"123456"``."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class PersonRequest(Model):
     """A person's civil data (documented in createPerson)."""
 
@@ -120,7 +120,7 @@ class PersonRequest(Model):
     """Civility code (see :class:`Title`)."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class AddressRequest(Model):
     """A postal address with its consents (documented in createPerson)."""
 
@@ -148,7 +148,7 @@ class AddressRequest(Model):
     """Country, as WsOne spells it (``"FRANCE"`` in the vendor's example)."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class EmailRequest(Model):
     """An email address with its consents (documented in createPerson)."""
 
@@ -160,7 +160,7 @@ class EmailRequest(Model):
     """The email address."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class CellPhoneRequest(Model):
     """A mobile phone with its consents (documented in createPerson)."""
 
@@ -178,7 +178,7 @@ class CellPhoneRequest(Model):
     """The phone number, such as ``"0612345678"``."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class ContactsRequest(Model):
     """A person's contacts (documented; the vendor's schema name is ``ContactRequest``)."""
 
@@ -190,7 +190,7 @@ class ContactsRequest(Model):
     """Mobile phone."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class PersonProfilRequest(Model):
     """A person's profile: civil data, contacts and home store (documented)."""
 
@@ -202,7 +202,7 @@ class PersonProfilRequest(Model):
     """Civil data."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class SubscriptionRequest(Model):
     """A subscription to switch on or off (documented in createPerson)."""
 
@@ -212,7 +212,7 @@ class SubscriptionRequest(Model):
     """True to subscribe, False to unsubscribe."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class FullPersonRequest(Model):
     """A person's profile and subscriptions sent along with a transaction (inferred)."""
 
@@ -224,7 +224,7 @@ class FullPersonRequest(Model):
     """Subscriptions to switch on or off."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class FormAnsweredRequest(Model):
     """One answer to a form's question (inferred)."""
 
@@ -234,7 +234,7 @@ class FormAnsweredRequest(Model):
     """The answer, as text (treated as personal data: it is the customer's own words)."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class AccountAdvantageRequest(Model):
     """An advantage spent on a receipt: points of an account, or an offer (inferred)."""
 
@@ -246,7 +246,7 @@ class AccountAdvantageRequest(Model):
     """Number of the offer used, as in :class:`OfferResponse`."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class DetailsRequest(Model):
     """One line of a receipt (inferred)."""
 
@@ -264,7 +264,7 @@ class DetailsRequest(Model):
     """Line amount, taxes included."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class ReceiptRequest(Model):
     """A receipt (a "transaction"), identified by its store and number (inferred).
 
@@ -289,7 +289,7 @@ class ReceiptRequest(Model):
 # -------------------------------------------------------------------------- responses
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class ResponseEnvelope(Model):
     """The envelope of a WsOne answer: a ``responseCode`` (``"000"`` is success) and a text.
 
@@ -304,7 +304,7 @@ class ResponseEnvelope(Model):
     redacted in reprs and logs, since it may quote a customer's data."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class NewIdentifierResponse(Model):
     """The identifier WsOne created (inferred: the vendor's examples only show ``null``)."""
 
@@ -314,7 +314,7 @@ class NewIdentifierResponse(Model):
     """Value of the new identifier, such as a generated card number."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class PersonResponse(Model):
     """A person's civil data (documented in getFullPerson)."""
 
@@ -330,7 +330,7 @@ class PersonResponse(Model):
     """Civility code."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class IdentifierResponse(Model):
     """One identifier of a person (documented in getFullPerson)."""
 
@@ -342,7 +342,7 @@ class IdentifierResponse(Model):
     """Kind of identifier."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class EntityResponse(Model):
     """A store or other entity (documented: ``entityIdentifier``; the rest inferred)."""
 
@@ -354,7 +354,7 @@ class EntityResponse(Model):
     """The identifier of the entity above it in the network (inferred)."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class SubscriptionResponse(Model):
     """A person's subscription (documented in getFullPerson)."""
 
@@ -368,7 +368,7 @@ class SubscriptionResponse(Model):
     """Last change; kept as WsOne's text because its format is not documented."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class EmailResponse(Model):
     """A person's email and consents (documented in getFullPerson)."""
 
@@ -382,7 +382,7 @@ class EmailResponse(Model):
     """Consent to emails from the retailer's trusted partners."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class CellPhoneResponse(Model):
     """A person's mobile phone and consents (inferred from ``CellPhoneRequest``)."""
 
@@ -402,7 +402,7 @@ class CellPhoneResponse(Model):
     """Consent to text messages from the retailer's trusted partners."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class AddressResponse(Model):
     """A person's postal address and consents (inferred from ``AddressRequest``)."""
 
@@ -432,7 +432,7 @@ class AddressResponse(Model):
     """Consent to mail from the retailer's trusted partners."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class ContactsResponse(Model):
     """A person's contacts (documented key; the vendor's schema is ``ContactsReponse``)."""
 
@@ -444,7 +444,7 @@ class ContactsResponse(Model):
     """Postal address and its consents (inferred)."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class InfoPersonResponse(Model):
     """Extra information about a person (schema listed by the vendor, shape unknown).
 
@@ -453,7 +453,7 @@ class InfoPersonResponse(Model):
     """
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class SegmentationResponse(Model):
     """A segment the person belongs to (schema listed by the vendor; fields inferred)."""
 
@@ -463,7 +463,7 @@ class SegmentationResponse(Model):
     """Segment label."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class PersonProfilResponse(Model):
     """Everything about a person (documented in getFullPerson).
 
@@ -487,7 +487,7 @@ class PersonProfilResponse(Model):
     """Segments (inferred: schema listed by the vendor, absent from its example)."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class OfferResponse(Model):
     """An offer of a person (documented in getFullPerson; vendor's schema ``OfferReponse``)."""
 
@@ -527,7 +527,7 @@ class OfferResponse(Model):
     """Restriction type code (0 in the vendor's example; meaning not documented)."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class OffersResponse(Model):
     """A person's offers (documented in getFullPerson)."""
 
@@ -535,7 +535,7 @@ class OffersResponse(Model):
     """The offers."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class AccountResponse(Model):
     """One account of a person, such as points or visits (documented in getFullPerson)."""
 
@@ -549,7 +549,7 @@ class AccountResponse(Model):
     """The entity that holds the account."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class AccountsResponse(ResponseEnvelope):
     """A person's accounts, with their own envelope (documented in getFullPerson)."""
 
@@ -557,7 +557,7 @@ class AccountsResponse(ResponseEnvelope):
     """The accounts."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class BadgeResponse(Model):
     """A badge of a person (inferred: getBadge's answer is not documented)."""
 
@@ -569,7 +569,7 @@ class BadgeResponse(Model):
     """When the person got the badge."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class FormAnsweredResponse(Model):
     """A question of a form with the person's answer (inferred)."""
 
@@ -581,7 +581,7 @@ class FormAnsweredResponse(Model):
     """The person's answer, if any."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class TransactionResponse(Model):
     """A receipt as WsOne recorded it (inferred: transaction answers are not documented)."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import Any, Final
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _PHONE_CHARS = re.compile(r"\+?[\d .\-()]+")
@@ -46,10 +46,21 @@ def dialing_code(value: Any) -> str | None:
     return None
 
 
+_EARLIEST_BIRTH: Final = dt.date(1900, 1, 1)
+# The latest "today" seen: a date up to it is not in the future, and asking the clock (a
+# system call and a time-zone conversion) is needed only for a date after it.
+_known_today = [dt.date(1900, 1, 1)]
+
+
 def birth_date(value: Any) -> str | None:
     """Refuse a birth date before 1900 or in the future."""
-    if isinstance(value, dt.date) and not (dt.date(1900, 1, 1) <= value <= dt.date.today()):
-        return "must be between 1900-01-01 and today"
+    if isinstance(value, dt.date):
+        if value < _EARLIEST_BIRTH:
+            return "must be between 1900-01-01 and today"
+        if value > _known_today[0]:
+            _known_today[0] = dt.date.today()
+            if value > _known_today[0]:
+                return "must be between 1900-01-01 and today"
     return None
 
 

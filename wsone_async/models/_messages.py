@@ -104,7 +104,7 @@ __all__ = [
 # ------------------------------------------------------------------- WS Person: create
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class CreatePersonAndIdentifierRequest(Model):
     """Create a customer and a loyalty card in one call (shape inferred from createPerson).
 
@@ -123,7 +123,7 @@ class CreatePersonAndIdentifierRequest(Model):
     """Type of the identifier to generate, such as ``IdentifierType.CARD``."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class CreatePersonAndIdentifierResponse(ResponseEnvelope):
     """Answer to createPersonAndIdentifier (shape inferred from createPerson's)."""
 
@@ -131,7 +131,7 @@ class CreatePersonAndIdentifierResponse(ResponseEnvelope):
     """The identifier WsOne generated."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class CreatePersonRequest(Model):
     """Create a customer with a given identifier, without a loyalty card (documented).
 
@@ -149,7 +149,7 @@ class CreatePersonRequest(Model):
     """Where the customer comes from, free text (``"API-DOG"`` in the vendor's example)."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class CreatePersonResponse(ResponseEnvelope):
     """Answer to createPerson (documented)."""
 
@@ -157,7 +157,7 @@ class CreatePersonResponse(ResponseEnvelope):
     """The new identifier (``null`` in the vendor's example)."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class CreateIdentifierRequest(Model):
     """Generate a dematerialised card for an existing customer (documented).
 
@@ -170,7 +170,7 @@ class CreateIdentifierRequest(Model):
     """Type of the identifier to generate (``IdentifierType.CARD`` in the vendor's example)."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class CreateIdentifierResponse(ResponseEnvelope):
     """Answer to createIdentifier (documented)."""
 
@@ -178,7 +178,7 @@ class CreateIdentifierResponse(ResponseEnvelope):
     """The new identifier (``null`` in the vendor's example)."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class AssociateNewIdentifierRequest(Model):
     """Add a new identifier, such as a web account, to a customer (shape inferred)."""
 
@@ -188,7 +188,7 @@ class AssociateNewIdentifierRequest(Model):
     """The identifier to add."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class AssociateNewIdentifierResponse(ResponseEnvelope):
     """Answer to associateNewIdentifier (shape inferred)."""
 
@@ -196,7 +196,7 @@ class AssociateNewIdentifierResponse(ResponseEnvelope):
     """The identifier added."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class AssociateIdentifierRequest(Model):
     """Attach an identifier that already exists, such as a pre-printed card (shape inferred)."""
 
@@ -206,12 +206,12 @@ class AssociateIdentifierRequest(Model):
     """The identifier to attach."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class AssociateIdentifierResponse(ResponseEnvelope):
     """Answer to associateIdentifier (shape inferred)."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class ReplaceIdentifierRequest(Model):
     """Replace an identifier, such as a lost card, by a new one (shape inferred)."""
 
@@ -221,7 +221,7 @@ class ReplaceIdentifierRequest(Model):
     """The replacement; leave its value out to have WsOne generate one."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class ReplaceIdentifierResponse(ResponseEnvelope):
     """Answer to replaceIdentifier (shape inferred)."""
 
@@ -232,7 +232,7 @@ class ReplaceIdentifierResponse(ResponseEnvelope):
 # ------------------------------------------------------------- WS Person: read / search
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class GetPersonRequest(Model):
     """Find one customer by identifier (shape inferred from the workflows).
 
@@ -245,7 +245,7 @@ class GetPersonRequest(Model):
     """The store asking, when the platform scopes answers by store."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class GetPersonResponse(ResponseEnvelope):
     """Answer to getPerson (shape inferred from getFullPerson's ``PersonResponse``)."""
 
@@ -253,7 +253,7 @@ class GetPersonResponse(ResponseEnvelope):
     """The customer."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class SearchPersonRequest(Model):
     """Search customers by personal data (shape inferred from the workflows).
 
@@ -269,7 +269,7 @@ class SearchPersonRequest(Model):
     """The store asking."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class SearchPersonResponse(ResponseEnvelope):
     """Answer to searchPerson (shape inferred)."""
 
@@ -277,7 +277,7 @@ class SearchPersonResponse(ResponseEnvelope):
     """The matching customers."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class SearchPersonLiteRequest(Model):
     """Search customers by personal data, lighter answer (shape inferred)."""
 
@@ -289,7 +289,7 @@ class SearchPersonLiteRequest(Model):
     """The store asking."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class SearchPersonLiteResponse(ResponseEnvelope):
     """Answer to searchPersonLite: civil data and identifiers only (shape inferred)."""
 
@@ -297,7 +297,7 @@ class SearchPersonLiteResponse(ResponseEnvelope):
     """The matching customers."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class GetAccountsRequest(Model):
     """Get a customer's accounts (points, visits) (shape inferred)."""
 
@@ -307,7 +307,7 @@ class GetAccountsRequest(Model):
     """The store asking."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class GetAccountsResponse(ResponseEnvelope):
     """Answer to getAccounts (shape inferred from getFullPerson's ``AccountsResponse``)."""
 
@@ -315,7 +315,7 @@ class GetAccountsResponse(ResponseEnvelope):
     """The accounts."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class GetFullPersonRequest(Model):
     """Get a customer's data, balances and usable offers in one call (documented)."""
 
@@ -329,7 +329,7 @@ class GetFullPersonRequest(Model):
     """Filter code (0 in the vendor's example; the code list is not documented)."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class GetFullPersonResponse(ResponseEnvelope):
     """Answer to getFullPerson (documented; the vendor's example has no top-level envelope)."""
 
@@ -341,7 +341,7 @@ class GetFullPersonResponse(ResponseEnvelope):
     """Accounts, with their own envelope."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class GetBadgeRequest(Model):
     """Get a customer's badges (shape inferred)."""
 
@@ -349,7 +349,7 @@ class GetBadgeRequest(Model):
     """The customer's identifier."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class GetBadgeResponse(ResponseEnvelope):
     """Answer to getBadge (shape inferred)."""
 
@@ -360,7 +360,7 @@ class GetBadgeResponse(ResponseEnvelope):
 # --------------------------------------------------------------- WS Person: update
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class UpdatePersonRequest(Model):
     """Update a customer found by identifier (shape inferred from the workflows)."""
 
@@ -372,7 +372,7 @@ class UpdatePersonRequest(Model):
     """Subscriptions to switch on or off."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class UpdatePersonResponse(ResponseEnvelope):
     """Answer to updatePerson (shape inferred)."""
 
@@ -380,7 +380,7 @@ class UpdatePersonResponse(ResponseEnvelope):
 # ---------------------------------------------------------------- WS Person: offers
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class GetAvailableOffersRequest(Model):
     """Get the offers a customer can receive (shape inferred)."""
 
@@ -392,7 +392,7 @@ class GetAvailableOffersRequest(Model):
     """Reference date."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class GetAvailableOffersResponse(ResponseEnvelope):
     """Answer to getAvailableOffers (shape inferred from getFullPerson's ``OffersResponse``)."""
 
@@ -400,7 +400,7 @@ class GetAvailableOffersResponse(ResponseEnvelope):
     """The offers."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class GetEnableOffersRequest(Model):
     """Get the offers a customer can use now (shape inferred)."""
 
@@ -412,7 +412,7 @@ class GetEnableOffersRequest(Model):
     """Reference date."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class GetEnableOffersResponse(ResponseEnvelope):
     """Answer to getEnableOffers (shape inferred from getFullPerson's ``OffersResponse``)."""
 
@@ -420,7 +420,7 @@ class GetEnableOffersResponse(ResponseEnvelope):
     """The offers."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class EditOfferRequest(Model):
     """Mark a customer's offer used or unused (shape inferred)."""
 
@@ -434,7 +434,7 @@ class EditOfferRequest(Model):
     """True to mark it used, False to give it back."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class EditOfferResponse(ResponseEnvelope):
     """Answer to editOffer (shape inferred)."""
 
@@ -445,7 +445,7 @@ class EditOfferResponse(ResponseEnvelope):
 # ----------------------------------------------------------------- WS Person: forms
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class GetFormRequest(Model):
     """Get a form with a customer's answers (shape inferred)."""
 
@@ -455,7 +455,7 @@ class GetFormRequest(Model):
     """The form's id."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class GetFormResponse(ResponseEnvelope):
     """Answer to getForm (shape inferred)."""
 
@@ -465,7 +465,7 @@ class GetFormResponse(ResponseEnvelope):
     """The form's questions with the customer's answers."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class UpdateFormRequest(Model):
     """Record a customer's answers to a form (shape inferred from ``FormAnsweredRequest``)."""
 
@@ -477,7 +477,7 @@ class UpdateFormRequest(Model):
     """The answers."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class UpdateFormResponse(ResponseEnvelope):
     """Answer to updateForm (shape inferred)."""
 
@@ -485,7 +485,7 @@ class UpdateFormResponse(ResponseEnvelope):
 # ---------------------------------------------------------------- WS Person: stores
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class GetEntitiesRequest(Model):
     """List the stores (entities), or those under one entity (shape inferred)."""
 
@@ -493,7 +493,7 @@ class GetEntitiesRequest(Model):
     """List only the entities under this one; leave out for all."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class GetEntitiesResponse(ResponseEnvelope):
     """Answer to getEntities (shape inferred)."""
 
@@ -501,7 +501,7 @@ class GetEntitiesResponse(ResponseEnvelope):
     """The entities."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class GetEntityParentsRequest(Model):
     """List the entities above one, up to the root of the network (shape inferred)."""
 
@@ -509,7 +509,7 @@ class GetEntityParentsRequest(Model):
     """The entity whose parents are wanted."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class GetEntityParentsResponse(ResponseEnvelope):
     """Answer to getEntityParents, nearest parent first (shape inferred)."""
 
@@ -520,7 +520,7 @@ class GetEntityParentsResponse(ResponseEnvelope):
 # -------------------------------------------------------------------- WS Transaction
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class SendTransactionRequest(Model):
     """Record a receipt for a customer, to validate later (shape inferred)."""
 
@@ -530,7 +530,7 @@ class SendTransactionRequest(Model):
     """The receipt."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class SendTransactionResponse(ResponseEnvelope):
     """Answer to sendTransaction (shape inferred)."""
 
@@ -538,7 +538,7 @@ class SendTransactionResponse(ResponseEnvelope):
     """The recorded transaction, with its id."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class ValidTransactionRequest(Model):
     """Validate a sent receipt, which credits its points (shape inferred)."""
 
@@ -550,7 +550,7 @@ class ValidTransactionRequest(Model):
     """Or the receipt's identity (store and number), instead of the id."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class ValidTransactionResponse(ResponseEnvelope):
     """Answer to validTransaction (shape inferred)."""
 
@@ -558,7 +558,7 @@ class ValidTransactionResponse(ResponseEnvelope):
     """The validated transaction."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class SendAndValidTransactionRequest(Model):
     """Record and validate a receipt in one call (shape inferred)."""
 
@@ -568,7 +568,7 @@ class SendAndValidTransactionRequest(Model):
     """The receipt."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class SendAndValidTransactionResponse(ResponseEnvelope):
     """Answer to sendAndValidTransaction (shape inferred)."""
 
@@ -576,7 +576,7 @@ class SendAndValidTransactionResponse(ResponseEnvelope):
     """The validated transaction."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class SendAndValidFullTransactionRequest(Model):
     """Record and validate a receipt with the customer's profile (shape inferred).
 
@@ -592,7 +592,7 @@ class SendAndValidFullTransactionRequest(Model):
     """The receipt."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class SendAndValidFullTransactionResponse(ResponseEnvelope):
     """Answer to sendAndValidFullTransaction (shape inferred)."""
 
@@ -600,7 +600,7 @@ class SendAndValidFullTransactionResponse(ResponseEnvelope):
     """The validated transaction."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class VerifyTransactionRequest(Model):
     """Ask whether a receipt was recorded, by its store and number (shape inferred).
 
@@ -613,7 +613,7 @@ class VerifyTransactionRequest(Model):
     """The receipt's identity: ``entity_request`` and ``receipt_number``."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class VerifyTransactionResponse(ResponseEnvelope):
     """Answer to verifyTransaction (shape inferred)."""
 
@@ -621,7 +621,7 @@ class VerifyTransactionResponse(ResponseEnvelope):
     """The recorded transaction, or None when WsOne has no such receipt."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class CancelTransactionsNotValidatedRequest(Model):
     """Cancel a customer's receipts that were sent but never validated (shape inferred)."""
 
@@ -631,7 +631,7 @@ class CancelTransactionsNotValidatedRequest(Model):
     """Only the receipts of this store; leave out for all."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class CancelTransactionsNotValidatedResponse(ResponseEnvelope):
     """Answer to cancelTransactionsNotValidated (shape inferred)."""
 
@@ -639,7 +639,7 @@ class CancelTransactionsNotValidatedResponse(ResponseEnvelope):
     """The cancelled transactions."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class SendSimpleTransactionRequest(Model):
     """Record and validate a receipt given by its amount only, without lines (shape inferred)."""
 
@@ -649,7 +649,7 @@ class SendSimpleTransactionRequest(Model):
     """The receipt: number, date, amount and store."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class SendSimpleTransactionResponse(ResponseEnvelope):
     """Answer to sendSimpleTransaction (shape inferred)."""
 
@@ -657,7 +657,7 @@ class SendSimpleTransactionResponse(ResponseEnvelope):
     """The validated transaction."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class RefundTransactionRequest(Model):
     """Refund a validated receipt, which takes its points back (shape inferred)."""
 
@@ -667,7 +667,7 @@ class RefundTransactionRequest(Model):
     """The identity (store and number) of the receipt to refund."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class RefundTransactionResponse(ResponseEnvelope):
     """Answer to refundTransaction (shape inferred)."""
 
@@ -675,7 +675,7 @@ class RefundTransactionResponse(ResponseEnvelope):
     """The refunded transaction."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class GetLastTransactionRequest(Model):
     """Get a customer's most recent transaction (shape inferred)."""
 
@@ -685,7 +685,7 @@ class GetLastTransactionRequest(Model):
     """Only in this store; leave out for any store."""
 
 
-@attrs.frozen(kw_only=True, slots=False, repr=False)
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
 class GetLastTransactionResponse(ResponseEnvelope):
     """Answer to getLastTransaction (shape inferred)."""
 

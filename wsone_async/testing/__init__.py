@@ -34,7 +34,21 @@ from wsone_async.testing._backend import (
     is_valid_ean13,
 )
 from wsone_async.testing._codes import SIMULATOR_CODES, SimulatorCode
-from wsone_async.testing._faults import Fault, FaultKind, FaultPlan, parse_fault_spec
+from wsone_async.testing._faults import (
+    DropAfter,
+    DropBefore,
+    Fault,
+    FaultAction,
+    FaultKind,
+    FaultPlan,
+    Garbage,
+    Html,
+    Latency,
+    ResponseCode,
+    Status,
+    parameters_table,
+    parse_fault_spec,
+)
 from wsone_async.testing._process import SimulatorProcess
 from wsone_async.testing._routes import DEFAULT_PERSON_PATH, DEFAULT_TRANSACTION_PATH, GROUPS
 from wsone_async.testing._simulator import SimulatorStats, WsOneSimulator
@@ -47,16 +61,24 @@ __all__ = [
     "SIMULATOR_CODES",
     "WEB_ACCOUNT",
     "CatalogOffer",
+    "DropAfter",
+    "DropBefore",
     "Fault",
+    "FaultAction",
     "FaultKind",
     "FaultPlan",
     "Form",
+    "Garbage",
+    "Html",
     "IdentifierSpec",
+    "Latency",
     "Person",
     "Profile",
+    "ResponseCode",
     "SimulatorCode",
     "SimulatorProcess",
     "SimulatorStats",
+    "Status",
     "Transaction",
     "TransactionStatus",
     "WsOneBackend",
@@ -64,5 +86,6 @@ __all__ = [
     "WsOneSimulator",
     "ean13",
     "is_valid_ean13",
+    "parameters_table",
     "parse_fault_spec",
 ]

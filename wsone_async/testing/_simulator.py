@@ -22,7 +22,16 @@ from aiohttp import encode_basic_auth, hdrs, web
 from wsone_async.testing._backend import WsOneBackend, WsOneFailure
 from wsone_async.testing._codes import SimulatorCode
 from wsone_async.testing._control import ControlError, add_fault, seed
-from wsone_async.testing._faults import Fault, FaultKind, FaultPlan
+from wsone_async.testing._faults import (
+    DropAfter,
+    DropBefore,
+    Fault,
+    FaultPlan,
+    Garbage,
+    Html,
+    ResponseCode,
+    Status,
+)
 from wsone_async.testing._handlers import answer, envelope
 from wsone_async.testing._routes import (
     DEFAULT_PERSON_PATH,
@@ -37,6 +46,7 @@ __all__ = ["SimulatorStats", "WsOneSimulator"]
 _log = logging.getLogger("wsone_async.testing")
 
 _CONTROL: Final = "/_control"
+_SUCCESS: Final = str(SimulatorCode.SUCCESS)
 _HTML_PAGE: Final = (
     "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n"
     "<body><h1>Bad Gateway</h1><p>The upstream server is unavailable.</p></body></html>\n"
@@ -129,7 +139,7 @@ class WsOneSimulator:
     the simulator's own codes (:data:`~wsone_async.testing.SIMULATOR_CODES`). Control
     endpoints under ``/_control/`` (same credentials, never faulted) drive it from another
     process: ``POST reset``, ``POST seed``, ``POST``/``GET``/``DELETE faults``, ``GET state``
-    (their JSON is described in ``wsone_async.testing._control``).
+    (their JSON is described in the README, section "The control endpoints").
 
     A request is counted in :attr:`stats`, authenticated, submitted to :attr:`faults`, then
     answered. A client that gives up during a latency fault does not stop the request:
@@ -189,6 +199,8 @@ class WsOneSimulator:
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self._closing = asyncio.Event()
+        self._expected_for: tuple[str, str] | None = None
+        self._expected: bytes | None = None
 
     # --------------------------------------------------------------------- lifecycle
 
@@ -286,13 +298,35 @@ class WsOneSimulator:
         return app
 
     def _authorized(self, request: web.Request) -> bool:
-        credentials = _basic_credentials(request.headers.get(hdrs.AUTHORIZATION))
+        header = request.headers.get(hdrs.AUTHORIZATION)
+        if header is None:
+            return False
+        # The usual spelling of the right credentials, compared as a whole in constant
+        # time; any other spelling (scheme case, spaces) is decoded and compared in parts.
+        expected = self._expected_header
+        if expected is not None and secrets.compare_digest(
+            header.encode("utf-8", "surrogateescape"), expected
+        ):
+            return True
+        credentials = _basic_credentials(header)
         if credentials is None:
             return False
         login, password = credentials
         user_ok = secrets.compare_digest(login, self.username.encode())
         password_ok = secrets.compare_digest(password, self.password.encode())
         return user_ok and password_ok
+
+    @property
+    def _expected_header(self) -> bytes | None:
+        # Recomputed when a test changes the credentials of a running simulator.
+        credentials = (self.username, self.password)
+        if self._expected_for != credentials:
+            self._expected_for = credentials
+            try:
+                self._expected = encode_basic_auth(*credentials).encode()
+            except ValueError:  # a user name aiohttp cannot encode (it holds a colon)
+                self._expected = None
+        return self._expected
 
     def _unauthorized(self) -> web.Response:
         self.stats.unauthorized += 1
@@ -319,8 +353,9 @@ class WsOneSimulator:
     # -------------------------------------------------------------------- operations
 
     def _process(self, route: Route, raw: bytes) -> dict[str, Any]:
-        result = answer(route.handler, self.backend, raw)
-        code = str(result["responseCode"])
+        result = answer(route.handler, self.backend, raw, enveloped=route.enveloped)
+        # An answer without an envelope (getFullPerson's) is a success.
+        code = str(result.get("responseCode", _SUCCESS))
         self.stats.processed[route.operation] += 1
         self.stats.codes[code] += 1
         _log.debug("%s -> %s", route.operation, code)
@@ -348,29 +383,31 @@ class WsOneSimulator:
         return self._faulty_answer(request, fault)
 
     def _faulty_answer(self, request: web.Request, fault: Fault) -> web.StreamResponse:
-        kind = fault.kind
-        if kind in (FaultKind.DROP_BEFORE, FaultKind.DROP_AFTER):
+        action = fault.action
+        if isinstance(action, DropBefore | DropAfter):
             return self._drop(request)
-        if kind is FaultKind.STATUS:
+        if isinstance(action, Status):
             headers: dict[str, str] = {}
-            retry_after = fault.retry_after_header()
+            retry_after = action.retry_after_header()
             if retry_after is not None:
                 headers[str(hdrs.RETRY_AFTER)] = retry_after
-            if fault.body == "empty":
-                return web.Response(status=fault.status, headers=headers)
+            if action.body == "empty":
+                return web.Response(status=action.status, headers=headers)
             try:
-                reason = HTTPStatus(fault.status).phrase
+                reason = HTTPStatus(action.status).phrase
             except ValueError:  # a status the standard library does not name, such as 499
                 reason = "Simulated failure"
             return _json(
-                {"status": fault.status, "error": reason}, status=fault.status, headers=headers
+                {"status": action.status, "error": reason}, status=action.status, headers=headers
             )
-        if kind is FaultKind.HTML:
+        if isinstance(action, Html):
             return web.Response(text=_HTML_PAGE, content_type="text/html")
-        if kind is FaultKind.GARBAGE:
+        if isinstance(action, Garbage):
             return web.Response(body=_GARBAGE, content_type="application/json")
-        assert kind is FaultKind.RESPONSE_CODE
-        return _json(envelope(fault.response_code, fault.infos))
+        if isinstance(action, ResponseCode):
+            return _json(envelope(action.response_code, action.infos))
+        msg = f"the simulator cannot answer a {fault.kind} fault"
+        raise NotImplementedError(msg)
 
     @staticmethod
     def _drop(request: web.Request) -> web.StreamResponse:

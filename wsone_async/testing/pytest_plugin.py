@@ -61,7 +61,7 @@ if importlib.util.find_spec("pytest_asyncio") is not None:
         """A WsOneClient connected to ``wsone_simulator``, closed after the test."""
         from wsone_async import WsOneClient
 
-        async with WsOneClient(
+        async with WsOneClient._with_hooks(
             wsone_simulator.url,
             username=wsone_simulator.username,
             password=wsone_simulator.password,
