@@ -19,6 +19,7 @@ from wsone_async.models import (
     PersonProfilRequest,
     PersonRequest,
     ReceiptRequest,
+    SendTransactionRequest,
     Title,
 )
 
@@ -52,6 +53,16 @@ def write_request(
             identifier_type=IdentifierType.WEB_ACCOUNT, identifier_value=email
         ),
         person_profil_request=profile,
+    )
+
+
+def send_request() -> SendTransactionRequest:
+    """A sendTransaction of receipt T-42 by card: the transaction the client tests send."""
+    return SendTransactionRequest(
+        identifier_request=card_key("2000000000015"),
+        receipt_request=ReceiptRequest(
+            receipt_number="T-42", amount=30.0, entity_request=store("1")
+        ),
     )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from tests._support.mocks import FakeClock
 from wsone_async import WsOneClient
+from wsone_async.testing import WsOneSimulator
 
 BASE = "https://wsone.example.fr"
 USERNAME = "api"
@@ -36,3 +39,13 @@ def client_for(
 def simulator_client(sim: _Served, clock: FakeClock | None = None, **options: Any) -> WsOneClient:
     """A client of a running simulator (in process or not), with its credentials."""
     return client_for(sim.url, clock, username=sim.username, password=sim.password, **options)
+
+
+@contextlib.asynccontextmanager
+async def simulated(**client_options: Any) -> AsyncIterator[tuple[WsOneSimulator, WsOneClient]]:
+    """A fresh simulator (seed 7) of its own, and a client of it with ``client_options``."""
+    async with (
+        WsOneSimulator(seed=7) as sim,
+        simulator_client(sim, **client_options) as client,
+    ):
+        yield sim, client

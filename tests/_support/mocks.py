@@ -6,6 +6,7 @@ from typing import Any
 
 import aiohttp
 from aioresponses import aioresponses
+from yarl import URL
 
 
 class _NoStreamWriter:
@@ -41,3 +42,12 @@ class FakeClock:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+def count_posts(mock: MockedWsOne, url: str) -> int:
+    """How many POSTs the mocked host received at ``url``."""
+    return len(mock.requests.get(("POST", URL(url)), []))
+
+
+async def no_wait(seconds: float) -> None:
+    """Stands in for the client's waits between retries: they take no time."""

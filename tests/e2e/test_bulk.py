@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests._support.clients import simulated
 from tests._support.mocks import FakeClock
 from wsone_async import RetryPolicy, Timeouts, WsOneClient, to_wire
 from wsone_async.bulk import (
@@ -40,17 +41,6 @@ def _rows(count: int, *, start: int = 0) -> list[dict[str, Any]]:
         }
         for i in range(start, start + count)
     ]
-
-
-@contextlib.asynccontextmanager
-async def _simulated(**client_options: Any) -> AsyncIterator[tuple[WsOneSimulator, WsOneClient]]:
-    async with (
-        WsOneSimulator(seed=7) as sim,
-        WsOneClient._with_hooks(
-            sim.url, username=sim.username, password=sim.password, **client_options
-        ) as client,
-    ):
-        yield sim, client
 
 
 class TestRows:
@@ -211,7 +201,7 @@ class TestRows:
 
 class TestImport:
     async def test_outcomes(self) -> None:
-        async with _simulated() as (sim, client):
+        async with simulated() as (sim, client):
             rows = _rows(30)
             await run_import(client, rows[:10], to_request=prospect_from_row)  # already there
             bad = {"identifier_value": "z@example.fr", "birth_date": "yesterday"}
@@ -236,7 +226,7 @@ class TestImport:
             assert sim.backend.shared_identifiers() == []
 
     async def test_search_dedupe_and_no_dedupe(self) -> None:
-        async with _simulated() as (sim, client):
+        async with simulated() as (sim, client):
             first = await run_import(client, _rows(5), to_request=prospect_from_row)
             assert first.counts["created"] == 5
             # Same people under new identifiers: a search on their data finds them.
@@ -261,7 +251,7 @@ class TestImport:
         async def no_wait(seconds: float) -> None:
             return None
 
-        async with _simulated(timeout=timeouts, retry=retry, sleep=no_wait) as (sim, client):
+        async with simulated(timeout=timeouts, retry=retry, sleep=no_wait) as (sim, client):
             await run_import(client, _rows(seeded), to_request=prospect_from_row)
             for kind, options in [
                 ("status", {"status": 503, "retry_after": "0"}),
@@ -305,7 +295,7 @@ class TestImport:
 class TestJournal:
     async def test_a_rerun_skips_what_settled(self, tmp_path: pathlib.Path) -> None:
         journal = tmp_path / "import.journal"
-        async with _simulated() as (sim, client):
+        async with simulated() as (sim, client):
             first = await run_import(
                 client, _rows(40), to_request=prospect_from_row, journal=journal
             )
@@ -327,7 +317,7 @@ class TestJournal:
 
     async def test_a_torn_line_is_rechecked_not_recreated(self, tmp_path: pathlib.Path) -> None:
         journal = tmp_path / "import.journal"
-        async with _simulated() as (sim, client):
+        async with simulated() as (sim, client):
             await run_import(client, _rows(10), to_request=prospect_from_row, journal=journal)
             lines = journal.read_text().splitlines()
             # As after a kill -9: the last entry half written, two more never written.
@@ -352,7 +342,7 @@ async def test_input_is_read_lazily() -> None:
             pulled += 1
             yield row
 
-    async with _simulated() as (_, client):
+    async with simulated() as (_, client):
         seen = 0
         async with contextlib.aclosing(
             import_prospects(client, records(), to_request=prospect_from_row, concurrency=4)
@@ -368,7 +358,7 @@ async def test_stopping_early_cancels_cleanly_and_keeps_the_journal(
     tmp_path: pathlib.Path,
 ) -> None:
     journal = tmp_path / "j"
-    async with _simulated() as (sim, client):
+    async with simulated() as (sim, client):
         got: list[ImportResult] = []
         async with contextlib.aclosing(
             import_prospects(client, _rows(300), to_request=prospect_from_row, journal=journal)
@@ -390,7 +380,7 @@ async def test_async_iterable_input() -> None:
         for row in _rows(12):
             yield row
 
-    async with _simulated() as (sim, client):
+    async with simulated() as (sim, client):
         summary = await run_import(client, records(), to_request=prospect_from_row)
         assert summary.counts["created"] == 12 == sim.backend.persons_count()
 
@@ -431,7 +421,7 @@ async def test_the_rate_limit_spaces_requests(clock: FakeClock) -> None:
 
 
 async def test_a_rate_limited_import_spaces_every_request(clock: FakeClock) -> None:
-    async with _simulated() as (sim, client):
+    async with simulated() as (sim, client):
         summary = await run_import(
             client,
             _rows(10),
@@ -498,7 +488,7 @@ async def test_an_input_that_fails_stops_the_import_with_its_error() -> None:
         yield from _rows(3)
         raise Broken
 
-    async with _simulated() as (_, client):
+    async with simulated() as (_, client):
         with pytest.raises(Broken):
             await run_import(client, records(), to_request=prospect_from_row)
 
@@ -530,7 +520,7 @@ async def test_a_mapping_that_raises_fails_its_row_alone() -> None:
             return row["no such column"]  # a KeyError, not a RowError
         return prospect_from_row(row)
 
-    async with _simulated() as (_, client):
+    async with simulated() as (_, client):
         results = [r async for r in import_prospects(client, _rows(3), to_request=to_request)]
     outcomes = sorted((r.index, r.outcome) for r in results)
     assert outcomes == [(0, Outcome.CREATED), (1, Outcome.FAILED), (2, Outcome.CREATED)]
@@ -547,7 +537,7 @@ async def test_closing_while_workers_wait_for_the_rate_leaves_no_coroutine_behin
     async def wait_forever(seconds: float) -> None:
         await never.wait()
 
-    async with _simulated() as (_, client):
+    async with simulated() as (_, client):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             async with contextlib.aclosing(
@@ -572,7 +562,7 @@ class TestJournalSafety:
         self, tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
     ) -> None:
         journal = tmp_path / "import.journal"
-        async with _simulated() as (sim, client):
+        async with simulated() as (sim, client):
             await run_import(client, _rows(6), to_request=prospect_from_row, journal=journal)
             lines = journal.read_bytes().splitlines(keepends=True)
             # A disk or an editor mangled two entries: one holds Latin-1 bytes, one is cut.
@@ -595,7 +585,7 @@ class TestJournalSafety:
         from wsone_async.bulk import JournalInUseError
 
         journal = tmp_path / "import.journal"
-        async with _simulated() as (sim, client):
+        async with simulated() as (sim, client):
             async with contextlib.aclosing(
                 import_prospects(client, _rows(40), to_request=prospect_from_row, journal=journal)
             ) as first:
@@ -631,7 +621,7 @@ class TestJournalSafety:
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         assert done.stdout == "locked\n" and done.returncode == -signal.SIGKILL
-        async with _simulated() as (_, client):
+        async with simulated() as (_, client):
             summary = await run_import(
                 client, _rows(3), to_request=prospect_from_row, journal=journal
             )
@@ -657,7 +647,7 @@ class TestSystemicFailures:
             await clock.sleep(seconds)
 
         breaker = CircuitBreaker(threshold=10, probe_every=7.0, give_up_after=30.0)
-        async with _simulated(sleep=no_wait) as (sim, client):
+        async with simulated(sleep=no_wait) as (sim, client):
             # WsOne goes down for good after the first 60 requests.
             down = sim.faults.add("*", "drop_before", skip=60, times=10**9)
             with pytest.raises(WsOneUnavailableError, match="stayed unreachable") as info:
@@ -690,7 +680,7 @@ class TestSystemicFailures:
         async def no_wait(seconds: float) -> None:
             return None
 
-        async with _simulated(sleep=no_wait) as (sim, client):
+        async with simulated(sleep=no_wait) as (sim, client):
             down = sim.faults.add("*", "status", status=502, skip=30, times=10**9)
 
             async def sleep(seconds: float) -> None:
@@ -712,7 +702,7 @@ class TestSystemicFailures:
     async def test_refused_credentials_stop_the_import_at_once(self) -> None:
         from wsone_async.errors import AuthenticationError
 
-        async with _simulated() as (sim, client):
+        async with simulated() as (sim, client):
             refusals = sim.faults.add("*", "status", status=403, skip=25, times=10**9)
             with pytest.raises(AuthenticationError):
                 await run_import(client, _rows(300), to_request=prospect_from_row, concurrency=6)
@@ -745,7 +735,7 @@ class TestShards:
         assert [in_shard(None, i, (1, 3)) for i in range(6)] == [0, 1, 0, 0, 1, 0]
 
     async def test_two_shards_together_import_each_person_once(self) -> None:
-        async with _simulated() as (sim, client):
+        async with simulated() as (sim, client):
             halves = await asyncio.gather(
                 *(
                     run_import(client, _rows(300), to_request=prospect_from_row, shard=(k, 2))

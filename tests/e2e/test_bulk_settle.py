@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from tests._support.clients import simulated
+from tests._support.mocks import no_wait
 from wsone_async import RetryBudget, RetryPolicy, WsOneClient
 from wsone_async.bulk import Outcome, import_prospects, prospect_from_row
 from wsone_async.errors import OutcomeUnknownError
@@ -35,42 +36,26 @@ class UnsureAtFirst:
         return await PersonCreationSettler()(reader, request)
 
 
-async def _no_wait(seconds: float) -> None:
-    return None
-
-
-@contextlib.asynccontextmanager
-async def _simulated(
+def _settling(
     settler: UnsureAtFirst, *, capacity: int = 500
-) -> AsyncIterator[tuple[WsOneSimulator, WsOneClient]]:
+) -> contextlib.AbstractAsyncContextManager[tuple[WsOneSimulator, WsOneClient]]:
     policy = RetryPolicy(
         reconcile_writes=True,
         budget=RetryBudget(capacity=capacity, retry_cost=5, success_refund=0),
     )
-    async with (
-        WsOneSimulator(seed=7) as sim,
-        WsOneClient._with_hooks(
-            sim.url,
-            username=sim.username,
-            password=sim.password,
-            retry=policy,
-            settlers={"createPerson": settler},
-            sleep=_no_wait,
-        ) as client,
-    ):
-        yield sim, client
+    return simulated(retry=policy, settlers={"createPerson": settler}, sleep=no_wait)
 
 
 async def _import_one(client: WsOneClient) -> list[Any]:
     results = import_prospects(
-        client, [ROW], to_request=prospect_from_row, concurrency=1, sleep=_no_wait
+        client, [ROW], to_request=prospect_from_row, concurrency=1, sleep=no_wait
     )
     return [result async for result in results]
 
 
 async def test_a_users_settler_is_used_by_the_client_and_by_the_importer() -> None:
     mine = UnsureAtFirst(unsure=2)
-    async with _simulated(mine) as (sim, client):
+    async with _settling(mine) as (sim, client):
         # The client, on its own: the answer to the creation is lost once it is applied.
         sim.faults.add("createPerson", "drop_after", times=1)
         with pytest.raises(OutcomeUnknownError, match="my ledger is not up to date"):
@@ -92,7 +77,7 @@ async def test_a_users_settler_is_used_by_the_client_and_by_the_importer() -> No
 
 async def test_the_importers_settling_charges_the_clients_retry_budget() -> None:
     mine = UnsureAtFirst(unsure=100)
-    async with _simulated(mine, capacity=500) as (sim, client):
+    async with _settling(mine, capacity=500) as (sim, client):
         sim.faults.add("createPerson", "drop_after", times=1)
         [result] = await _import_one(client)
         budget = client._shared.budget
@@ -105,7 +90,7 @@ async def test_the_importers_settling_charges_the_clients_retry_budget() -> None
 
 async def test_a_spent_budget_stops_the_importers_rounds() -> None:
     mine = UnsureAtFirst(unsure=100)
-    async with _simulated(mine, capacity=5) as (sim, client):
+    async with _settling(mine, capacity=5) as (sim, client):
         sim.faults.add("createPerson", "drop_after", times=1)
         [result] = await _import_one(client)
         # One round was paid for; the budget refused the others: no lookup, no creation.

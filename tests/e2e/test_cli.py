@@ -559,7 +559,7 @@ def test_help_shows_defaults_and_exit_statuses(capsys: pytest.CaptureFixture[str
 def test_readme_lists_the_exit_statuses() -> None:
     from wsone_async.cli import EXIT_STATUSES
 
-    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme.split("### `wsone import`", 1)[1].split("\n## ", 1)[0]
     listed = [int(code) for code in re.findall(r"^\| (\d+) \| ", section, flags=re.MULTILINE)]
     assert listed == [status for status, _ in EXIT_STATUSES]

@@ -11,7 +11,7 @@ call through a real ``WsOneClient`` and checks:
   exactly once (one person, one transaction, points credited once) or not at all.
 
 The expectations are data (:data:`EXPECTED`), defined once; :func:`matrix_markdown` renders
-them for the README, and ``python -m tests.test_fault_matrix`` prints that table.
+them for the README, and ``python -m tests.e2e.test_fault_matrix`` prints that table.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any, Final
 import pytest
 
 from tests._support.clients import simulator_client
+from tests._support.mocks import no_wait
 from wsone_async import (
     APIError,
     OutcomeUnknownError,
@@ -297,16 +298,12 @@ class WatchedBackend(WsOneBackend):
                 await self._ran.wait()
 
 
-async def _no_wait(seconds: float) -> None:
-    """The client's sleep between retries: the matrix never waits for a backoff."""
-
-
 def _matrix_client(sim: WsOneSimulator, *, reconcile: bool) -> WsOneClient:
     return simulator_client(
         sim,
         timeout=Timeouts(attempt=ATTEMPT_LIMIT, total=10),
         retry=RetryPolicy(reconcile_writes=reconcile),
-        sleep=_no_wait,
+        sleep=no_wait,
     )
 
 
@@ -464,7 +461,7 @@ def test_every_fault_kind_and_op_class_is_in_the_matrix() -> None:
 def test_the_readme_shows_this_matrix() -> None:
     text = README.read_text(encoding="utf-8")
     assert START_MARKER in text and END_MARKER in text, (
-        f"README.md needs the output of `python -m tests.test_fault_matrix` between "
+        f"README.md needs the output of `python -m tests.e2e.test_fault_matrix` between "
         f"{START_MARKER} and {END_MARKER}"
     )
     shown = text.split(START_MARKER, 1)[1].split(END_MARKER, 1)[0]

@@ -50,7 +50,7 @@ PEOPLE = [
 ]
 
 
-def _profile(person: dict[str, Any]) -> m.PersonProfilRequest:
+def _full_profile(person: dict[str, Any]) -> m.PersonProfilRequest:
     return m.PersonProfilRequest(
         person_request=m.PersonRequest(
             first_name=person["first"],
@@ -72,10 +72,10 @@ def _profile(person: dict[str, Any]) -> m.PersonProfilRequest:
     )
 
 
-async def seed(sim: WsOneSimulator) -> list[str]:
+async def seed(probed: WsOneSimulator) -> list[str]:
     """Create the people with a web account and a card, and a receipt; returns their cards."""
     cards = []
-    async with WsOneClient(sim.url, username=USER, password=PASSWORD) as client:
+    async with WsOneClient(probed.url, username=USER, password=PASSWORD) as client:
         for person in PEOPLE:
             created = await client.create_person_and_identifier(
                 m.CreatePersonAndIdentifierRequest(
@@ -83,7 +83,7 @@ async def seed(sim: WsOneSimulator) -> list[str]:
                         identifier_type=m.IdentifierType.WEB_ACCOUNT,
                         identifier_value=person["email"],
                     ),
-                    person_profil_request=_profile(person),
+                    person_profil_request=_full_profile(person),
                     new_identifier_type=m.IdentifierType.CARD,
                 )
             )
@@ -121,7 +121,7 @@ def secrets_of(cards: list[str]) -> list[str]:
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[WsOneSimulator]:
+async def probed() -> AsyncIterator[WsOneSimulator]:
     async with WsOneSimulator(username=USER, password=PASSWORD) as simulator:
         yield simulator
 
@@ -251,10 +251,10 @@ async def probe(url: str, card: str, **kwargs: Any) -> dict[str, Any]:
 
 
 async def test_against_the_simulator_every_answer_fits_and_every_read_runs(
-    sim: WsOneSimulator,
+    probed: WsOneSimulator,
 ) -> None:
-    cards = await seed(sim)
-    report = await probe(sim.url, cards[0], entity=STORE)
+    cards = await seed(probed)
+    report = await probe(probed.url, cards[0], entity=STORE)
 
     assert report["differences"] == []
     reads = {op.name for op in operations.OPERATIONS if not op.is_write}
@@ -268,10 +268,10 @@ async def test_against_the_simulator_every_answer_fits_and_every_read_runs(
     assert report["summary"]["calls"] == len(report["calls"])
 
 
-async def test_writes_run_the_demo_workflow_and_its_duplicates(sim: WsOneSimulator) -> None:
-    cards = await seed(sim)
-    persons = sim.backend.persons_count()
-    report = await probe(sim.url, cards[0], entity=STORE, allow_writes=True)
+async def test_writes_run_the_demo_workflow_and_its_duplicates(probed: WsOneSimulator) -> None:
+    cards = await seed(probed)
+    persons = probed.backend.persons_count()
+    report = await probe(probed.url, cards[0], entity=STORE, allow_writes=True)
 
     purposes = {c["purpose"]: c for c in report["calls"]}
     for purpose in (
@@ -285,16 +285,16 @@ async def test_writes_run_the_demo_workflow_and_its_duplicates(sim: WsOneSimulat
         assert purposes[purpose]["outcome"] == "matched", purpose
     assert refusal(report, "an intentional duplicate person")["response_code"] == "102"
     assert refusal(report, "an intentional duplicate receipt")["response_code"] == "402"
-    assert sim.backend.persons_count() == persons + 1
+    assert probed.backend.persons_count() == persons + 1
     assert report["differences"] == []
 
 
 async def test_altered_answers_the_report_names_exactly_those_differences(
-    sim: WsOneSimulator, proxy: Callable[[str, Alter], Any]
+    probed: WsOneSimulator, proxy: Callable[[str, Alter], Any]
 ) -> None:
-    cards = await seed(sim)
-    plain = await probe(sim.url, cards[0])
-    url = await proxy(sim.url, alter)
+    cards = await seed(probed)
+    plain = await probe(probed.url, cards[0])
+    url = await proxy(probed.url, alter)
     altered = await probe(url, cards[0])
 
     assert differences(altered) == PLANTED
@@ -317,19 +317,19 @@ async def test_altered_answers_the_report_names_exactly_those_differences(
 
 @pytest.mark.usefixtures("password_env")
 async def test_reports_hold_no_personal_data_and_no_credential(
-    sim: WsOneSimulator, proxy: Callable[[str, Alter], Any], tmp_path: pathlib.Path
+    probed: WsOneSimulator, proxy: Callable[[str, Alter], Any], tmp_path: pathlib.Path
 ) -> None:
-    cards = await seed(sim)
-    url = await proxy(sim.url, alter)
+    cards = await seed(probed)
+    url = await proxy(probed.url, alter)
     texts = []
-    for target, writes in ((sim.url, True), (url, False)):
+    for target, writes in ((probed.url, True), (url, False)):
         for card in cards:
             report = await probe(target, card, allow_writes=writes)
             texts.append(json.dumps(report, ensure_ascii=False))
             texts.append(_probe.render_markdown(report))
     # Through the command too: the files it writes.
     secrets = secrets_of(cards)
-    texts += await run_cli(sim.url, cards[0], tmp_path, "--allow-writes")
+    texts += await run_cli(probed.url, cards[0], tmp_path, "--allow-writes")
     assert len(texts) == 10
     for text in texts:
         folded = text.casefold()
@@ -369,10 +369,10 @@ def password_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("password_env")
 async def test_the_command_writes_both_reports(
-    sim: WsOneSimulator, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    probed: WsOneSimulator, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cards = await seed(sim)
-    markdown, text = await run_cli(sim.url, cards[0], tmp_path)
+    cards = await seed(probed)
+    markdown, text = await run_cli(probed.url, cards[0], tmp_path)
     report = json.loads(text)
     assert report["format"] == "wsone-probe/1"
     assert markdown.startswith("# wsone probe report")
@@ -449,13 +449,13 @@ def test_unreachable_wsone(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture
 
 
 async def test_refused_credentials(
-    sim: WsOneSimulator,
+    probed: WsOneSimulator,
     tmp_path: pathlib.Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(_probe.PASSWORD_ENV, "wrong-password")
-    argv = ["probe", "--base-url", sim.url, "--user", USER, "--identifier", "1:1234567891011"]
+    argv = ["probe", "--base-url", probed.url, "--user", USER, "--identifier", "1:1234567891011"]
     argv += ["--report", str(tmp_path / "r")]
     assert await asyncio.to_thread(cli.main, argv) == _probe.EXIT_AUTH
     err = capsys.readouterr().err
@@ -505,10 +505,10 @@ def odd_answers(operation: str, answer: dict[str, Any]) -> dict[str, Any] | Raw:
 
 
 async def test_chunked_bodies_statuses_headers_and_undecodable_answers(
-    sim: WsOneSimulator, proxy: Callable[[str, Alter], Any]
+    probed: WsOneSimulator, proxy: Callable[[str, Alter], Any]
 ) -> None:
-    cards = await seed(sim)
-    url = await proxy(sim.url, odd_answers)
+    cards = await seed(probed)
+    url = await proxy(probed.url, odd_answers)
     report = await probe(url, cards[0], entity=STORE)
     calls = {c["operation"]: c for c in report["calls"]}
 

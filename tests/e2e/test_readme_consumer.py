@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.test_readme_web import readme_example
+from tests._support.mocks import no_wait
+from tests._support.readme import readme_example
 from wsone_async import Timeouts, WsOneClient
 from wsone_async.errors import unregister_error_code
 from wsone_async.models import (
@@ -33,10 +34,6 @@ from wsone_async.testing import CARD, FaultKind, IdentifierSpec, WsOneSimulator
 CONSUMER_EXAMPLE = readme_example("An event consumer does not retry in-process")
 STORE = "123456"
 MAX_DELIVERIES = 60
-
-
-async def _no_wait(seconds: float) -> None:
-    """Stands in for the waits between retries."""
 
 
 class Message:
@@ -145,7 +142,7 @@ async def test_every_message_is_acknowledged_or_dead_lettered(registered_codes: 
             username=sim.username,
             password=sim.password,
             timeout=Timeouts(connect=0.5, read=0.2, attempt=0.2, total=1),
-            sleep=_no_wait,
+            sleep=no_wait,
         ) as client:
             namespace: dict[str, Any] = {"__name__": "readme_consumer_example", "client": client}
             exec(compile(CONSUMER_EXAMPLE, "README.md (consumer example)", "exec"), namespace)

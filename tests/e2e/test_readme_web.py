@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import pathlib
 import socket
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -29,24 +28,14 @@ import pytest
 import uvicorn
 
 import wsone_async
+from tests._support.mocks import no_wait
+from tests._support.readme import readme_example
 from wsone_async import Timeouts, WsOneClient
 from wsone_async.errors import unregister_error_code
 from wsone_async.testing import CARD, FaultKind, IdentifierSpec, WsOneSimulator
 from wsone_async.web import HTTP_ANSWERS
 
-README = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
-
-
-def readme_example(after: str) -> str:
-    """The first ``python`` block of the README after the text ``after``."""
-    return README.split(after, 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
-
-
 WEB_EXAMPLE = readme_example("A web app (FastAPI) opens one client")
-
-
-async def _no_wait(seconds: float) -> None:
-    """Stands in for the waits between retries."""
 
 
 class _ExampleClient(WsOneClient):
@@ -64,7 +53,7 @@ class _ExampleClient(WsOneClient):
             )
         super().__init__(*args, timeout=timeout, **kwargs)
         # The waits between retries skipped (a test hook, kept out of the constructor).
-        hooks = attrs.evolve(self._settings.hooks, sleep=_no_wait)
+        hooks = attrs.evolve(self._settings.hooks, sleep=no_wait)
         self._bind(
             self._shared,
             self._settings.rebuilt(self._shared.transport, hooks=hooks),

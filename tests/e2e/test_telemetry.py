@@ -24,7 +24,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from wsone_async import APIError, OutcomeUnknownError, RetryPolicy, WsOneClient, _telemetry
+from tests._support.clients import simulator_client
+from tests._support.mocks import no_wait
+from wsone_async import APIError, OutcomeUnknownError, RetryPolicy, _telemetry
 from wsone_async.errors import ServerError
 from wsone_async.models import (
     ContactsRequest,
@@ -102,16 +104,6 @@ def otel(monkeypatch: pytest.MonkeyPatch) -> Iterator[Otel]:
     recorder.meter_provider.shutdown()
 
 
-async def _no_wait(seconds: float) -> None:
-    """Stands in for the waits between retries."""
-
-
-def _client(sim: WsOneSimulator, **options: Any) -> WsOneClient:
-    return WsOneClient._with_hooks(
-        sim.url, username=sim.username, password=sim.password, sleep=_no_wait, **options
-    )
-
-
 def _get_person() -> GetPersonRequest:
     return GetPersonRequest(
         identifier_request=IdentifierRequest(
@@ -146,7 +138,7 @@ async def test_a_retried_read(otel: Otel) -> None:
     async with WsOneSimulator() as sim:
         port = int(sim.url.rsplit(":", 1)[1])
         sim.faults.add("getPerson", "status", status=503, times=1)
-        async with _client(sim) as client:
+        async with simulator_client(sim, sleep=no_wait) as client:
             with pytest.raises(APIError) as caught:  # the person does not exist
                 await client.get_person(_get_person())
         _assert_no_personal_data(otel, sim)
@@ -180,7 +172,9 @@ async def test_a_retried_read(otel: Otel) -> None:
 async def test_a_write_settled_by_a_lookup(otel: Otel) -> None:
     async with WsOneSimulator() as sim:
         sim.faults.add("createPerson", "drop_after", times=1)
-        async with _client(sim, retry=RetryPolicy(reconcile_writes=True)) as client:
+        async with simulator_client(
+            sim, sleep=no_wait, retry=RetryPolicy(reconcile_writes=True)
+        ) as client:
             answer = await client.create_person(_create_person())
         assert answer.response_code == "000"
         _assert_no_personal_data(otel, sim)
@@ -209,7 +203,7 @@ async def test_a_write_settled_by_a_lookup(otel: Otel) -> None:
 async def test_an_unknown_outcome(otel: Otel) -> None:
     async with WsOneSimulator() as sim:
         sim.faults.add("createPerson", "status", status=500, times=1)
-        async with _client(sim) as client:
+        async with simulator_client(sim, sleep=no_wait) as client:
             with pytest.raises(OutcomeUnknownError):
                 await client.create_person(_create_person())
         _assert_no_personal_data(otel, sim)
@@ -222,7 +216,7 @@ async def test_an_unknown_outcome(otel: Otel) -> None:
 async def test_telemetry_false_reports_nothing(otel: Otel) -> None:
     async with WsOneSimulator() as sim:
         sim.faults.add("getPerson", "status", status=503, times=1)
-        async with _client(sim, telemetry=False) as client:
+        async with simulator_client(sim, sleep=no_wait, telemetry=False) as client:
             with pytest.raises(APIError):  # not found; only the spans matter
                 await client.get_person(_get_person())
     assert otel.spans() == []

@@ -9,8 +9,9 @@ import aiohttp
 import pytest
 from yarl import URL
 
+from tests._support.builders import send_request, write_request
 from tests._support.clients import client_for
-from tests._support.mocks import FakeClock, MockedWsOne
+from tests._support.mocks import FakeClock, MockedWsOne, count_posts
 from wsone_async import (
     APIConnectionError,
     OutcomeUnknownError,
@@ -18,13 +19,6 @@ from wsone_async import (
     WsOneClient,
 )
 from wsone_async.models import (
-    CreatePersonRequest,
-    EntityRequest,
-    IdentifierRequest,
-    IdentifierType,
-    NewIdentifierRequest,
-    ReceiptRequest,
-    SendTransactionRequest,
     UpdatePersonRequest,
 )
 
@@ -40,29 +34,6 @@ def _reconciling(clock: FakeClock, **policy: Any) -> WsOneClient:
     return client_for(BASE, clock, retry=RetryPolicy(reconcile_writes=True, jitter=False, **policy))
 
 
-def _create(value: str | None = "jean@example.fr") -> CreatePersonRequest:
-    return CreatePersonRequest(
-        new_identifier_request=NewIdentifierRequest(
-            identifier_type=IdentifierType.WEB_ACCOUNT, identifier_value=value
-        )
-    )
-
-
-def _send() -> SendTransactionRequest:
-    return SendTransactionRequest(
-        identifier_request=IdentifierRequest(
-            identifier_type=IdentifierType.CARD, identifier_value="2000000000015"
-        ),
-        receipt_request=ReceiptRequest(
-            receipt_number="T-42", amount=30.0, entity_request=EntityRequest(entity_identifier="1")
-        ),
-    )
-
-
-def _count(mock: MockedWsOne, url: str) -> int:
-    return len(mock.requests.get(("POST", URL(url)), []))
-
-
 def _bodies(mock: MockedWsOne, url: str) -> list[Any]:
     return [call.kwargs["data"] for call in mock.requests.get(("POST", URL(url)), [])]
 
@@ -73,10 +44,10 @@ async def test_an_applied_creation_is_reported_applied_not_repeated(
     mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
     mocked.post(f"{PERSON}/getPerson", payload=FOUND)
     async with _reconciling(clock) as client:
-        response = await client.create_person(_create())
+        response = await client.create_person(write_request())
     assert response.response_code == "000"
     assert response.infos is not None and "settled by getPerson" in response.infos
-    assert _count(mocked, f"{PERSON}/createPerson") == 1
+    assert count_posts(mocked, f"{PERSON}/createPerson") == 1
     assert _bodies(mocked, f"{PERSON}/getPerson") == [
         b'{"IdentifierRequest":{"identifierType":10,"identifierValue":"jean@example.fr"}}'
     ]
@@ -87,9 +58,9 @@ async def test_a_creation_not_applied_is_sent_again(mocked: MockedWsOne, clock: 
     mocked.post(f"{PERSON}/getPerson", payload=NOT_FOUND)
     mocked.post(f"{PERSON}/createPerson", payload=OK)
     async with _reconciling(clock) as client:
-        response = await client.create_person(_create())
+        response = await client.create_person(write_request())
     assert response.infos is None  # the real answer of the second attempt
-    assert _count(mocked, f"{PERSON}/createPerson") == 2
+    assert count_posts(mocked, f"{PERSON}/createPerson") == 2
 
 
 async def test_when_never_applied_and_retries_run_out_the_failure_is_definitive(
@@ -100,10 +71,10 @@ async def test_when_never_applied_and_retries_run_out_the_failure_is_definitive(
         mocked.post(f"{PERSON}/getPerson", payload=NOT_FOUND)
     async with _reconciling(clock, max_retries=2) as client:
         with pytest.raises(APIConnectionError) as info:
-            await client.create_person(_create())
+            await client.create_person(write_request())
     assert not isinstance(info.value, OutcomeUnknownError)
-    assert _count(mocked, f"{PERSON}/createPerson") == 3
-    assert _count(mocked, f"{PERSON}/getPerson") == 3
+    assert count_posts(mocked, f"{PERSON}/createPerson") == 3
+    assert count_posts(mocked, f"{PERSON}/getPerson") == 3
 
 
 async def test_when_the_check_fails_the_outcome_stays_unknown(
@@ -114,8 +85,8 @@ async def test_when_the_check_fails_the_outcome_stays_unknown(
         mocked.post(f"{PERSON}/getPerson", status=503)
     async with _reconciling(clock) as client:
         with pytest.raises(OutcomeUnknownError, match="getPerson could not tell"):
-            await client.create_person(_create())
-    assert _count(mocked, f"{PERSON}/createPerson") == 1
+            await client.create_person(write_request())
+    assert count_posts(mocked, f"{PERSON}/createPerson") == 1
 
 
 async def test_without_an_identifier_value_it_cannot_be_settled(
@@ -124,8 +95,8 @@ async def test_without_an_identifier_value_it_cannot_be_settled(
     mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
     async with _reconciling(clock) as client:
         with pytest.raises(OutcomeUnknownError, match="names no identifier value"):
-            await client.create_person(_create(value=None))
-    assert _count(mocked, f"{PERSON}/getPerson") == 0
+            await client.create_person(write_request(None))
+    assert count_posts(mocked, f"{PERSON}/getPerson") == 0
 
 
 async def test_a_recorded_receipt_is_reported_with_its_transaction(
@@ -138,10 +109,10 @@ async def test_a_recorded_receipt_is_reported_with_its_transaction(
         payload={"responseCode": "000", "TransactionResponse": recorded},
     )
     async with _reconciling(clock) as client:
-        response = await client.send_transaction(_send())
+        response = await client.send_transaction(send_request())
     assert response.transaction_response is not None
     assert response.transaction_response.transaction_id == "T1"
-    assert _count(mocked, f"{TRANSACTION}/sendTransaction") == 1
+    assert count_posts(mocked, f"{TRANSACTION}/sendTransaction") == 1
     assert _bodies(mocked, f"{TRANSACTION}/verifyTransaction") == [
         b'{"IdentifierRequest":{"identifierType":1,"identifierValue":"2000000000015"},'
         b'"ReceiptRequest":{"receiptNumber":"T-42","EntityRequest":{"entityIdentifier":"1"}}}'
@@ -153,8 +124,8 @@ async def test_an_unrecorded_receipt_is_sent_again(mocked: MockedWsOne, clock: F
     mocked.post(f"{TRANSACTION}/verifyTransaction", payload={"responseCode": "000"})
     mocked.post(f"{TRANSACTION}/sendTransaction", payload=OK)
     async with _reconciling(clock) as client:
-        await client.send_transaction(_send())
-    assert _count(mocked, f"{TRANSACTION}/sendTransaction") == 2
+        await client.send_transaction(send_request())
+    assert count_posts(mocked, f"{TRANSACTION}/sendTransaction") == 2
 
 
 async def test_a_write_with_no_settling_read_stays_unknown(
@@ -172,8 +143,8 @@ async def test_settling_is_off_by_default(mocked: MockedWsOne, clock: FakeClock)
         BASE, username="a", password="b", sleep=clock.sleep
     ) as client:
         with pytest.raises(OutcomeUnknownError):
-            await client.create_person(_create())
-    assert _count(mocked, f"{PERSON}/getPerson") == 0
+            await client.create_person(write_request())
+    assert count_posts(mocked, f"{PERSON}/getPerson") == 0
 
 
 async def test_settling_gets_only_what_is_left_of_the_deadline(
@@ -201,7 +172,7 @@ async def test_settling_gets_only_what_is_left_of_the_deadline(
     )
     async with client:
         with pytest.raises(OutcomeUnknownError) as info:
-            await client.create_person(_create())
+            await client.create_person(write_request())
     # The lookup was bounded (by the event loop's real timer) to the 0.03 s left.
     assert "getPerson could not tell" in info.value.reason
     assert "total limit (0.03 s)" in info.value.reason
@@ -228,5 +199,5 @@ async def test_with_no_time_left_the_outcome_stays_unknown(
     )
     async with client:
         with pytest.raises(OutcomeUnknownError, match="no time left to ask getPerson"):
-            await client.create_person(_create())
-    assert _count(mocked, f"{PERSON}/getPerson") == 0
+            await client.create_person(write_request())
+    assert count_posts(mocked, f"{PERSON}/getPerson") == 0

@@ -22,8 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import wsone_async.models
-from tests._data import example
-from tests.strategies import json_values, models
+from tests._support.data import example
+from tests._support.strategies import json_values, models
 from wsone_async import from_wire, to_wire
 from wsone_async._codec import WireField, _decoder, _encoder, wire_schema
 from wsone_async.models import (

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import pathlib
 import re
 
 import pytest
 
 import wsone_async
+from tests._support.errors import DuplicateError
+from tests._support.readme import README
 from wsone_async import web
 from wsone_async.errors import (
     APIConnectionError,
@@ -31,8 +32,6 @@ from wsone_async.errors import (
 )
 from wsone_async.web import HTTP_ANSWERS, http_answer
 
-README = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
-
 RETRY_LATER = Disposition.RETRY_LATER
 CHECK_FIRST = Disposition.CHECK_FIRST
 DO_NOT_RETRY = Disposition.DO_NOT_RETRY
@@ -42,10 +41,6 @@ class RetryableCodeError(APIError):
     """Test-only: a code a deployment knows to be transient."""
 
     retryable = True
-
-
-class DuplicateError(APIError):
-    """Test-only: the identifier is taken."""
 
 
 # One example of each case the README's table names: (label, error, disposition, status).

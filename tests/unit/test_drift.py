@@ -21,7 +21,7 @@ from wsone_async.models import (
     GetFullPersonResponse,
 )
 
-DATA = pathlib.Path(__file__).parent / "data"
+DATA = pathlib.Path(__file__).resolve().parents[1] / "data"
 FULL = json.loads((DATA / "getFullPerson_response.json").read_text("utf-8"))
 SECRET = "zoe.martinelli@example.org"
 

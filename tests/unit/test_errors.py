@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from tests._support.errors import DuplicateError
 from wsone_async import errors
 from wsone_async.errors import (
     APIConnectionError,
@@ -65,10 +66,6 @@ def test_every_error_class_has_a_one_line_docstring() -> None:
         value = getattr(errors, name)
         if isinstance(value, type):
             assert value.__doc__ and "\n" not in value.__doc__.strip(), name
-
-
-class DuplicateError(APIError):
-    """Test-only: the identifier is taken."""
 
 
 def test_registry_maps_codes_to_classes() -> None:

@@ -10,9 +10,10 @@ from typing import Any
 import aiohttp
 import attrs
 import pytest
-from yarl import URL
 
-from tests.conftest import FakeClock, MockedWsOne
+from tests._support.builders import read_request, send_request, write_request
+from tests._support.clients import client_for
+from tests._support.mocks import FakeClock, MockedWsOne, count_posts
 from wsone_async import (
     APIError,
     CallResult,
@@ -26,12 +27,6 @@ from wsone_async import (
 from wsone_async import operations as ops
 from wsone_async.errors import unregister_error_code
 from wsone_async.models import (
-    CreatePersonRequest,
-    EntityRequest,
-    GetPersonRequest,
-    IdentifierRequest,
-    IdentifierType,
-    NewIdentifierRequest,
     ReceiptRequest,
     SendTransactionRequest,
     TransactionResponse,
@@ -54,47 +49,11 @@ FOUND = {"responseCode": "000", "PersonResponse": {"PersonResponse": {"groupeId"
 NOT_FOUND = {"responseCode": "101", "infos": "no such person"}
 
 
-def _client(clock: FakeClock, *, policy: RetryPolicy | None = None, **kwargs: Any) -> WsOneClient:
-    return WsOneClient._with_hooks(
-        BASE,
-        username="api",
-        password="pw",
-        retry=policy or RetryPolicy(reconcile_writes=True, jitter=False),
-        sleep=clock.sleep,
-        clock=clock,
-        **kwargs,
-    )
-
-
-def _create() -> CreatePersonRequest:
-    return CreatePersonRequest(
-        new_identifier_request=NewIdentifierRequest(
-            identifier_type=IdentifierType.WEB_ACCOUNT, identifier_value="jean@example.fr"
-        )
-    )
-
-
-def _read() -> GetPersonRequest:
-    return GetPersonRequest(
-        identifier_request=IdentifierRequest(
-            identifier_type=IdentifierType.CARD, identifier_value="1234567891011"
-        )
-    )
-
-
-def _send() -> SendTransactionRequest:
-    return SendTransactionRequest(
-        identifier_request=IdentifierRequest(
-            identifier_type=IdentifierType.CARD, identifier_value="2000000000015"
-        ),
-        receipt_request=ReceiptRequest(
-            receipt_number="T-42", amount=30.0, entity_request=EntityRequest(entity_identifier="1")
-        ),
-    )
-
-
-def _count(mock: MockedWsOne, url: str) -> int:
-    return len(mock.requests.get(("POST", URL(url)), []))
+def _pipeline_client(
+    clock: FakeClock, *, policy: RetryPolicy | None = None, **kwargs: Any
+) -> WsOneClient:
+    retry = policy or RetryPolicy(reconcile_writes=True, jitter=False)
+    return client_for(BASE, clock, retry=retry, **kwargs)
 
 
 # ------------------------------------------------------------------------ settlers
@@ -136,27 +95,27 @@ async def test_a_users_receipt_settler_replaces_verify_transaction(
     mine = LedgerSettler(recorded=recorded)
     mocked.post(f"{TRANSACTION}/sendTransaction", exception=aiohttp.ServerDisconnectedError())
     mocked.post(f"{TRANSACTION}/sendTransaction", payload=OK)
-    async with _client(clock, settlers={"sendTransaction": mine}) as client:
+    async with _pipeline_client(clock, settlers={"sendTransaction": mine}) as client:
         assert client.settlers["sendTransaction"] is mine
         assert client.settlers["createPerson"] is DEFAULT_SETTLERS["createPerson"]
-        result = await client.call_with_metadata(ops.SEND_TRANSACTION, _send())
+        result = await client.call_with_metadata(ops.SEND_TRANSACTION, send_request())
     assert len(mine.asked) == 1
     reader, request = mine.asked[0]
     assert isinstance(reader, WsOneClient) and reader.retry_policy.reconcile_writes is False
-    assert request == _send()
-    assert _count(mocked, f"{TRANSACTION}/verifyTransaction") == 0
+    assert request == send_request()
+    assert count_posts(mocked, f"{TRANSACTION}/verifyTransaction") == 0
     assert result.settled is recorded
     assert result.attempts == (1 if recorded else 2)
-    assert _count(mocked, f"{TRANSACTION}/sendTransaction") == result.attempts
+    assert count_posts(mocked, f"{TRANSACTION}/sendTransaction") == result.attempts
 
 
 async def test_a_settler_can_be_added_or_removed(mocked: MockedWsOne, clock: FakeClock) -> None:
     mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
-    async with _client(clock, settlers={"createPerson": None}) as client:
+    async with _pipeline_client(clock, settlers={"createPerson": None}) as client:
         assert "createPerson" not in client.settlers
         with pytest.raises(OutcomeUnknownError):
-            await client.create_person(_create())
-    assert _count(mocked, f"{PERSON}/getPerson") == 0
+            await client.create_person(write_request())
+    assert count_posts(mocked, f"{PERSON}/getPerson") == 0
 
 
 @pytest.mark.parametrize(
@@ -184,9 +143,9 @@ async def test_a_settler_that_cannot_tell_leaves_the_outcome_unknown(
             raise CannotSettle(msg)
 
     mocked.post(f"{TRANSACTION}/sendTransaction", exception=aiohttp.ServerDisconnectedError())
-    async with _client(clock, settlers={"sendTransaction": Unsure()}) as client:
+    async with _pipeline_client(clock, settlers={"sendTransaction": Unsure()}) as client:
         with pytest.raises(OutcomeUnknownError, match="the ledger is offline"):
-            await client.send_transaction(_send())
+            await client.send_transaction(send_request())
 
 
 async def test_settle_runs_the_same_settler_and_charges_the_budget(
@@ -196,17 +155,17 @@ async def test_settle_runs_the_same_settler_and_charges_the_budget(
     mine = LedgerSettler(recorded=True)
     budget = RetryBudget(capacity=10, retry_cost=5, success_refund=0)
     policy = RetryPolicy(reconcile_writes=True, budget=budget)
-    async with _client(clock, policy=policy, settlers={"sendTransaction": mine}) as client:
-        first = await client.settle(ops.SEND_TRANSACTION, _send())
+    async with _pipeline_client(clock, policy=policy, settlers={"sendTransaction": mine}) as client:
+        first = await client.settle(ops.SEND_TRANSACTION, send_request())
         assert first.applied and len(mine.asked) == 1
-        await client.settle(ops.SEND_TRANSACTION, _send())
+        await client.settle(ops.SEND_TRANSACTION, send_request())
         # Two checks spent the budget: a third is refused, and says why.
         with pytest.raises(OutcomeUnknownError) as info:
-            await client.settle(ops.SEND_TRANSACTION, _send())
+            await client.settle(ops.SEND_TRANSACTION, send_request())
         assert len(mine.asked) == 2
         assert any("retry budget is spent" in note for note in info.value.__notes__)
         with pytest.raises(ValueError, match="no settler"):
-            await client.settle(ops.UPDATE_PERSON, _create())  # type: ignore[arg-type]
+            await client.settle(ops.UPDATE_PERSON, write_request())  # type: ignore[arg-type]
 
 
 async def test_the_default_person_settler_through_settle(
@@ -214,13 +173,13 @@ async def test_the_default_person_settler_through_settle(
 ) -> None:
     mocked.post(f"{PERSON}/getPerson", payload=FOUND)
     mocked.post(f"{PERSON}/getPerson", payload=NOT_FOUND)
-    async with _client(clock) as client:
-        assert (await client.settle(ops.CREATE_PERSON, _create())).applied
-        assert not (await client.settle(ops.CREATE_PERSON, _create())).applied
+    async with _pipeline_client(clock) as client:
+        assert (await client.settle(ops.CREATE_PERSON, write_request())).applied
+        assert not (await client.settle(ops.CREATE_PERSON, write_request())).applied
 
 
 def test_receipt_check_needs_the_customer_the_store_and_the_number() -> None:
-    check = receipt_check(_send())
+    check = receipt_check(send_request())
     assert check.receipt_request is not None
     assert check.receipt_request.receipt_number == "T-42"
     with pytest.raises(CannotSettle):
@@ -237,9 +196,9 @@ async def test_call_metadata_says_attempts_settled_and_duration(
     mocked.post(f"{PERSON}/getPerson", payload=FOUND)
     mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
     mocked.post(f"{PERSON}/getPerson", payload=FOUND)
-    async with _client(clock) as client:
-        read = await client.call_with_metadata(ops.GET_PERSON, _read())
-        created = await client.call_with_metadata(ops.CREATE_PERSON, _create())
+    async with _pipeline_client(clock) as client:
+        read = await client.call_with_metadata(ops.GET_PERSON, read_request())
+        created = await client.call_with_metadata(ops.CREATE_PERSON, write_request())
     assert isinstance(read, CallResult)
     assert (read.operation, read.attempts, read.settled) == ("getPerson", 2, False)
     assert read.duration == pytest.approx(clock.sleeps[0])  # the backoff, by the fake clock
@@ -250,8 +209,8 @@ async def test_call_metadata_says_attempts_settled_and_duration(
 
 async def test_a_plain_call_still_returns_the_model(mocked: MockedWsOne, clock: FakeClock) -> None:
     mocked.post(f"{PERSON}/getPerson", payload=FOUND)
-    async with _client(clock) as client:
-        answer = await client.get_person(_read())
+    async with _pipeline_client(clock) as client:
+        answer = await client.get_person(read_request())
     assert type(answer).__name__ == "GetPersonResponse"
 
 
@@ -272,17 +231,17 @@ async def test_each_client_can_map_codes_its_own_way(mocked: MockedWsOne, clock:
     register_error_code("E42", Duplicate)
     try:
         async with (
-            _client(clock, codes={"E42": Blocked}) as tenant_b,
-            _client(clock, codes={}) as bare,
-            _client(clock) as default,
+            _pipeline_client(clock, codes={"E42": Blocked}) as tenant_b,
+            _pipeline_client(clock, codes={}) as bare,
+            _pipeline_client(clock) as default,
         ):
             with pytest.raises(Blocked):
-                await tenant_b.get_person(_read())
+                await tenant_b.get_person(read_request())
             with pytest.raises(APIError) as plain:
-                await bare.get_person(_read())
+                await bare.get_person(read_request())
             assert type(plain.value) is APIError
             with pytest.raises(Duplicate):  # the process-wide registry, by default
-                await default.get_person(_read())
+                await default.get_person(read_request())
     finally:
         unregister_error_code("E42")
     with pytest.raises(TypeError):
@@ -311,7 +270,7 @@ async def test_a_view_of_a_subclass_is_of_the_subclass(mocked: MockedWsOne) -> N
         assert view.label() == "tenant north"
         assert view.retry_policy.max_retries == 0 and client.retry_policy.max_retries == 2
         assert repr(view).startswith("TenantClient(") and repr(view).endswith("view=True)")
-        await view.get_person(_read())
+        await view.get_person(read_request())
         await view.aclose()  # a view closes nothing
         assert not client.closed
 
@@ -334,23 +293,23 @@ async def test_a_spent_budget_warns_once_a_period_and_says_so_on_the_error(
         mocked.post(f"{PERSON}/getPerson", status=500)
     budget = RetryBudget(capacity=5, retry_cost=5, success_refund=0)
     policy = RetryPolicy(max_retries=1, budget=budget, jitter=False)
-    async with _client(clock, policy=policy) as client:
+    async with _pipeline_client(clock, policy=policy) as client:
         with pytest.raises(ServerError) as first:
-            await client.get_person(_read())  # one retry: the bucket is now empty
+            await client.get_person(read_request())  # one retry: the bucket is now empty
         assert not getattr(first.value, "__notes__", [])
         errors = []
         for _ in range(2):
             with pytest.raises(ServerError) as spent:
-                await client.get_person(_read())
+                await client.get_person(read_request())
             errors.append(spent.value)
         clock.now += 60.0
         with pytest.raises(ServerError):
-            await client.get_person(_read())
+            await client.get_person(read_request())
     for error in errors:
         assert any("retry budget is spent" in note for note in error.__notes__)
     warnings = [r for r in caplog.records if "retry budget is spent" in r.getMessage()]
     assert len(warnings) == 2  # the first refusal, then one more a period later
-    assert _count(mocked, f"{PERSON}/getPerson") == 2 + 3
+    assert count_posts(mocked, f"{PERSON}/getPerson") == 2 + 3
 
 
 async def test_no_token_is_spent_on_a_retry_that_does_not_happen(
@@ -361,9 +320,9 @@ async def test_no_token_is_spent_on_a_retry_that_does_not_happen(
         mocked.post(f"{PERSON}/getPerson", status=500)
     budget = RetryBudget(capacity=10, retry_cost=5, success_refund=0)
     policy = RetryPolicy(max_retries=1, budget=budget, jitter=False)
-    async with _client(clock, policy=policy) as client:
+    async with _pipeline_client(clock, policy=policy) as client:
         with pytest.raises(ServerError) as info:
-            await client.get_person(_read())
+            await client.get_person(read_request())
         shared_budget = client._shared.budget
         assert shared_budget is not None and shared_budget.tokens == 5
     assert not getattr(info.value, "__notes__", [])
@@ -422,7 +381,7 @@ async def test_one_observer_sees_every_step_of_a_failing_write(
         observer=recorder,
     )
     async with client:
-        await client.create_person(_create())
+        await client.create_person(write_request())
     assert recorder.steps == [
         "call createPerson",
         "attempt 1",

@@ -1,9 +1,9 @@
 """The client against a server not shaped around it: the README's retry table, cell by cell.
 
-A raw asyncio HTTP/1.1 server (:mod:`tests._rawserver`, no aiohttp server, no simulator)
+A raw asyncio HTTP/1.1 server (:mod:`tests._support.rawserver`, no aiohttp server, no simulator)
 answers the first request of the operation under test with a scripted fault, then
 healthily. Each scenario belongs to one row of :data:`RETRY_TABLE`, the table the README's
-"Retries" section shows (``python -m tests.test_adversarial`` prints it), and every scenario
+"Retries" section shows (``python -m tests.wire.test_adversarial`` prints it), and every scenario
 is run as a read (getPerson), a write (createPerson) and a write with ``reconcile_writes``
 (the settling getPerson answers "not found"), checking the outcome and what crossed the
 socket against the row's cells.
@@ -27,7 +27,8 @@ from typing import Any, Final
 import pytest
 import tenacity  # noqa: F401  (imported here, never inside a race's window of loop time)
 
-from tests._rawserver import (
+from tests._support.mocks import no_wait
+from tests._support.rawserver import (
     Action,
     RawServer,
     answer_json,
@@ -64,7 +65,7 @@ from wsone_async.models import (
     NewIdentifierRequest,
 )
 
-README: Final = Path(__file__).resolve().parents[1] / "README.md"
+README: Final = Path(__file__).resolve().parents[2] / "README.md"
 START_MARKER: Final = "<!-- retry-table:start -->"
 END_MARKER: Final = "<!-- retry-table:end -->"
 
@@ -374,17 +375,15 @@ SCENARIOS: Final[dict[str, Scenario]] = {
 
 #: Rows no raw-server scenario can reach (a refused connection needs no server): the
 #: mocked suite covers them.
-ELSEWHERE: Final = {"not sent": "tests/test_client_retry.py"}
+ELSEWHERE: Final = {"not sent": "tests/unit/test_client_retry.py"}
 
 
 # ---------------------------------------------------------------------------- harness
 
 
-async def _no_wait(seconds: float) -> None:
-    """The client's sleep between retries: this suite never waits for a backoff."""
-
-
-def _client(url: str, *, reconcile: bool, timeouts: Timeouts = FAST, **kwargs: Any) -> WsOneClient:
+def _adversarial_client(
+    url: str, *, reconcile: bool, timeouts: Timeouts = FAST, **kwargs: Any
+) -> WsOneClient:
     return WsOneClient._with_hooks(
         url,
         username="api",
@@ -392,7 +391,7 @@ def _client(url: str, *, reconcile: bool, timeouts: Timeouts = FAST, **kwargs: A
         timeout=timeouts,
         retry=RetryPolicy(max_retries=1, reconcile_writes=reconcile),
         max_response_size=CAP,
-        sleep=_no_wait,
+        sleep=no_wait,
         **kwargs,
     )
 
@@ -430,7 +429,9 @@ async def test_each_fault_follows_the_retry_table(name: str, column: str) -> Non
     async with RawServer() as server:
         _serve_healthily(server, column)
         server.script(operation, scenario.first())
-        client = _client(server.url, reconcile=column == "reconcile", timeouts=scenario.timeouts)
+        client = _adversarial_client(
+            server.url, reconcile=column == "reconcile", timeouts=scenario.timeouts
+        )
         error: WsOneError | None = None
         answer: Any = None
         async with client:
@@ -471,7 +472,7 @@ def test_every_row_has_a_scenario_and_every_scenario_a_row() -> None:
 def test_the_readme_shows_this_retry_table() -> None:
     text = README.read_text(encoding="utf-8")
     assert START_MARKER in text and END_MARKER in text, (
-        f"README.md needs the output of `python -m tests.test_adversarial` between "
+        f"README.md needs the output of `python -m tests.wire.test_adversarial` between "
         f"{START_MARKER} and {END_MARKER}"
     )
     shown = text.split(START_MARKER, 1)[1].split(END_MARKER, 1)[0]
@@ -524,7 +525,7 @@ async def test_a_cancel_at_the_attempt_limit_stays_a_cancel(kind: str, order: st
     operation, call = CALLS[kind]
     async with RawServer() as server:
         server.default(operation, hang())
-        async with _client(server.url, reconcile=True, timeouts=HANGING) as client:
+        async with _adversarial_client(server.url, reconcile=True, timeouts=HANGING) as client:
             task = asyncio.create_task(call(client))
             await server.arrived[operation].wait()
             loop = asyncio.get_running_loop()
@@ -550,7 +551,9 @@ async def test_a_limit_of_several_seconds_is_not_rounded_up() -> None:
     async with RawServer() as server:
         server.default("getPerson", hang())
         # The call's deadline on the loop's clock too, so that it sees the jump.
-        client = _client(server.url, reconcile=False, timeouts=limits, clock=lambda: loop.time())
+        client = _adversarial_client(
+            server.url, reconcile=False, timeouts=limits, clock=lambda: loop.time()
+        )
         async with client:
             task = asyncio.create_task(client.get_person(_read()))
             await server.arrived["getPerson"].wait()
@@ -570,7 +573,7 @@ async def test_a_limit_of_several_seconds_is_not_rounded_up() -> None:
 async def test_time_limit_errors_name_the_operation_and_the_limit() -> None:
     async with RawServer() as server:
         server.default("getPerson", hang())
-        async with _client(server.url, reconcile=False, timeouts=SILENT) as client:
+        async with _adversarial_client(server.url, reconcile=False, timeouts=SILENT) as client:
             with pytest.raises(APITimeoutError) as read_limit:
                 await client.with_options(retry=RetryPolicy(max_retries=0)).get_person(_read())
             task = asyncio.create_task(
@@ -616,7 +619,7 @@ async def test_debug_logs_hide_keys_the_server_chose(caplog: pytest.LogCaptureFi
     }
     async with RawServer() as server:
         server.default("getPerson", answer_json(answer))
-        async with _client(server.url, reconcile=False) as client:
+        async with _adversarial_client(server.url, reconcile=False) as client:
             await client.get_person(_read())
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "getPerson answer" in logged
@@ -629,7 +632,7 @@ async def test_a_free_text_response_code_stays_out_of_the_message() -> None:
     code = "Jean Dupond, 1 rue X, is blocked"
     async with RawServer() as server:
         server.default("getPerson", answer_json({"responseCode": code}))
-        async with _client(server.url, reconcile=False) as client:
+        async with _adversarial_client(server.url, reconcile=False) as client:
             with pytest.raises(APIError) as info:
                 await client.get_person(_read())
     assert info.value.code == code  # kept whole, for the caller's code
@@ -715,7 +718,7 @@ class ClosingServer:
 
 async def test_a_write_is_never_sent_on_a_kept_alive_connection_the_server_closed() -> None:
     with ClosingServer() as server:
-        async with _client(server.url, reconcile=False) as client:
+        async with _adversarial_client(server.url, reconcile=False) as client:
             await client.create_person(_write("first@example.fr"))
             # The server closes the idle connection while the event loop is busy (this
             # test blocks it): aiohttp has not seen the close when the next call starts.
@@ -728,14 +731,14 @@ async def test_a_write_is_never_sent_on_a_kept_alive_connection_the_server_close
 async def test_idle_connections_are_kept_less_than_common_server_idle_timeouts() -> None:
     async with RawServer() as server:
         server.default("getPerson", answer_json(PERSON))
-        async with _client(server.url, reconcile=False) as client:
+        async with _adversarial_client(server.url, reconcile=False) as client:
             await client.get_person(_read())
             connector: Any = client._shared.transport.session.connector  # type: ignore[union-attr]
             assert connector._keepalive_timeout == 4.0
-        custom = _client(server.url, reconcile=False, keepalive_timeout=1.5)
+        custom = _adversarial_client(server.url, reconcile=False, keepalive_timeout=1.5)
         async with custom:
             await custom.get_person(_read())
             connector = custom._shared.transport.session.connector  # type: ignore[union-attr]
             assert connector._keepalive_timeout == 1.5
     with pytest.raises(ValueError, match="keepalive_timeout"):
-        _client("http://127.0.0.1:1", reconcile=False, keepalive_timeout=0)
+        _adversarial_client("http://127.0.0.1:1", reconcile=False, keepalive_timeout=0)

@@ -1,7 +1,7 @@
 """A bulk import behind a proxy that lies: each person is created once, nothing journaled is
 missing from WsOne.
 
-The raw server of :mod:`tests._rawserver` stands between the client and the simulator as a
+The raw server of :mod:`tests._support.rawserver` stands between the client and the simulator as a
 reverse proxy. For the first creations it forwards the request (so WsOne applies it), then
 answers as a failing proxy would: HTTP 200 with ``{}`` or ``{"message": ...}``, or 503
 without ``Retry-After`` (Envoy's "reset before headers"); for others it answers the same
@@ -14,7 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests._rawserver import RawServer, answer_json, forward, respond
+from tests._support.mocks import no_wait
+from tests._support.rawserver import RawServer, answer_json, forward, respond
 from wsone_async import RetryPolicy, Timeouts, WsOneClient
 from wsone_async.bulk import _default_key, _digest, prospect_from_row, run_import
 from wsone_async.models import IdentifierType
@@ -23,11 +24,7 @@ from wsone_async.testing import WsOneSimulator
 ROWS = 40
 
 
-async def _no_wait(seconds: float) -> None:
-    """No real waiting between retries or rounds."""
-
-
-def _rows() -> list[dict[str, Any]]:
+def _proxied_rows() -> list[dict[str, Any]]:
     return [
         {"identifier_value": f"proxied{i}@example.fr", "last_name": f"NOM{i}"} for i in range(ROWS)
     ]
@@ -57,22 +54,22 @@ async def test_a_bulk_import_behind_a_lying_proxy_creates_each_person_once(
             password=sim.password,
             timeout=Timeouts(attempt=5.0, total=30.0),
             retry=RetryPolicy(max_retries=2),
-            sleep=_no_wait,
+            sleep=no_wait,
         ) as client:
             summary = await run_import(
                 client,
-                _rows(),
+                _proxied_rows(),
                 to_request=prospect_from_row,
                 journal=journal,
                 concurrency=4,
-                sleep=_no_wait,
+                sleep=no_wait,
             )
         backend = sim.backend
         assert proxy.forwarded["createPerson"] >= 12  # the lies were told
         # Each person exactly once, whatever the proxy said.
         assert backend.persons_count() == ROWS
         assert backend.shared_identifiers() == []
-        for row in _rows():
+        for row in _proxied_rows():
             value = row["identifier_value"]
             assert backend.person_by_identifier(IdentifierType.WEB_ACCOUNT, value) is not None
         assert summary.all_settled, summary
@@ -81,7 +78,7 @@ async def test_a_bulk_import_behind_a_lying_proxy_creates_each_person_once(
         entries = [json.loads(line) for line in journal.read_text().splitlines()]
         digests = {
             _digest(key)
-            for row in _rows()
+            for row in _proxied_rows()
             if (key := _default_key(prospect_from_row(row))) is not None
         }
         assert len(entries) == ROWS

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests._rawserver import RawServer, answer_json
+from tests._support.rawserver import RawServer, answer_json
 from wsone_async import WsOneClient
 from wsone_async import models as m
 from wsone_async._drift import DriftKey, _forget_logged
