@@ -6,12 +6,11 @@ import copy
 import json
 import logging
 import pathlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from wsone_async import _drift, operations
+from wsone_async import operations
 from wsone_async._codec import from_wire
 from wsone_async._drift import DriftKey, DriftMonitor, Finding, analyse, safe_key, shape
 from wsone_async.models import (
@@ -25,12 +24,7 @@ DATA = pathlib.Path(__file__).resolve().parents[1] / "data"
 FULL = json.loads((DATA / "getFullPerson_response.json").read_text("utf-8"))
 SECRET = "zoe.martinelli@example.org"
 
-
-@pytest.fixture(autouse=True)
-def _fresh_log() -> Iterator[None]:
-    _drift._forget_logged()
-    yield
-    _drift._forget_logged()
+pytestmark = pytest.mark.usefixtures("fresh_drift_log")
 
 
 def drifted() -> dict[str, Any]:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 
 from tests._support.rawserver import RawServer, answer_json
 from wsone_async import WsOneClient
 from wsone_async import models as m
-from wsone_async._drift import DriftKey, _forget_logged
+from wsone_async._drift import DriftKey
 
 # An account with a key the models do not declare and a number sent as text.
 ACCOUNTS = {
@@ -25,12 +24,7 @@ REQUEST = m.GetAccountsRequest(
     )
 )
 
-
-@pytest.fixture(autouse=True)
-def _fresh_log() -> Iterator[None]:
-    _forget_logged()
-    yield
-    _forget_logged()
+pytestmark = pytest.mark.usefixtures("fresh_drift_log")
 
 
 def _lines(caplog: pytest.LogCaptureFixture) -> list[str]:
