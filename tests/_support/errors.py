@@ -1,0 +1,9 @@
+"""Error classes the tests register for WsOne's codes."""
+
+from __future__ import annotations
+
+from wsone_async import APIError
+
+
+class DuplicateError(APIError):
+    """Test-only: the identifier is taken."""

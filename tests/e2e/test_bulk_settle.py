@@ -1,0 +1,108 @@
+"""The bulk importer settles through the client: its settlers, its retry budget (issue 11)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import pytest
+
+from tests._support.clients import simulated
+from tests._support.mocks import no_wait
+from wsone_async import RetryBudget, RetryPolicy, WsOneClient
+from wsone_async.bulk import Outcome, import_prospects, prospect_from_row
+from wsone_async.errors import OutcomeUnknownError
+from wsone_async.models import CreatePersonRequest
+from wsone_async.settlement import CannotSettle, PersonCreationSettler, Settled
+from wsone_async.testing import WsOneSimulator
+
+ROW = {"identifier_value": "settle.me@example.fr", "last_name": "DURAND"}
+
+
+class UnsureAtFirst:
+    """A user's createPerson settler: cannot tell ``unsure`` times, then asks getPerson."""
+
+    lookup = "getPerson"
+
+    def __init__(self, unsure: int) -> None:
+        self.unsure = unsure
+        self.asked: list[CreatePersonRequest] = []
+
+    async def __call__(self, reader: WsOneClient, request: Any) -> Settled:
+        self.asked.append(request)
+        if len(self.asked) <= self.unsure:
+            msg = "my ledger is not up to date yet"
+            raise CannotSettle(msg)
+        return await PersonCreationSettler()(reader, request)
+
+
+def _settling(
+    settler: UnsureAtFirst, *, capacity: int = 500
+) -> contextlib.AbstractAsyncContextManager[tuple[WsOneSimulator, WsOneClient]]:
+    policy = RetryPolicy(
+        reconcile_writes=True,
+        budget=RetryBudget(capacity=capacity, retry_cost=5, success_refund=0),
+    )
+    return simulated(retry=policy, settlers={"createPerson": settler}, sleep=no_wait)
+
+
+async def _import_one(client: WsOneClient) -> list[Any]:
+    results = import_prospects(
+        client, [ROW], to_request=prospect_from_row, concurrency=1, sleep=no_wait
+    )
+    return [result async for result in results]
+
+
+async def test_a_users_settler_is_used_by_the_client_and_by_the_importer() -> None:
+    mine = UnsureAtFirst(unsure=2)
+    async with _settling(mine) as (sim, client):
+        # The client, on its own: the answer to the creation is lost once it is applied.
+        sim.faults.add("createPerson", "drop_after", times=1)
+        with pytest.raises(OutcomeUnknownError, match="my ledger is not up to date"):
+            await client.create_person(prospect_from_row({**ROW, "identifier_value": "a@b.fr"}))
+        assert len(mine.asked) == 1
+        # The importer: the client's settler cannot tell, so the next round asks it again.
+        sim.faults.add("createPerson", "drop_after", times=1)
+        [result] = await _import_one(client)
+        assert result.outcome is Outcome.CREATED
+        assert [request.new_identifier_request.identifier_value for request in mine.asked] == [
+            "a@b.fr",
+            ROW["identifier_value"],
+            ROW["identifier_value"],
+        ]
+        # Created once: a second import finds the person and creates nothing.
+        [again] = await _import_one(client)
+        assert again.outcome is Outcome.EXISTING
+
+
+async def test_the_importers_settling_charges_the_clients_retry_budget() -> None:
+    mine = UnsureAtFirst(unsure=100)
+    async with _settling(mine, capacity=500) as (sim, client):
+        sim.faults.add("createPerson", "drop_after", times=1)
+        [result] = await _import_one(client)
+        budget = client._shared.budget
+        assert budget is not None
+        # The client's own settling is free; each of the 3 later rounds costs one retry.
+        assert result.outcome is Outcome.UNKNOWN
+        assert len(mine.asked) == 4
+        assert budget.tokens == 500 - 3 * 5
+
+
+async def test_a_spent_budget_stops_the_importers_rounds() -> None:
+    mine = UnsureAtFirst(unsure=100)
+    async with _settling(mine, capacity=5) as (sim, client):
+        sim.faults.add("createPerson", "drop_after", times=1)
+        [result] = await _import_one(client)
+        # One round was paid for; the budget refused the others: no lookup, no creation.
+        assert result.outcome is Outcome.UNKNOWN
+        assert len(mine.asked) == 2
+        assert isinstance(result.error, OutcomeUnknownError)
+        assert "retry budget is spent" in "".join(getattr(result.error, "__notes__", []))
+
+
+def test_an_import_needs_a_create_person_settler() -> None:
+    client = WsOneClient(
+        "http://127.0.0.1:9", username="u", password="p", settlers={"createPerson": None}
+    )
+    with pytest.raises(ValueError, match="createPerson"):
+        import_prospects(client, [ROW], to_request=prospect_from_row)

@@ -1,0 +1,965 @@
+"""The ``wsone`` command, run as a user would: in subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import csv
+import json
+import os
+import pathlib
+import re
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from wsone_async.testing import SimulatorProcess, WsOneSimulator
+
+WSONE = [sys.executable, "-m", "wsone_async"]
+
+
+def _write_csv(path: pathlib.Path, count: int, *, bad_every: int = 0) -> None:
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["identifier_value", "email", "last_name", "birth_date"])
+        for i in range(count):
+            birth = "31/13/1990" if bad_every and i % bad_every == 1 else "02/03/1990"
+            writer.writerow([f"row{i}@example.fr", f"row{i}@example.fr", f"NOM{i % 40}", birth])
+
+
+def _state(sim: SimulatorProcess) -> dict[str, Any]:
+    request = urllib.request.Request(f"{sim.url}/_control/state")
+    token = base64.b64encode(f"{sim.username}:{sim.password}".encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        data: dict[str, Any] = json.load(answer)
+    return data
+
+
+def test_demo_runs_the_workflows_and_exits_0() -> None:
+    done = subprocess.run(
+        [*WSONE, "demo"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    # How long it took is printed (and quoted in the README), not asserted: timing is noisy.
+    assert re.search(r"demo finished in \d+\.\ds", done.stdout)
+    for operation in ("getEntities", "searchPerson", "createPerson", "createIdentifier",
+                      "getFullPerson", "verifyTransaction", "refundTransaction",
+                      "cancelTransactionsNotValidated", "updatePerson", "getForm"):  # fmt: skip
+        assert operation in done.stdout
+    assert "demo finished" in done.stdout
+    assert "@example.fr" not in done.stdout  # no customer data on screen
+
+
+def test_serve_prints_its_url_and_stops_on_sigterm() -> None:
+    env = {**os.environ, "WSONE_SIM_PASSWORD": "s3cret"}
+    with subprocess.Popen(
+        [*WSONE, "serve", "--port", "0", "--user", "tester"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as server:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        match = re.fullmatch(
+            r"WsOne simulator listening on (http://127\.0\.0\.1:\d+) \(user tester\)\n", line
+        )
+        assert match, line
+        request = urllib.request.Request(
+            f"{match.group(1)}/rest/2.0/personWebService/getEntities", data=b"{}", method="POST"
+        )
+        request.add_header("Authorization", "Basic " + base64.b64encode(b"tester:s3cret").decode())
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert json.load(answer)["responseCode"] == "000"
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+
+
+def test_import_reports_bad_rows_and_exits_1(tmp_path: pathlib.Path) -> None:
+    source = tmp_path / "prospects.csv"
+    _write_csv(source, 200, bad_every=50)
+    failures, summary = tmp_path / "failures.csv", tmp_path / "summary.json"
+    done = subprocess.run(
+        [*WSONE, "import", str(source), "--simulate", "--failures", str(failures),
+         "--summary-json", str(summary)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    report = json.loads(summary.read_text())
+    assert (report["created"], report["failed"], report["rows"]) == (196, 4, 200)
+    with failures.open() as file:
+        rows = list(csv.DictReader(file))
+    assert [r["wsone_line"] for r in rows] == ["3", "53", "103", "153"]  # header: line 1
+    assert {r["wsone_field"] for r in rows} == {"birth_date"}
+
+
+def test_import_exits_0_when_every_row_settles(tmp_path: pathlib.Path) -> None:
+    source = tmp_path / "prospects.jsonl"
+    source.write_text(
+        "\n".join(json.dumps({"identifier_value": f"j{i}@example.fr"}) for i in range(50))
+    )
+    done = subprocess.run(
+        [*WSONE, "import", str(source), "--simulate"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "created 50" in done.stdout
+
+
+def test_import_never_takes_a_password_argument(tmp_path: pathlib.Path) -> None:
+    done = subprocess.run(
+        [*WSONE, "import", "x.csv", "--base-url", "https://x.fr", "--user", "u", "--password", "p"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "unrecognized arguments: --password" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_killed_import_resumes_without_duplicates(tmp_path: pathlib.Path) -> None:
+    rows = 3000
+    source, journal = tmp_path / "prospects.csv", tmp_path / "import.journal"
+    _write_csv(source, rows)
+    with SimulatorProcess(username="importer") as sim:
+        env = {**os.environ, "WSONE_PASSWORD": sim.password}
+        command = [*WSONE, "import", str(source), "--base-url", sim.url, "--user", "importer",
+                   "--journal", str(journal), "--concurrency", "32"]  # fmt: skip
+        # Slowed down so that the kill lands in the middle of the import.
+        with subprocess.Popen(
+            [*command, "--rate", "600"], stderr=subprocess.PIPE, text=True, env=env
+        ) as first:
+            assert first.stderr is not None
+            for line in first.stderr:  # progress lines: one every 5% of the rows
+                match = re.search(r"\] (\d+)/", line)
+                if match and int(match.group(1)) >= rows // 5:
+                    break
+            first.kill()  # SIGKILL: no cleanup, no last flush
+            first.wait(timeout=30)
+        assert first.returncode == -signal.SIGKILL
+        killed_at = len(journal.read_text().splitlines())
+        assert rows // 5 <= killed_at < rows
+        second = subprocess.run(
+            command, capture_output=True, text=True, env=env, timeout=300, check=False
+        )
+        assert second.returncode == 0, second.stderr
+        state = _state(sim)
+    assert state["persons"] == rows
+    assert state["sharedIdentifiers"] == 0
+    resumed = int(re.search(r"resumed (\d+)", second.stdout).group(1))  # type: ignore[union-attr]
+    assert resumed >= killed_at
+
+
+# ------------------------------------------- the command's refusals, run in-process
+
+
+def test_import_with_a_url_needs_a_user(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 1)
+    assert main(["import", str(source), "--base-url", "https://loyalty.example.fr"]) == 2
+    assert "--user is required" in capsys.readouterr().err
+
+
+def test_import_without_a_password_and_no_terminal_says_where_to_put_it(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 1)
+    monkeypatch.delenv("WSONE_PASSWORD", raising=False)
+    monkeypatch.setattr(sys, "stdin", open(os.devnull))  # noqa: SIM115
+    try:
+        assert main(["import", str(source), "--base-url", "https://x.fr", "--user", "u"]) == 2
+        assert "$WSONE_PASSWORD" in capsys.readouterr().err
+    finally:
+        sys.stdin.close()
+
+
+def test_import_of_a_missing_file_fails_with_a_message(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    assert main(["import", str(tmp_path / "nowhere.csv"), "--simulate"]) == 2
+    err = capsys.readouterr().err
+    assert "wsone import:" in err and "no such file" in err and "Traceback" not in err
+
+
+def test_identifiers_are_masked_on_screen() -> None:
+    from wsone_async.cli import _mask
+
+    assert _mask("2990000000123") == "••••0123"
+    assert _mask(None) == "-"
+
+
+def test_import_on_a_journal_in_use_exits_2(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+    import time
+
+    from wsone_async.bulk import _Journal
+    from wsone_async.cli import main
+
+    source, journal = tmp_path / "p.csv", tmp_path / "p.journal"
+    _write_csv(source, 3)
+
+    async def hold_while_importing() -> int:
+        held = await _Journal.open(journal, time.monotonic)
+        try:
+            return await asyncio.to_thread(
+                main, ["import", str(source), "--simulate", "--journal", str(journal)]
+            )
+        finally:
+            await held.close()
+
+    assert asyncio.run(hold_while_importing()) == 2
+    assert "is in use by another import" in capsys.readouterr().err
+
+
+# --------------------------------- real-world files, run in-process against a simulator
+
+
+@contextlib.asynccontextmanager
+async def _simulator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[WsOneSimulator]:
+    async with WsOneSimulator(seed=3) as sim:
+        monkeypatch.setenv("WSONE_PASSWORD", sim.password)
+        yield sim
+
+
+async def _wsone_import(sim: WsOneSimulator, *argv: str) -> int:
+    """``wsone import ... --base-url SIM`` in a thread (its own event loop), as a user runs it."""
+    from wsone_async.cli import main
+
+    command = ["import", *argv, "--base-url", sim.url, "--user", sim.username]
+    return await asyncio.to_thread(main, command)
+
+
+def _names(sim: WsOneSimulator) -> dict[str, tuple[str | None, str | None]]:
+    found = {}
+    for person in sim.backend.persons():
+        for kind, value in sim.backend.identifiers_of(person):
+            if kind == 10:
+                found[value] = (person.first_name, person.last_name)
+    return found
+
+
+FRENCH = [  # as a French marketing team exports them
+    ("Courriel", "Nom", "Prénom", "Date de naissance", "Commentaire"),
+    ("elodie@example.fr", "Lefèvre", "Élodie", "14/07/1990", "cliente fidèle"),
+    ("francois@example.fr", "Müller", "François", "01/02/1985", ""),
+    ("noel@example.fr", "Noël", "Bérénice", "31/12/1970", "à rappeler"),
+]
+FRENCH_MAP = [
+    "--map", "Courriel=identifier_value", "--map", "Nom=last_name",
+    "--map", "Prénom=first_name", "--map", "Date de naissance=birth_date",
+]  # fmt: skip
+
+
+def _write_rows(path: pathlib.Path, rows: list[tuple[str, ...]], **options: Any) -> None:
+    delimiter = options.pop("delimiter", ",")
+    with path.open("w", newline="", **options) as file:
+        csv.writer(file, delimiter=delimiter).writerows(rows)
+
+
+async def test_a_french_excel_file_imports_with_its_accents(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = tmp_path / "export.csv"
+    _write_rows(source, FRENCH, encoding="cp1252", delimiter=";")  # "CSV (séparateur: ...)"
+    async with _simulator(monkeypatch) as sim:
+        assert await _wsone_import(sim, str(source), *FRENCH_MAP) == 0
+        assert _names(sim) == {
+            "elodie@example.fr": ("Élodie", "Lefèvre"),
+            "francois@example.fr": ("François", "Müller"),
+            "noel@example.fr": ("Bérénice", "Noël"),
+        }
+        target = f"into {sim.url} as {sim.username}"
+    err = capsys.readouterr().err
+    assert "CSV, cp1252, ';'-separated" in err
+    assert target in err  # the target, said at start
+    # Every unknown column in one warning, and the import went on.
+    warnings = [line for line in err.splitlines() if "unknown columns" in line]
+    assert warnings == [
+        "warning: ignoring the unknown columns 'Commentaire' "
+        "(--map SOURCE=COLUMN imports one, --strict-columns refuses them)"
+    ]
+
+
+async def test_utf8_with_bom_and_an_unknown_column(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = tmp_path / "excel-utf8.csv"
+    rows = [("identifier_value", "first_name", "nickname", "Commentaire")]
+    rows += [(f"p{i}@example.fr", "Zoé", "zozo", "ok") for i in range(5)]
+    _write_rows(source, rows, encoding="utf-8-sig")
+    async with _simulator(monkeypatch) as sim:
+        assert await _wsone_import(sim, str(source)) == 0
+        assert {first for first, _ in _names(sim).values()} == {"Zoé"}
+        assert sim.backend.persons_count() == 5
+        err = capsys.readouterr().err
+        assert "CSV, UTF-8 with BOM, ','-separated" in err
+        assert "ignoring the unknown columns 'nickname', 'Commentaire'" in err
+        # --strict-columns refuses them before anything is sent.
+        sim.stats.reset()
+        assert await _wsone_import(sim, str(source), "--strict-columns") == 2
+        assert sum(sim.stats.received.values()) == 0
+    assert "unknown columns: nickname, Commentaire" in capsys.readouterr().err
+
+
+async def test_a_utf8_file_with_cp1252_lines_keeps_its_accents(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = tmp_path / "mixed.csv"
+    lines = ["identifier_value,last_name"] + [f"u{i}@example.fr,Gérard" for i in range(30)]
+    data = "\n".join(lines).encode() + "\nw@example.fr,Hélène\n".encode("cp1252")
+    source.write_bytes(data)
+    async with _simulator(monkeypatch) as sim:
+        assert await _wsone_import(sim, str(source)) == 0
+        names = _names(sim)
+    assert names["w@example.fr"] == (None, "Hélène")
+    assert names["u7@example.fr"] == (None, "Gérard")
+    err = capsys.readouterr().err
+    assert "CSV, utf-8, ','-separated" in err
+    assert "1 line(s) were not utf-8 and were read as cp1252 (the first: line 32)" in err
+
+
+async def test_a_line_a_forced_encoding_cannot_decode_is_a_bad_row(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, failures = tmp_path / "mixed.csv", tmp_path / "failures.csv"
+    data = "identifier_value,last_name\na@example.fr,Gérard\n".encode()
+    data += "b@example.fr,Hélène\n".encode("cp1252") + b"c@example.fr,Roux\n"
+    source.write_bytes(data)
+    async with _simulator(monkeypatch) as sim:
+        code = await _wsone_import(
+            sim, str(source), "--encoding", "utf-8", "--failures", str(failures)
+        )
+        assert code == 1
+        assert set(_names(sim)) == {"a@example.fr", "c@example.fr"}
+    with failures.open(encoding="utf-8", newline="") as file:
+        (row,) = list(csv.DictReader(file))
+    assert (row["wsone_line"], row["wsone_field"]) == ("3", "row")
+    assert row["wsone_reason"] == "line 3 is not valid utf-8"
+
+
+async def test_a_missing_identifier_column_stops_before_anything_is_sent(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = tmp_path / "export.csv"
+    _write_rows(source, FRENCH, encoding="cp1252", delimiter=";")
+    async with _simulator(monkeypatch) as sim:
+        assert await _wsone_import(sim, str(source)) == 2
+        assert sum(sim.stats.received.values()) == 0
+    (line,) = capsys.readouterr().err.strip().splitlines()[-1:]
+    assert "no identifier_value column" in line
+    assert "Courriel, Nom, Prénom" in line  # what the file has
+    assert "identifier_type, identifier_value, title" in line  # what is expected
+    assert "Traceback" not in line
+
+
+async def test_a_failures_file_imports_again_as_written(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, failures = tmp_path / "export.csv", tmp_path / "failures.csv"
+    rows = [*FRENCH, ("bad1@example.fr", "Dupré", "Zoé", "31/02/1990", "x")]
+    rows += [("bad2@example.fr", "Noël", "Anaïs", "hier", "")]
+    _write_rows(source, rows, encoding="cp1252", delimiter=";")
+    async with _simulator(monkeypatch) as sim:
+        assert await _wsone_import(sim, str(source), *FRENCH_MAP, "--failures", str(failures)) == 1
+        # Written as the input is: cp1252, ';', its columns first, then the reasons.
+        text = failures.read_bytes().decode("cp1252")
+        header, first, _second = text.splitlines()
+        assert header == (
+            "Courriel;Nom;Prénom;Date de naissance;Commentaire;"
+            "wsone_line;wsone_outcome;wsone_field;wsone_reason"
+        )
+        assert first.startswith("bad1@example.fr;Dupré;Zoé;31/02/1990;x;5;failed;birth_date;")
+        # Imported again as written: only the rows' own errors come back.
+        again = tmp_path / "failures-again.csv"
+        code = await _wsone_import(sim, str(failures), *FRENCH_MAP, "--failures", str(again))
+        assert code == 1
+        with again.open(encoding="cp1252", newline="") as file:
+            back = list(csv.DictReader(file, delimiter=";"))
+        assert [(r["Courriel"], r["wsone_field"]) for r in back] == [
+            ("bad1@example.fr", "birth_date"),
+            ("bad2@example.fr", "birth_date"),
+        ]
+        assert [r["wsone_line"] for r in back] == ["2", "3"]  # lines of the failures file
+        # Corrected "in Excel", imported once more: done.
+        failures.write_bytes(
+            text.replace("31/02/1990", "28/02/1990")
+            .replace(";hier;", ";01/01/2001;")
+            .encode("cp1252")
+        )
+        assert await _wsone_import(sim, str(failures), *FRENCH_MAP) == 0
+        assert _names(sim)["bad2@example.fr"] == ("Anaïs", "Noël")
+        assert sim.backend.persons_count() == 5
+
+
+async def test_refused_credentials_exit_3_after_one_request(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = tmp_path / "p.csv"
+    _write_csv(source, 300)
+    async with _simulator(monkeypatch) as sim:
+        monkeypatch.setenv("WSONE_PASSWORD", "not the password")
+        assert await _wsone_import(sim, str(source)) == 3
+        assert sim.stats.unauthorized == 1  # the preflight's read, and nothing more
+        assert sim.backend.persons_count() == 0
+    err = capsys.readouterr().err
+    assert "refused the credentials" in err and "nothing was imported" in err
+
+
+async def test_credentials_refused_during_the_import_stop_it_at_once(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source, journal = tmp_path / "p.csv", tmp_path / "p.journal"
+    _write_csv(source, 500)
+    concurrency = 8
+    async with _simulator(monkeypatch) as sim:
+        # The account gets locked after 40 requests (the preflight's included).
+        refusals = sim.faults.add("*", "status", status=401, skip=40, times=10**6)
+        code = await _wsone_import(
+            sim, str(source), "--concurrency", str(concurrency), "--journal", str(journal)
+        )
+        assert code == 3
+        # Counted at the server: at most one refused request per record in progress.
+        assert 1 <= refusals.injected <= concurrency
+        sim.faults.clear()
+        # The journal resumes what was left.
+        assert await _wsone_import(sim, str(source), "--journal", str(journal)) == 0
+        assert sim.backend.persons_count() == 500
+        assert sim.backend.shared_identifiers() == []
+    assert "import stopped at once" in capsys.readouterr().err
+
+
+async def test_an_unreachable_wsone_exits_4_before_importing(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 30_000)
+    with socket.socket() as placeholder:  # a port that was free a moment ago: closed now
+        placeholder.bind(("127.0.0.1", 0))
+        port = placeholder.getsockname()[1]
+    monkeypatch.setenv("WSONE_PASSWORD", "pw")
+    command = ["import", str(source), "--base-url", f"http://127.0.0.1:{port}", "--user", "u"]
+    assert await asyncio.to_thread(main, command) == 4
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "wsone import:" in line]
+    assert "unreachable" in line and "nothing was imported" in line
+    # One line, after the preflight's two attempts: not one failure per row.
+    assert re.search(r"; 2 attempts\)", line), line
+
+
+async def test_two_shards_at_once_import_every_person_exactly_once(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "p.csv"
+    _write_csv(source, 400)
+    rows = source.read_text().splitlines()
+    for position in (1, 102, 203, 304):  # 4 bad rows: each reported by one shard only
+        rows[1 + position] = rows[1 + position].replace("02/03/1990", "31/13/1990")
+    source.write_text("\n".join(rows) + "\n")
+    reports = [tmp_path / f"summary{k}.json" for k in (0, 1)]
+    async with _simulator(monkeypatch) as sim:
+        codes = await asyncio.gather(
+            *(
+                _wsone_import(
+                    sim, str(source), "--shard", f"{k}/2", "--journal", str(tmp_path / f"j{k}"),
+                    "--summary-json", str(reports[k]), "--concurrency", "8",
+                )
+                for k in (0, 1)
+            )
+        )  # fmt: skip
+        assert codes == [1, 1]  # the bad rows, two in each shard
+        assert sim.backend.persons_count() == 396
+        assert sim.backend.shared_identifiers() == []
+        assert sim.stats.processed["createPerson"] == 396  # nobody created twice
+    summaries = [json.loads(report.read_text()) for report in reports]
+    assert sum(s["created"] for s in summaries) == 396
+    assert sum(s["failed"] for s in summaries) == 4
+    assert all(s["created"] > 100 for s in summaries)  # a real split, not all in one
+    assert [s["other_shards"] + s["created"] + s["failed"] for s in summaries] == [400, 400]
+
+
+def test_every_bad_option_is_an_argparse_error(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 1)
+    for option, value in [
+        ("--concurrency", "0"), ("--concurrency", "many"), ("--concurrency", "1000000"),
+        ("--rate", "-1"),
+        ("--shard", "2/2"), ("--shard", "1"), ("--map", "Email"), ("--map", "Email=mail"),
+        ("--delimiter", "|"), ("--encoding", "klingon"), ("--encoding", "utf-16"),
+    ]:  # fmt: skip
+        with pytest.raises(SystemExit) as info:
+            main(["import", str(source), "--simulate", option, value])
+        assert info.value.code == 2
+        (line,) = capsys.readouterr().err.splitlines()  # one line, no usage block
+        assert f"argument {option}" in line and "wsone import --help" in line
+
+
+def test_plain_http_off_loopback_needs_allow_insecure_http(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 1)
+    monkeypatch.setenv("WSONE_PASSWORD", "pw")
+    assert main(["import", str(source), "--base-url", "http://10.0.0.1", "--user", "u"]) == 2
+    line = capsys.readouterr().err.splitlines()[-1]
+    # The option's name, not the library keyword (allow_insecure_http=True) it once gave.
+    assert "--allow-insecure-http" in line and "allow_insecure_http" not in line
+
+
+def test_help_shows_defaults_and_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
+    from wsone_async.cli import EXIT_STATUSES, main
+
+    with pytest.raises(SystemExit):
+        main(["import", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 16)" in text and "(default: identifier)" in text
+    for status, meaning in EXIT_STATUSES:
+        assert f"{status} {' '.join(meaning.split())}" in text
+
+
+def test_readme_lists_the_exit_statuses() -> None:
+    from wsone_async.cli import EXIT_STATUSES
+
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### `wsone import`", 1)[1].split("\n## ", 1)[0]
+    listed = [int(code) for code in re.findall(r"^\| (\d+) \| ", section, flags=re.MULTILINE)]
+    assert listed == [status for status, _ in EXIT_STATUSES]
+
+
+def test_a_file_without_rows_says_so(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    source.write_text("identifier_value,last_name\n")
+    assert main(["import", str(source), "--simulate"]) == 0
+    assert "has no rows: nothing to import" in capsys.readouterr().out
+
+
+def test_progress_lines_in_a_log_come_every_few_seconds_and_count_this_run() -> None:
+    import io
+
+    from wsone_async.bulk import ImportResult, Outcome
+    from wsone_async.cli import _Progress
+
+    class Log(io.StringIO):
+        def isatty(self) -> bool:
+            return False
+
+    now = [100.0]
+    log = Log()
+    progress = _Progress(2000, log, clock=lambda: now[0])
+    for i in range(1000):  # resumed from the journal: no time, and not this run's work
+        progress.add(ImportResult(i, "k", Outcome.CREATED, resumed=True))
+    for i in range(500):  # then 100 rows a second
+        now[0] += 0.01
+        progress.add(ImportResult(i, "k", Outcome.CREATED))
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 1  # 5 s passed: one line, not 1,500
+    assert "1500/2000" in lines[0] and " 100 rows/s" in lines[0] and "ETA    5s" in lines[0]
+
+
+def test_a_journal_that_cannot_be_opened_exits_2(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 3)
+    assert main(["import", str(source), "--simulate", "--journal", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Is a directory" in err and "Traceback" not in err
+
+
+# ------------------------------------- adversarial review: files and options as users have them
+
+
+@pytest.mark.parametrize("option", ["--failures", "--journal", "--summary-json"])
+async def test_an_output_that_is_the_input_is_refused_before_it_is_overwritten(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    option: str,
+) -> None:
+    # "wsone import a-corriger.csv --failures a-corriger.csv": the failures file was opened
+    # for writing before the input was read, emptying it; the import said "done", exit 0.
+    source = tmp_path / "a-corriger.csv"
+    _write_rows(source, FRENCH, encoding="cp1252", delimiter=";")
+    before = source.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    async with _simulator(monkeypatch) as sim:
+        assert await _wsone_import(sim, str(source), *FRENCH_MAP, option, "./a-corriger.csv") == 2
+        assert sum(sim.stats.received.values()) == 0
+    assert source.read_bytes() == before
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f"{option} ./a-corriger.csv is also the input file" in line
+
+
+def test_two_outputs_on_one_file_are_refused(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 3)
+    both = str(tmp_path / "out")
+    assert main(["import", str(source), "--simulate", "--journal", both, "--failures", both]) == 2
+    assert "--failures" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("Courriel\tNom\r\nzoé@example.fr\tLefèvre\r\n".encode("utf-16"), "UTF-16"),
+        (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00xl/workbook.xml", "not a text file"),
+        (b"Courriel;Nom\rm@example.fr;A\rn@example.fr;B\r", "CR alone"),  # "CSV (Macintosh)"
+    ],
+)
+def test_excel_unicode_text_and_a_workbook_get_one_line(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], content: bytes, words: str
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "export.txt"
+    source.write_bytes(content)
+    assert main(["import", str(source), "--simulate"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert words in line and "CSV UTF-8" in line
+
+
+def test_a_directory_is_not_called_missing(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    assert main(["import", str(tmp_path), "--simulate"]) == 2
+    assert "a directory, not a file" in capsys.readouterr().err
+    fifo = tmp_path / "rows"
+    os.mkfifo(fifo)  # as /dev/stdin in "cat x.csv | wsone import /dev/stdin"
+    assert main(["import", str(fifo), "--simulate"]) == 2
+    assert "not a regular file" in capsys.readouterr().err  # was: "no such file"
+
+
+async def test_a_quote_left_open_fails_its_row_and_loses_none_silently(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small, failures = tmp_path / "small.csv", tmp_path / "failures.csv"
+    lines = ["Courriel;Nom"] + [f"s{i}@example.fr;Nom{i}" for i in range(6)]
+    lines[3] = 's2@example.fr;"Dupont'  # the rows after it went into s2's last name; exit 0
+    small.write_text("\r\n".join(lines) + "\r\n", encoding="cp1252")
+    # Long enough to pass the csv module's cell limit: that was a csv.Error traceback.
+    big = tmp_path / "big.csv"
+    pad = "x" * 2000
+    lines = ["Courriel;Nom;Commentaire", 'b0@example.fr;"Dupont;x']
+    lines += [f"b{i}@example.fr;Nom{i};{pad}" for i in range(1, 80)]
+    big.write_text("\r\n".join(lines) + "\r\n", encoding="cp1252")
+    summary = tmp_path / "summary.json"
+    async with _simulator(monkeypatch) as sim:
+        options = ["--map", "Courriel=identifier_value", "--map", "Nom=last_name"]
+        code = await _wsone_import(sim, str(small), *options, "--failures", str(failures))
+        assert code == 1
+        assert set(_names(sim)) == {"s0@example.fr", "s1@example.fr"}
+        with failures.open(encoding="cp1252", newline="") as file:
+            (row,) = list(csv.DictReader(file, delimiter=";"))
+        assert (row["wsone_line"], row["wsone_field"]) == ("4", "row")
+        assert "a quote opened on line 4 is never closed" in row["wsone_reason"]
+        code = await _wsone_import(
+            sim, str(big), *options, "--failures", str(failures), "--summary-json", str(summary)
+        )
+        assert code == 1
+        assert "b79@example.fr" in _names(sim)  # the rows past the cell limit are read
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    report = json.loads(summary.read_text())
+    assert report["failed"] == 1 and report["rows"] == report["created"] + 1
+
+
+async def test_rows_of_empty_cells_are_skipped_and_the_rows_counted_as_records(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, summary = tmp_path / "export.csv", tmp_path / "summary.json"
+    text = "Courriel;Nom;Commentaire\r\n"
+    text += 'a@example.fr;Noël;"à rappeler;\r\nlundi"\r\n'  # one record, two lines
+    text += "b@example.fr;Zoé;\r\n;;\r\n;;\r\n\r\n"  # Excel's cleared rows, a blank line
+    source.write_bytes(text.encode("cp1252"))
+    async with _simulator(monkeypatch) as sim:
+        code = await _wsone_import(
+            sim, str(source), "--map", "Courriel=identifier_value", "--map", "Nom=last_name",
+            "--summary-json", str(summary),
+        )  # fmt: skip
+        assert code == 0  # the cleared rows failed as "missing identifier": exit 1
+        assert _names(sim) == {"a@example.fr": (None, "Noël"), "b@example.fr": (None, "Zoé")}
+    report = json.loads(summary.read_text())
+    assert report["rows"] == 2  # 5: lines, not records ("done: 2 of 5 rows")
+    assert "importing 2 rows" in capsys.readouterr().err
+
+
+async def test_a_bad_header_line_under_a_forced_encoding_blames_no_row(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, failures = tmp_path / "export.csv", tmp_path / "failures.csv"
+    source.write_bytes(
+        "Courriel;Prénom\r\n".encode("cp1252") + b"a@example.fr;Zoe\r\nb@example.fr;Lea\r\n"
+    )
+    async with _simulator(monkeypatch) as sim:
+        code = await _wsone_import(
+            sim, str(source), "--encoding", "utf-8", "--map", "Courriel=identifier_value",
+            "--failures", str(failures),
+        )  # fmt: skip
+        assert code == 0  # the header's byte made row 2 "line 1, 2 is not valid utf-8"
+        assert set(_names(sim)) == {"a@example.fr", "b@example.fr"}
+
+
+async def test_a_cp1252_header_in_a_utf8_file_is_mapped(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "export.csv"
+    source.write_bytes("Courriel,Prénom\n".encode("cp1252") + "a@example.fr,Zoé\n".encode())
+    async with _simulator(monkeypatch) as sim:
+        code = await _wsone_import(
+            sim, str(source), "--map", "Courriel=identifier_value", "--map", "Prénom=first_name"
+        )
+        assert code == 0  # was: "--map names 'prénom', not a column of this file", exit 2
+        assert _names(sim) == {"a@example.fr": ("Zoé", None)}
+
+
+def test_an_empty_file_says_so(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    source.write_bytes(b"")
+    assert main(["import", str(source), "--simulate"]) == 0  # was 2, "no identifier column"
+    assert "is empty: nothing to import" in capsys.readouterr().out
+
+
+def test_one_source_mapped_twice_is_refused(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_rows(source, FRENCH, encoding="cp1252", delimiter=";")
+    maps = ["--map", "Courriel=identifier_value", "--map", "courriel=email"]
+    assert main(["import", str(source), "--simulate", *maps]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    # Was: "no identifier_value column", the first --map silently dropped.
+    assert "--map names 'courriel' twice, as identifier_value and as email" in line
+
+
+async def test_a_stopped_import_says_how_to_resume(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, journal = tmp_path / "p.csv", tmp_path / "p.journal"
+    _write_csv(source, 100)
+    async with _simulator(monkeypatch) as sim:
+        sim.faults.add("*", "status", status=401, skip=10, times=10**6)
+        assert await _wsone_import(sim, str(source), "--journal", str(journal)) == 3
+        sim.faults.clear()
+        _write_csv(source, 200)  # more rows than the first run settled
+        sim.faults.add("*", "status", status=401, skip=10, times=10**6)
+        assert await _wsone_import(sim, str(source)) == 3
+    first, second = [
+        line for line in capsys.readouterr().err.splitlines() if line.startswith("to resume")
+    ]
+    assert f"the journal {journal} lists what settled" in first
+    assert "without --journal every row is looked up again first" in second
+
+
+def test_a_failures_file_another_import_writes_is_left_alone(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import fcntl
+
+    from wsone_async.cli import main
+
+    source, failures = tmp_path / "p.csv", tmp_path / "failures.csv"
+    _write_csv(source, 3, bad_every=2)
+    # The same command started twice: the second truncated the first's failures file, which
+    # went on writing after a hole of NUL bytes and reported rows that were no longer there.
+    failures.write_text("identifier_value,wsone_line\nx@example.fr,2\n")
+    before = failures.read_bytes()
+    with failures.open("rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # as the first import holds it
+        code = main(["import", str(source), "--simulate", "--failures", str(failures)])
+    assert code == 2
+    assert failures.read_bytes() == before
+    line = capsys.readouterr().err.splitlines()[-1]
+    assert f"--failures {failures}: in use by another import" in line
+    # Once it is free, an import writes it afresh.
+    assert main(["import", str(source), "--simulate", "--failures", str(failures)]) == 1
+    assert failures.read_bytes().count(b"\n") == 2
+
+
+def test_a_summary_that_cannot_be_written_is_said_before_the_import(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 3)
+    for target, why in [(tmp_path, "a directory"), (tmp_path / "no" / "s.json", "no such")]:
+        # Was: the whole import, then "[Errno 21] Is a directory" and exit 1 ("rows failed").
+        assert main(["import", str(source), "--simulate", "--summary-json", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert f"--summary-json {target}: {why}" in err and "importing" not in err
+
+
+def test_a_summary_that_fails_at_the_end_is_not_exit_0(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wsone_async.cli import main
+
+    source, summary = tmp_path / "p.csv", tmp_path / "s.json"
+    _write_csv(source, 3)
+
+    def full(self: pathlib.Path, *args: Any, **kwargs: Any) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pathlib.Path, "write_text", full)
+    assert main(["import", str(source), "--simulate", "--summary-json", str(summary)]) == 2
+    captured = capsys.readouterr()
+    assert "done: 3 of 3 rows" in captured.out  # the summary on screen all the same
+    assert captured.err.splitlines()[-1] == (
+        f"wsone import: --summary-json {summary}: No space left on device"
+    )
+
+
+async def test_a_failed_row_the_failures_encoding_cannot_hold_is_flagged(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A cp1252 file with one line pasted in UTF-8 holding a name cp1252 has no letter for:
+    # its failures row was written "?ukasz" without a word, and a re-import created that.
+    source, failures = tmp_path / "export.csv", tmp_path / "failures.csv"
+    data = "Courriel;Prénom;Date de naissance\r\na@example.fr;Zoé;01/01/1990\r\n".encode("cp1252")
+    data += "b@example.fr;Łukasz;31/02/1990\r\n".encode()
+    source.write_bytes(data)
+    async with _simulator(monkeypatch) as sim:
+        code = await _wsone_import(
+            sim, str(source), "--map", "Courriel=identifier_value", "--map",
+            "Prénom=first_name", "--map", "Date de naissance=birth_date",
+            "--failures", str(failures),
+        )  # fmt: skip
+        assert code == 1
+    assert "b@example.fr;?ukasz;" in failures.read_text(encoding="cp1252")
+    warning = [line for line in capsys.readouterr().err.splitlines() if "written as '?'" in line]
+    assert warning == [
+        f"warning: 1 row(s) of {failures} hold characters cp1252 cannot write, written as '?' "
+        "(input lines 3): fix them before importing that file again"
+    ]
+
+
+def test_the_pool_holds_a_connection_for_every_record_in_progress(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Waiting for a pooled connection counts in the connect time limit: at --concurrency 400
+    # against the default pool of 100, 191 of 20,000 rows failed "no connection to WsOne
+    # within the connect timeout" while WsOne was fine.
+    from wsone_async import cli
+
+    pools: list[int] = []
+
+    class Recording(cli.WsOneClient):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pools.append(kwargs.get("max_connections", 100))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "WsOneClient", Recording)
+    source = tmp_path / "p.csv"
+    _write_csv(source, 5)
+    assert cli.main(["import", str(source), "--simulate", "--concurrency", "400"]) == 0
+    assert pools and min(pools) > 400
+
+
+def test_ctrl_c_while_wsone_is_slow_to_answer_the_check_says_so(tmp_path: pathlib.Path) -> None:
+    source = tmp_path / "p.csv"
+    _write_csv(source, 3)
+    with socket.socket() as silent:  # accepts, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        env = {**os.environ, "WSONE_PASSWORD": "pw"}
+        command = [*WSONE, "import", str(source), "--base-url", url, "--user", "u"]
+        with subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env) as run:
+            assert run.stderr is not None
+            for line in run.stderr:
+                if line.startswith("importing"):
+                    break
+            run.send_signal(signal.SIGINT)
+            rest = run.stderr.read()
+            run.wait(timeout=30)
+    assert run.returncode == 130
+    assert "interrupted before the first row: nothing was imported" in rest  # was: silence
+    assert "Traceback" not in rest
+
+
+def test_sigterm_stops_the_import_like_ctrl_c(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A job runner (a Kubernetes eviction) sends SIGTERM: the summary is written and the
+    # journal closed, as for Ctrl-C. It used to end the process on the spot.
+    from wsone_async import cli
+
+    real = cli.run_import
+
+    async def terminated_after_the_first_row(*args: Any, on_result: Any, **kwargs: Any) -> Any:
+        sent = False
+
+        def hook(result: Any) -> None:
+            nonlocal sent
+            on_result(result)
+            if not sent:
+                sent = True
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        return await real(*args, on_result=hook, **kwargs)
+
+    monkeypatch.setattr(cli, "run_import", terminated_after_the_first_row)
+    source, journal = tmp_path / "p.csv", tmp_path / "j.journal"
+    _write_csv(source, 200)
+    status = cli.main(
+        ["import", str(source), "--simulate", "--journal", str(journal), "--concurrency", "2"]
+    )
+    assert status == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert 1 <= len(journal.read_text().splitlines()) < 200

@@ -1,0 +1,203 @@
+"""reconcile_writes: an ambiguous write is settled with a read before any retry."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import pytest
+from yarl import URL
+
+from tests._support.builders import send_request, write_request
+from tests._support.clients import client_for
+from tests._support.mocks import FakeClock, MockedWsOne, count_posts
+from wsone_async import (
+    APIConnectionError,
+    OutcomeUnknownError,
+    RetryPolicy,
+    WsOneClient,
+)
+from wsone_async.models import (
+    UpdatePersonRequest,
+)
+
+BASE = "https://wsone.example.fr"
+PERSON = f"{BASE}/rest/2.0/personWebService"
+TRANSACTION = f"{BASE}/rest/2.0/transactionWebService"
+OK = {"responseCode": "000"}
+FOUND = {"responseCode": "000", "PersonResponse": {"PersonResponse": {"groupeId": "7"}}}
+NOT_FOUND = {"responseCode": "101", "infos": "no such person"}
+
+
+def _reconciling(clock: FakeClock, **policy: Any) -> WsOneClient:
+    return client_for(BASE, clock, retry=RetryPolicy(reconcile_writes=True, jitter=False, **policy))
+
+
+def _bodies(mock: MockedWsOne, url: str) -> list[Any]:
+    return [call.kwargs["data"] for call in mock.requests.get(("POST", URL(url)), [])]
+
+
+async def test_an_applied_creation_is_reported_applied_not_repeated(
+    mocked: MockedWsOne, clock: FakeClock
+) -> None:
+    mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
+    mocked.post(f"{PERSON}/getPerson", payload=FOUND)
+    async with _reconciling(clock) as client:
+        response = await client.create_person(write_request())
+    assert response.response_code == "000"
+    assert response.infos is not None and "settled by getPerson" in response.infos
+    assert count_posts(mocked, f"{PERSON}/createPerson") == 1
+    assert _bodies(mocked, f"{PERSON}/getPerson") == [
+        b'{"IdentifierRequest":{"identifierType":10,"identifierValue":"jean@example.fr"}}'
+    ]
+
+
+async def test_a_creation_not_applied_is_sent_again(mocked: MockedWsOne, clock: FakeClock) -> None:
+    mocked.post(f"{PERSON}/createPerson", exception=aiohttp.SocketTimeoutError())
+    mocked.post(f"{PERSON}/getPerson", payload=NOT_FOUND)
+    mocked.post(f"{PERSON}/createPerson", payload=OK)
+    async with _reconciling(clock) as client:
+        response = await client.create_person(write_request())
+    assert response.infos is None  # the real answer of the second attempt
+    assert count_posts(mocked, f"{PERSON}/createPerson") == 2
+
+
+async def test_when_never_applied_and_retries_run_out_the_failure_is_definitive(
+    mocked: MockedWsOne, clock: FakeClock
+) -> None:
+    for _ in range(3):
+        mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
+        mocked.post(f"{PERSON}/getPerson", payload=NOT_FOUND)
+    async with _reconciling(clock, max_retries=2) as client:
+        with pytest.raises(APIConnectionError) as info:
+            await client.create_person(write_request())
+    assert not isinstance(info.value, OutcomeUnknownError)
+    assert count_posts(mocked, f"{PERSON}/createPerson") == 3
+    assert count_posts(mocked, f"{PERSON}/getPerson") == 3
+
+
+async def test_when_the_check_fails_the_outcome_stays_unknown(
+    mocked: MockedWsOne, clock: FakeClock
+) -> None:
+    mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
+    for _ in range(3):
+        mocked.post(f"{PERSON}/getPerson", status=503)
+    async with _reconciling(clock) as client:
+        with pytest.raises(OutcomeUnknownError, match="getPerson could not tell"):
+            await client.create_person(write_request())
+    assert count_posts(mocked, f"{PERSON}/createPerson") == 1
+
+
+async def test_without_an_identifier_value_it_cannot_be_settled(
+    mocked: MockedWsOne, clock: FakeClock
+) -> None:
+    mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
+    async with _reconciling(clock) as client:
+        with pytest.raises(OutcomeUnknownError, match="names no identifier value"):
+            await client.create_person(write_request(None))
+    assert count_posts(mocked, f"{PERSON}/getPerson") == 0
+
+
+async def test_a_recorded_receipt_is_reported_with_its_transaction(
+    mocked: MockedWsOne, clock: FakeClock
+) -> None:
+    recorded = {"transactionId": "T1", "status": "SENT", "receiptNumber": "T-42"}
+    mocked.post(f"{TRANSACTION}/sendTransaction", status=502)
+    mocked.post(
+        f"{TRANSACTION}/verifyTransaction",
+        payload={"responseCode": "000", "TransactionResponse": recorded},
+    )
+    async with _reconciling(clock) as client:
+        response = await client.send_transaction(send_request())
+    assert response.transaction_response is not None
+    assert response.transaction_response.transaction_id == "T1"
+    assert count_posts(mocked, f"{TRANSACTION}/sendTransaction") == 1
+    assert _bodies(mocked, f"{TRANSACTION}/verifyTransaction") == [
+        b'{"IdentifierRequest":{"identifierType":1,"identifierValue":"2000000000015"},'
+        b'"ReceiptRequest":{"receiptNumber":"T-42","EntityRequest":{"entityIdentifier":"1"}}}'
+    ]
+
+
+async def test_an_unrecorded_receipt_is_sent_again(mocked: MockedWsOne, clock: FakeClock) -> None:
+    mocked.post(f"{TRANSACTION}/sendTransaction", status=504)
+    mocked.post(f"{TRANSACTION}/verifyTransaction", payload={"responseCode": "000"})
+    mocked.post(f"{TRANSACTION}/sendTransaction", payload=OK)
+    async with _reconciling(clock) as client:
+        await client.send_transaction(send_request())
+    assert count_posts(mocked, f"{TRANSACTION}/sendTransaction") == 2
+
+
+async def test_a_write_with_no_settling_read_stays_unknown(
+    mocked: MockedWsOne, clock: FakeClock
+) -> None:
+    mocked.post(f"{PERSON}/updatePerson", exception=aiohttp.ServerDisconnectedError())
+    async with _reconciling(clock) as client:
+        with pytest.raises(OutcomeUnknownError):
+            await client.update_person(UpdatePersonRequest())
+
+
+async def test_settling_is_off_by_default(mocked: MockedWsOne, clock: FakeClock) -> None:
+    mocked.post(f"{PERSON}/createPerson", exception=aiohttp.ServerDisconnectedError())
+    async with WsOneClient._with_hooks(
+        BASE, username="a", password="b", sleep=clock.sleep
+    ) as client:
+        with pytest.raises(OutcomeUnknownError):
+            await client.create_person(write_request())
+    assert count_posts(mocked, f"{PERSON}/getPerson") == 0
+
+
+async def test_settling_gets_only_what_is_left_of_the_deadline(
+    mocked: MockedWsOne, clock: FakeClock
+) -> None:
+    from wsone_async import Timeouts
+
+    def slow_failure(url: URL, **kwargs: Any) -> None:
+        clock.now += 0.07  # the attempt used 0.07 of the call's 0.1 seconds
+        raise aiohttp.ServerDisconnectedError
+
+    async def never_answers(url: URL, **kwargs: Any) -> None:
+        await asyncio.Event().wait()
+
+    mocked.post(f"{PERSON}/createPerson", callback=slow_failure)
+    mocked.post(f"{PERSON}/getPerson", callback=never_answers)
+    client = WsOneClient._with_hooks(
+        BASE,
+        username="api",
+        password="pw",
+        timeout=Timeouts(attempt=0.05, total=0.1),
+        retry=RetryPolicy(reconcile_writes=True, max_retries=0),
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    async with client:
+        with pytest.raises(OutcomeUnknownError) as info:
+            await client.create_person(write_request())
+    # The lookup was bounded (by the event loop's real timer) to the 0.03 s left.
+    assert "getPerson could not tell" in info.value.reason
+    assert "total limit (0.03 s)" in info.value.reason
+
+
+async def test_with_no_time_left_the_outcome_stays_unknown(
+    mocked: MockedWsOne, clock: FakeClock
+) -> None:
+    from wsone_async import Timeouts
+
+    def too_slow(url: URL, **kwargs: Any) -> None:
+        clock.now += 11.0
+        raise aiohttp.ServerDisconnectedError
+
+    mocked.post(f"{PERSON}/createPerson", callback=too_slow)
+    client = WsOneClient._with_hooks(
+        BASE,
+        username="api",
+        password="pw",
+        timeout=Timeouts(attempt=5.0, total=10.0),
+        retry=RetryPolicy(reconcile_writes=True),
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    async with client:
+        with pytest.raises(OutcomeUnknownError, match="no time left to ask getPerson"):
+            await client.create_person(write_request())
+    assert count_posts(mocked, f"{PERSON}/getPerson") == 0
