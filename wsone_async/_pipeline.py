@@ -345,7 +345,11 @@ class CallPipeline:
         return self._run(operation, request, True)
 
     async def _run(self, operation: Operation[Any, Any], request: Any, metadata: bool) -> Any:
-        transport = self._ready()
+        shared = self._shared
+        if shared.closed or shared.loop is not asyncio.get_running_loop():
+            transport = self._ready()  # refuses, or opens the session on the first call
+        else:
+            transport = shared.transport
         if request.__class__ is not operation.request_type:
             msg = (
                 f"{operation.name} takes a {operation.request_type.__name__}, "
@@ -360,8 +364,68 @@ class CallPipeline:
             )
         hooks = settings.hooks
         started = hooks.clock()
-        total = settings.timeouts.total
-        state = _CallState(
+        observer = hooks.observer
+        state: _CallState | None = None
+        if observer is None and settings.on_attempt is None:
+            # Attempt 1, inlined: every frame between the caller and aiohttp is walked
+            # again at each resumption, which measurably costs throughput. The call's
+            # record is built only if the attempt fails: a success does not read it.
+            try:
+                reply = await transport.post(
+                    shared.urls[operation.name], body, settings.first_limits, operation.name
+                )
+                if len(reply.body) > shared.decode_above:
+                    response = await _decode_in_thread(reply, operation, settings)
+                else:
+                    response = decode_reply(
+                        reply,
+                        operation.response_type,
+                        operation=operation.name,
+                        write=operation.is_write,
+                        error_class=settings.error_class,
+                    )
+            except WsOneError as error:
+                state = self._state(operation, request, body, started)
+                state.attempts = 1
+                response = await self._recover(transport, state, error)
+        else:
+            state = self._state(operation, request, body, started)
+            if observer is not None:
+                observer.call_started(state)  # OBSERVER: the call starts
+            try:
+                try:
+                    response = await self._attempt(transport, state)
+                except WsOneError as error:
+                    response = await self._recover(transport, state, error)
+            except BaseException as failure:
+                if observer is not None:
+                    observer.call_ended(state, failure)  # OBSERVER: the call ends, failed
+                raise
+        settled = state is not None and state.settled
+        if shared.drift.enabled and not settled:
+            # Answers that differ from the models: one identity check per block when not.
+            shared.drift.notice(operation.name, response)
+        budget = shared.budget
+        if budget is not None and settings.policy.budget is not None:
+            budget.release()
+        if observer is not None and state is not None:  # (an observer has the record)
+            observer.call_ended(state, None)  # OBSERVER: the call ends, answered
+        if metadata:
+            return CallResult(
+                response,
+                operation.name,
+                1 if state is None else state.attempts,
+                settled,
+                hooks.clock() - started,
+            )
+        return response
+
+    def _state(
+        self, operation: Operation[Any, Any], request: Any, body: bytes, started: float
+    ) -> _CallState:
+        """The record of a call started at ``started`` (by the client's clock)."""
+        total = self._settings.timeouts.total
+        return _CallState(
             operation,
             request,
             body,
@@ -369,54 +433,6 @@ class CallPipeline:
             None if total is None else started + total,
             started,
         )
-        observer = hooks.observer
-        if observer is not None:
-            observer.call_started(state)  # OBSERVER: the call starts
-        try:
-            try:
-                if observer is None and settings.on_attempt is None:
-                    # Attempt 1, inlined: every frame between the caller and aiohttp is
-                    # walked again at each resumption, which measurably costs throughput.
-                    state.attempts = 1
-                    reply = await transport.post(
-                        state.url, body, settings.first_limits, operation.name
-                    )
-                    if len(reply.body) > self._shared.decode_above:
-                        response = await _decode_in_thread(reply, operation, settings)
-                    else:
-                        response = decode_reply(
-                            reply,
-                            operation.response_type,
-                            operation=operation.name,
-                            write=operation.is_write,
-                            error_class=settings.error_class,
-                        )
-                else:
-                    response = await self._attempt(transport, state)
-            except WsOneError as error:
-                response = await self._recover(transport, state, error)
-        except BaseException as failure:
-            if observer is not None:
-                observer.call_ended(state, failure)  # OBSERVER: the call ends, failed
-            raise
-        shared = self._shared
-        if shared.drift.enabled and not state.settled:
-            # Answers that differ from the models: one identity check per block when not.
-            shared.drift.notice(operation.name, response)
-        budget = shared.budget
-        if budget is not None and settings.policy.budget is not None:
-            budget.release()
-        if observer is not None:
-            observer.call_ended(state, None)  # OBSERVER: the call ends, answered
-        if metadata:
-            return CallResult(
-                response,
-                operation.name,
-                state.attempts,
-                state.settled,
-                hooks.clock() - started,
-            )
-        return response
 
     # ---------------------------------------------------------------------- one attempt
 
@@ -633,15 +649,7 @@ class CallPipeline:
             msg = f"{operation.name} has no settler"
             raise ValueError(msg)
         started = settings.hooks.clock()
-        total = settings.timeouts.total
-        state = _CallState(
-            operation,
-            request,
-            b"",
-            self._shared.urls[operation.name],
-            None if total is None else started + total,
-            started,
-        )
+        state = self._state(operation, request, b"", started)
         budget = self._shared.budget if settings.policy.budget is not None else None
         if budget is not None and not budget.acquire(None):
             budget.warn(started)
