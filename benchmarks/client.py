@@ -1,4 +1,4 @@
-"""Throughput of WsOneClient.create_person against raw aiohttp, on the same local server.
+r"""Throughput of WsOneClient.create_person against raw aiohttp, on the same local server.
 
 Run: ``python benchmarks/client.py``.
 
@@ -15,12 +15,16 @@ The client is built with ``telemetry=False``: the client as users get it without
 this virtual environment has installed.
 
 The machine's load moves rates; instruction counts do not. ``--side ours|raw --calls N``
-runs one side alone for ``N`` calls at concurrency 64, to be run under
-``valgrind --tool=callgrind``: the difference between two values of ``N``, divided by it,
-is the instructions one call costs::
+runs one side alone for ``N`` calls (at ``--concurrency``, 64 by default), to be run under
+``valgrind --tool=callgrind``: the difference of the totals of two values of ``N``, divided
+by the difference of ``N``, is the instructions one call costs::
 
-    for n in 500 1500; do valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.$n \
-        python benchmarks/client.py --side ours --calls $n; done
+    for n in 300 1300; do PYTHONHASHSEED=0 valgrind --tool=callgrind \
+        --callgrind-out-file=/tmp/cg.$n python benchmarks/client.py --side ours --calls $n \
+        --concurrency 1; done
+
+At concurrency 1 each call runs the same steps, so the count barely moves from run to run;
+at 64 it moves with how many answers each turn of the loop finds ready.
 """
 
 from __future__ import annotations
@@ -63,7 +67,7 @@ async def _drive(call: Callable[[], Awaitable[object]], concurrency: int, total:
 
 
 async def measure(
-    url: str, side: str | None = None, calls: int = 0
+    url: str, side: str | None = None, calls: int = 0, concurrency: int = 64
 ) -> dict[int, tuple[float, float, list[float]]]:
     request = from_wire(CreatePersonRequest, orjson.loads(EXAMPLE))
     body = orjson.dumps(orjson.loads(EXAMPLE))
@@ -89,7 +93,7 @@ async def measure(
         for call in (raw, ours):  # warm up connections and code paths
             await _drive(call, 64, 500)
         if side is not None:  # one side alone, for an instruction count
-            await _drive(ours if side == "ours" else raw, 64, calls)
+            await _drive(ours if side == "ours" else raw, concurrency, calls)
             return results
         for concurrency, total in REQUESTS.items():
             raw_rates, our_rates, ratios = [], [], []
@@ -118,6 +122,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--side", choices=("ours", "raw"), help="run one side alone")
     parser.add_argument("--calls", type=int, default=1000, help="calls of --side")
+    parser.add_argument("--concurrency", type=int, default=64, help="concurrency of --side")
     args = parser.parse_args()
     server = subprocess.Popen(
         [sys.executable, str(HERE / "_answer_server.py")], stdout=subprocess.PIPE, text=True
@@ -125,7 +130,7 @@ def main() -> int:
     try:
         assert server.stdout is not None
         url = server.stdout.readline().strip()
-        results = asyncio.run(measure(url, args.side, args.calls))
+        results = asyncio.run(measure(url, args.side, args.calls, args.concurrency))
     finally:
         server.terminate()
         server.wait(timeout=10)
