@@ -1,16 +1,23 @@
-"""The attempt's own time limit keeps ``asyncio.timeout``'s rules.
+"""The transport's shortcuts keep their promises.
 
-Its expiry becomes a ``TimeoutError`` and leaves the task's cancel count as it found it; a
-cancel of the caller's task stays a cancel, even when the limit expires at the same time.
+The attempt's own time limit keeps ``asyncio.timeout``'s rules: its expiry becomes a
+``TimeoutError`` and leaves the task's cancel count as it found it; a cancel of the caller's
+task stays a cancel, even when the limit expires at the same time. The headers, defaults of
+the session the client creates, reach the server as they do with a borrowed session.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 
+import aiohttp
 import pytest
 
+from tests._rawserver import RawServer, answer_json
+from wsone_async import APIError, WsOneClient
 from wsone_async._transport import _Bound
+from wsone_async.models import GetPersonRequest, IdentifierRequest, IdentifierType
 
 
 async def test_an_expired_bound_raises_timeout_and_gives_its_cancel_back() -> None:
@@ -103,3 +110,35 @@ def test_a_bound_needs_a_task() -> None:
         assert "inside an asyncio task" in await done
 
     asyncio.run(outside_a_task())
+
+
+@pytest.mark.parametrize("borrowed", [False, True])
+async def test_every_request_carries_the_clients_headers(borrowed: bool) -> None:
+    async with RawServer() as server:
+        server.default("getPerson", answer_json({"responseCode": "101"}))
+        request = GetPersonRequest(
+            identifier_request=IdentifierRequest(
+                identifier_type=IdentifierType.CARD, identifier_value="1234567891011"
+            )
+        )
+        async with (
+            aiohttp.ClientSession() as session,
+            WsOneClient(
+                server.url,
+                username="api",
+                password="pw",
+                session=session if borrowed else None,
+                telemetry=False,
+            ) as client,
+        ):
+            for _ in range(2):  # the second on the pooled connection
+                with pytest.raises(APIError, match="101"):
+                    await client.get_person(request)
+    assert len(server.requests) == 2
+    for seen in server.requests:
+        headers = {key.lower(): value for key, value in seen.headers.items()}
+        assert headers["authorization"] == "Basic " + base64.b64encode(b"api:pw").decode()
+        assert headers["content-type"] == "application/json"
+        assert headers["accept"] == "application/json"
+        assert headers["accept-encoding"] == "gzip, deflate"
+        assert headers["user-agent"].startswith("wsone_async/")

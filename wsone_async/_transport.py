@@ -234,6 +234,9 @@ class Transport:
         }
         self._session = session
         self.owns_session: Final = session is None
+        # A session this transport creates carries the headers as its defaults (aiohttp
+        # then merges no per-request headers); a borrowed one gets them with each request.
+        self._request_headers = None if session is None else self._headers
         self._max_connections = max_connections
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self._trace_configs = list(trace_configs or ())
@@ -262,6 +265,7 @@ class Transport:
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
+                headers=self._headers,
                 trace_configs=self._trace_configs or None,
                 # Cookies could pin a session to one WsOne node; the API is stateless.
                 cookie_jar=aiohttp.DummyCookieJar(),
@@ -305,7 +309,7 @@ class Transport:
                 async with session.post(
                     url,
                     data=body,
-                    headers=self._headers,
+                    headers=self._request_headers,
                     timeout=limits.aiohttp,
                     allow_redirects=False,  # a redirected POST may turn into a GET
                     auto_decompress=False,  # decompressed below, under the size cap
