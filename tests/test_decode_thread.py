@@ -111,13 +111,15 @@ async def test_an_answer_at_or_below_the_threshold_is_decoded_on_the_loop(
     assert decoded_in == [threading.current_thread().name] * 2
 
 
-async def test_the_default_threshold_keeps_ordinary_answers_on_the_loop(
+async def test_by_default_every_answer_is_decoded_on_the_loop(
     mocked: MockedWsOne, decoded_in: list[str]
 ) -> None:
     mocked.post(f"{PERSON}/createPerson", payload={"responseCode": "000"})
+    mocked.post(f"{PERSON}/getFullPerson", payload=_full_person(40))
     async with _client() as client:
         await client.create_person(_create())
-    assert decoded_in == [threading.current_thread().name]
+        await client.get_full_person(_read())
+    assert decoded_in == [threading.current_thread().name] * 2
 
 
 async def test_an_error_found_in_the_thread_is_the_calls_error(

@@ -60,10 +60,14 @@ logger = logging.getLogger("wsone_async")
 DEFAULT_PERSON_PATH: Final = "/rest/2.0/personWebService"
 DEFAULT_TRANSACTION_PATH: Final = "/rest/2.0/transactionWebService"
 DEFAULT_MAX_RESPONSE_SIZE: Final = 16 * 1024 * 1024
-#: Answers longer than this many bytes are decoded in a worker thread, not on the event
-#: loop. 128 KiB (about 280 getFullPerson offers) decodes in about 1 ms on the loop; past
-#: it, handing the decode to a thread costs less than the other requests wait for it.
-DEFAULT_DECODE_IN_THREAD_ABOVE: Final = 128 * 1024
+#: Off: every answer is decoded on the event loop. Measured (benchmarks/loop_lag.py), a
+#: decode in a thread keeps each callback of the loop short but does not shorten what the
+#: other requests wait: under the GIL, the loop's thread gives the GIL away at each of its
+#: many system calls and waits up to a switch interval to get it back while the decoding
+#: thread runs (the convoy effect), and the collector's passes hold it whichever thread runs
+#: them. It is worth turning on where the GIL does not bind (free-threaded builds) or where
+#: the loop's own callback durations are what is watched.
+DEFAULT_DECODE_IN_THREAD_ABOVE: Final[int | None] = None
 
 
 def _is_loopback(host: str) -> bool:
@@ -218,10 +222,13 @@ class WsOneClient(CallPipeline):
             values of another JSON type), log the first of each once and count them in
             :attr:`drift`; False turns it off.
         decode_in_thread_above: answers with a longer body (in bytes, after
-            decompression) are decoded in a worker thread, so that one large answer (a
-            getFullPerson with thousands of offers) does not hold the event loop and every
-            other request waiting on it; shorter ones are decoded inline, which is cheaper.
-            128 KiB by default; 0 sends every answer to the thread, None none.
+            decompression) are decoded in a worker thread instead of on the event loop, so
+            that no callback of the loop runs long on a large answer (a getFullPerson with
+            thousands of offers); shorter ones are decoded inline, which is cheaper. None
+            (the default) decodes every answer inline: under the GIL the thread does not
+            shorten what other requests wait (see the README's Performance section); 0
+            sends every answer to the thread; 131072 (128 KiB: about 300 offers, about 1 ms
+            to decode) keeps ordinary answers inline.
 
     Example:
         >>> import asyncio
