@@ -43,10 +43,14 @@ This module sits at layer 5, beside :mod:`wsone_async.client`.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import copy
 import enum
 import logging
+import os
 import random as random_module
+import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, NoReturn, Protocol, Self, TypeVar
@@ -57,7 +61,7 @@ from wsone_async._codec import dumps, to_wire
 from wsone_async._config import RetryPolicy, Timeouts
 from wsone_async._drift import DriftMonitor
 from wsone_async._retry import BudgetState, RetryEngine, describe, is_ambiguous, is_retryable
-from wsone_async._transport import SUCCESS, Limits, Transport, decode_reply, log_view
+from wsone_async._transport import SUCCESS, Limits, Reply, Transport, decode_reply, log_view
 from wsone_async.errors import (
     APIError,
     APITimeoutError,
@@ -165,7 +169,17 @@ class _Hooks:
 class _Shared:
     """What a client and its ``with_options`` views share: transport, budget, life cycle."""
 
-    __slots__ = ("base_url", "budget", "closed", "drift", "loop", "transport", "urls", "username")
+    __slots__ = (
+        "base_url",
+        "budget",
+        "closed",
+        "decode_above",
+        "drift",
+        "loop",
+        "transport",
+        "urls",
+        "username",
+    )
 
     def __init__(
         self,
@@ -175,8 +189,15 @@ class _Shared:
         username: str,
         urls: Mapping[str, Any],
         drift: DriftMonitor,
+        *,
+        decode_in_thread_above: int | None = None,
     ) -> None:
         self.transport = transport
+        # Bodies longer than this are decoded in the decoding thread; one int comparison
+        # per call (None, "never", becomes a length no body can have).
+        self.decode_above = (
+            sys.maxsize if decode_in_thread_above is None else decode_in_thread_above
+        )
         self.budget = budget
         self.base_url = base_url
         self.username = username
@@ -324,7 +345,11 @@ class CallPipeline:
         return self._run(operation, request, True)
 
     async def _run(self, operation: Operation[Any, Any], request: Any, metadata: bool) -> Any:
-        transport = self._ready()
+        shared = self._shared
+        if shared.closed or shared.loop is not asyncio.get_running_loop():
+            transport = self._ready()  # refuses, or opens the session on the first call
+        else:
+            transport = shared.transport
         if request.__class__ is not operation.request_type:
             msg = (
                 f"{operation.name} takes a {operation.request_type.__name__}, "
@@ -339,27 +364,19 @@ class CallPipeline:
             )
         hooks = settings.hooks
         started = hooks.clock()
-        total = settings.timeouts.total
-        state = _CallState(
-            operation,
-            request,
-            body,
-            self._shared.urls[operation.name],
-            None if total is None else started + total,
-            started,
-        )
         observer = hooks.observer
-        if observer is not None:
-            observer.call_started(state)  # OBSERVER: the call starts
-        try:
+        state: _CallState | None = None
+        if observer is None and settings.on_attempt is None:
+            # Attempt 1, inlined: every frame between the caller and aiohttp is walked
+            # again at each resumption, which measurably costs throughput. The call's
+            # record is built only if the attempt fails: a success does not read it.
             try:
-                if observer is None and settings.on_attempt is None:
-                    # Attempt 1, inlined: every frame between the caller and aiohttp is
-                    # walked again at each resumption, which measurably costs throughput.
-                    state.attempts = 1
-                    reply = await transport.post(
-                        state.url, body, settings.first_limits, operation.name
-                    )
+                reply = await transport.post(
+                    shared.urls[operation.name], body, settings.first_limits, operation.name
+                )
+                if len(reply.body) > shared.decode_above:
+                    response = await _decode_in_thread(reply, operation, settings)
+                else:
                     response = decode_reply(
                         reply,
                         operation.response_type,
@@ -367,32 +384,55 @@ class CallPipeline:
                         write=operation.is_write,
                         error_class=settings.error_class,
                     )
-                else:
-                    response = await self._attempt(transport, state)
             except WsOneError as error:
+                state = self._state(operation, request, body, started)
+                state.attempts = 1
                 response = await self._recover(transport, state, error)
-        except BaseException as failure:
+        else:
+            state = self._state(operation, request, body, started)
             if observer is not None:
-                observer.call_ended(state, failure)  # OBSERVER: the call ends, failed
-            raise
-        shared = self._shared
-        if shared.drift.enabled and not state.settled:
+                observer.call_started(state)  # OBSERVER: the call starts
+            try:
+                try:
+                    response = await self._attempt(transport, state)
+                except WsOneError as error:
+                    response = await self._recover(transport, state, error)
+            except BaseException as failure:
+                if observer is not None:
+                    observer.call_ended(state, failure)  # OBSERVER: the call ends, failed
+                raise
+        settled = state is not None and state.settled
+        if shared.drift.enabled and not settled:
             # Answers that differ from the models: one identity check per block when not.
             shared.drift.notice(operation.name, response)
         budget = shared.budget
         if budget is not None and settings.policy.budget is not None:
             budget.release()
-        if observer is not None:
+        if observer is not None and state is not None:  # (an observer has the record)
             observer.call_ended(state, None)  # OBSERVER: the call ends, answered
         if metadata:
             return CallResult(
                 response,
                 operation.name,
-                state.attempts,
-                state.settled,
+                1 if state is None else state.attempts,
+                settled,
                 hooks.clock() - started,
             )
         return response
+
+    def _state(
+        self, operation: Operation[Any, Any], request: Any, body: bytes, started: float
+    ) -> _CallState:
+        """The record of a call started at ``started`` (by the client's clock)."""
+        total = self._settings.timeouts.total
+        return _CallState(
+            operation,
+            request,
+            body,
+            self._shared.urls[operation.name],
+            None if total is None else started + total,
+            started,
+        )
 
     # ---------------------------------------------------------------------- one attempt
 
@@ -425,13 +465,16 @@ class CallPipeline:
             observer.attempt_started(state)  # OBSERVER: an attempt starts
         try:
             reply = await transport.post(state.url, state.body, limits, operation.name)
-            response = decode_reply(
-                reply,
-                operation.response_type,
-                operation=operation.name,
-                write=operation.is_write,
-                error_class=settings.error_class,
-            )
+            if len(reply.body) > self._shared.decode_above:
+                response = await _decode_in_thread(reply, operation, settings)
+            else:
+                response = decode_reply(
+                    reply,
+                    operation.response_type,
+                    operation=operation.name,
+                    write=operation.is_write,
+                    error_class=settings.error_class,
+                )
         except WsOneError as error:
             if watched:
                 self._attempt_ended(state, started, error)
@@ -606,15 +649,7 @@ class CallPipeline:
             msg = f"{operation.name} has no settler"
             raise ValueError(msg)
         started = settings.hooks.clock()
-        total = settings.timeouts.total
-        state = _CallState(
-            operation,
-            request,
-            b"",
-            self._shared.urls[operation.name],
-            None if total is None else started + total,
-            started,
-        )
+        state = self._state(operation, request, b"", started)
         budget = self._shared.budget if settings.policy.budget is not None else None
         if budget is not None and not budget.acquire(None):
             budget.warn(started)
@@ -633,3 +668,48 @@ def _raise_final(state: _CallState, error: WsOneError) -> NoReturn:
             state.operation.name, state.request, reason=describe(error)
         ) from error
     raise error
+
+
+# ------------------------------------------------------------ decoding off the event loop
+
+# One thread decodes the large answers of every client of the process. One, because the
+# GIL lets one thread run Python at a time anyway: a second decoding thread would not
+# decode faster, it would only make the event loop's thread wait longer for its turn. A
+# thread running Python gives the GIL up every sys.getswitchinterval() (5 ms), so the loop
+# keeps running while a large answer is decoded; one C call (orjson's parse of the whole
+# body) keeps it until it returns, about 6 ms for 2.2 MB.
+_decoder: concurrent.futures.ThreadPoolExecutor | None = None
+_decoder_pid = 0
+_decoder_lock = threading.Lock()
+
+
+def _decoding_thread() -> concurrent.futures.ThreadPoolExecutor:
+    global _decoder, _decoder_pid  # one lazily created executor per process
+    with _decoder_lock:
+        # After a fork the child inherits the executor but not its thread: a new one then.
+        if _decoder is None or _decoder_pid != os.getpid():
+            _decoder = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="wsone_async-decode"
+            )
+            _decoder_pid = os.getpid()
+        return _decoder
+
+
+def _decode_in_thread(
+    reply: Reply, operation: Operation[Any, Any], settings: _Settings
+) -> asyncio.Future[Any]:
+    """The decoded answer, decoded in the decoding thread (awaited, it gives the answer).
+
+    A cancelled call drops its decode: not started yet, it never runs; already running,
+    its result or error is discarded (asyncio does not copy it into a cancelled future),
+    so nothing is raised or logged later.
+    """
+    future = _decoding_thread().submit(
+        decode_reply,
+        reply,
+        operation.response_type,
+        operation=operation.name,
+        write=operation.is_write,
+        error_class=settings.error_class,
+    )
+    return asyncio.wrap_future(future)

@@ -6,7 +6,7 @@ asyncio failure into a :mod:`wsone_async.errors` error, here and nowhere else, a
 chained with ``raise ... from``. Each connection error says whether the request may have
 reached WsOne (``request_sent``): the retry rules for writes depend on it.
 
-Time: each attempt runs inside the library's own ``asyncio.timeout`` (not aiohttp's
+Time: each attempt runs inside the library's own timer (``asyncio.timeout``'s rules, not aiohttp's
 ``ClientTimeout(total=...)``), so a cancel of the caller's task is never turned into a
 timeout, and limits are not rounded up to the next second. aiohttp keeps only the
 ``connect`` and ``read`` limits, which it can tell apart.
@@ -147,10 +147,10 @@ class _Connector(aiohttp.TCPConnector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Connections handed out before, with their socket's descriptor.
-        self._seen: weakref.WeakKeyDictionary[ResponseHandler, int] = weakref.WeakKeyDictionary()
-        # One poller for every check: registering an fd is no system call, polling is one.
-        self._poller = select.poll() if _HAS_POLL else None
+        # Connections handed out before, each with what tells whether anything arrived on
+        # it: a poll object holding only its socket (one system call a check), or, without
+        # poll() (Windows), its descriptor for select().
+        self._seen: weakref.WeakKeyDictionary[ResponseHandler, Any] = weakref.WeakKeyDictionary()
 
     async def connect(
         self,
@@ -163,11 +163,11 @@ class _Connector(aiohttp.TCPConnector):
             protocol = connection.protocol
             if protocol is None:
                 return connection
-            fd = self._seen.get(protocol)
-            if fd is None:  # a new connection: nothing to check yet
-                self._seen[protocol] = _descriptor(protocol)
+            watch = self._seen.get(protocol)
+            if watch is None:  # a new connection: nothing to check yet
+                self._seen[protocol] = _watch(_descriptor(protocol))
                 return connection
-            if not _readable(fd, self._poller):
+            if not _readable(watch):
                 return connection
             logger.debug("dropped a kept-alive connection the server had closed")
             connection.close()
@@ -183,19 +183,25 @@ def _descriptor(protocol: ResponseHandler) -> int:
     return -1 if sock is None else int(sock.fileno())
 
 
-def _readable(fd: int, poller: Any) -> bool:
+def _watch(fd: int) -> Any:
+    """What :func:`_readable` reads: a poll object for ``fd``, or ``fd`` itself."""
+    if fd < 0 or not _HAS_POLL:
+        return fd
+    poller = select.poll()
+    poller.register(fd, _POLL_EVENTS)
+    return poller
+
+
+def _readable(watch: Any) -> bool:
     """Whether anything (end of stream, reset, bytes) arrived on an idle connection."""
-    if fd < 0:
-        return False
     try:
-        if poller is None:  # no poll() on this platform (Windows): select() it is
-            readable, _, _ = select.select([fd], [], [], 0)
-            return bool(readable)
-        poller.register(fd, _POLL_EVENTS)
-        try:
-            return bool(poller.poll(0))
-        finally:
-            poller.unregister(fd)
+        if type(watch) is not int:
+            # A closed or reused descriptor answers POLLNVAL: readable, so dropped.
+            return bool(watch.poll(0))
+        if watch < 0:
+            return False
+        readable, _, _ = select.select([watch], [], [], 0)  # no poll() on this platform
+        return bool(readable)
     except (OSError, ValueError):
         return True  # a socket the kernel no longer knows is not one to send on
 
@@ -228,6 +234,9 @@ class Transport:
         }
         self._session = session
         self.owns_session: Final = session is None
+        # A session this transport creates carries the headers as its defaults (aiohttp
+        # then merges no per-request headers); a borrowed one gets them with each request.
+        self._request_headers = None if session is None else self._headers
         self._max_connections = max_connections
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self._trace_configs = list(trace_configs or ())
@@ -256,6 +265,7 @@ class Transport:
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
+                headers=self._headers,
                 trace_configs=self._trace_configs or None,
                 # Cookies could pin a session to one WsOne node; the API is stateless.
                 cookie_jar=aiohttp.DummyCookieJar(),
@@ -293,28 +303,27 @@ class Transport:
             # A borrowed session its owner closed: aiohttp would raise a bare RuntimeError.
             msg = "the aiohttp session given to WsOneClient was closed by its owner"
             raise ClientStateError(msg)
-        bound = asyncio.timeout(limits.seconds)
+        bound = _Bound(limits.seconds)
         try:
-            async with (
-                bound,
-                session.post(
+            with bound:
+                async with session.post(
                     url,
                     data=body,
-                    headers=self._headers,
+                    headers=self._request_headers,
                     timeout=limits.aiohttp,
                     allow_redirects=False,  # a redirected POST may turn into a GET
                     auto_decompress=False,  # decompressed below, under the size cap
-                ) as response,
-            ):
-                length = response.content_length
-                if length is not None and length <= self._max_response_size:
-                    reply_body = await response.read()
-                else:
-                    reply_body = await self._read_capped(response, length)
-                status = response.status
-                coding = response.headers.get("Content-Encoding")
-                # Only an error answer can ask for a delay; skip the lookup otherwise.
-                retry_after = response.headers.get("Retry-After") if status >= 300 else None
+                ) as response:
+                    length = response.content_length
+                    if length is not None and length <= self._max_response_size:
+                        reply_body = await response.read()
+                    else:
+                        reply_body = await self._read_capped(response, length)
+                    status = response.status
+                    headers = response.headers
+                    coding = headers.get("Content-Encoding")
+                    # Only an error answer can ask for a delay; skip the lookup otherwise.
+                    retry_after = headers.get("Retry-After") if status >= 300 else None
         except aiohttp.ClientResponseError as exc:
             _raise_if_cancelled(exc)
             # A malformed answer. aiohttp's error carries our request headers, which hold
@@ -334,7 +343,7 @@ class Transport:
         except TimeoutError as exc:
             _raise_if_cancelled(exc)
             # The library's own bound: the attempt's limit, or what was left of the call's.
-            if bound.expired():
+            if bound.expired:
                 which: str | None = limits.name
                 msg = (
                     f"{operation}: WsOne did not answer within the {which} limit "
@@ -374,6 +383,51 @@ class Transport:
                 raise _too_large(cap)
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+class _Bound:
+    """The time limit of one attempt: ``asyncio.timeout``'s rules, for less work a call.
+
+    It arms one timer that cancels the task when it fires; on the way out, the cancel it
+    made is taken back (``uncancel``) and, if it is what stopped the attempt, becomes a
+    :class:`TimeoutError`. A cancel of the caller's own, counted apart, stays a cancel.
+    A plain ``with`` (no coroutines to enter and leave, no states to check): the attempt
+    pays for a timer and little else.
+    """
+
+    __slots__ = ("_cancelling", "_handle", "_task", "expired")
+
+    def __init__(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
+        if task is None:
+            msg = "a WsOne call must run inside an asyncio task"
+            raise RuntimeError(msg)
+        self._task = task
+        self._cancelling = task.cancelling()
+        self.expired = False
+        self._handle = loop.call_at(loop.time() + seconds, self._expire)
+
+    def _expire(self) -> None:
+        self.expired = True
+        self._task.cancel()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        _traceback: object,
+    ) -> None:
+        self._handle.cancel()
+        if (
+            self.expired
+            and self._task.uncancel() <= self._cancelling
+            and exc_type is asyncio.CancelledError
+        ):
+            raise TimeoutError from exc
 
 
 def _raise_if_cancelled(exc: BaseException) -> None:

@@ -68,6 +68,14 @@ logger = logging.getLogger("wsone_async")
 DEFAULT_PERSON_PATH: Final = "/rest/2.0/personWebService"
 DEFAULT_TRANSACTION_PATH: Final = "/rest/2.0/transactionWebService"
 DEFAULT_MAX_RESPONSE_SIZE: Final = 16 * 1024 * 1024
+#: Off: every answer is decoded on the event loop. Measured (benchmarks/loop_lag.py), a
+#: decode in a thread keeps each callback of the loop short but does not shorten what the
+#: other requests wait: under the GIL, the loop's thread gives the GIL away at each of its
+#: many system calls and waits up to a switch interval to get it back while the decoding
+#: thread runs (the convoy effect), and the collector's passes hold it whichever thread runs
+#: them. It is worth turning on where the GIL does not bind (free-threaded builds) or where
+#: the loop's own callback durations are what is watched.
+DEFAULT_DECODE_IN_THREAD_ABOVE: Final[int | None] = None
 
 
 def _is_loopback(host: str) -> bool:
@@ -221,6 +229,14 @@ class WsOneClient(CallPipeline):
         drift: notice answers that differ from the models (keys they do not declare,
             values of another JSON type), log the first of each once and count them in
             :attr:`drift`; False turns it off.
+        decode_in_thread_above: answers with a longer body (in bytes, after
+            decompression) are decoded in a worker thread instead of on the event loop, so
+            that no callback of the loop runs long on a large answer (a getFullPerson with
+            thousands of offers); shorter ones are decoded inline, which is cheaper. None
+            (the default) decodes every answer inline: under the GIL the thread does not
+            shorten what other requests wait (see the README's Performance section); 0
+            sends every answer to the thread; 131072 (128 KiB: about 300 offers, about 1 ms
+            to decode) keeps ordinary answers inline.
 
     Example:
         >>> import asyncio
@@ -254,6 +270,7 @@ class WsOneClient(CallPipeline):
         codes: Mapping[str, type[APIError]] | None = None,
         telemetry: bool = True,
         drift: bool = True,
+        decode_in_thread_above: int | None = DEFAULT_DECODE_IN_THREAD_ABOVE,
     ) -> None:
         base = _check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         for name, value in (("username", username), ("password", password)):
@@ -278,6 +295,13 @@ class WsOneClient(CallPipeline):
         ):
             msg = "keepalive_timeout must be a positive number of seconds, or None"
             raise ValueError(msg)
+        if decode_in_thread_above is not None and (
+            isinstance(decode_in_thread_above, bool)
+            or not isinstance(decode_in_thread_above, int)
+            or decode_in_thread_above < 0
+        ):
+            msg = "decode_in_thread_above must be a number of bytes (an int >= 0), or None"
+            raise ValueError(msg)
         policy = _check_policy(retry)
         transport = Transport(
             base_url=base,
@@ -300,7 +324,15 @@ class WsOneClient(CallPipeline):
         parts = urllib.parse.urlsplit(base)
         observer = _telemetry.observer_for(enabled=telemetry, host=parts.hostname, port=parts.port)
         self._bind(
-            _Shared(transport, budget, base, username, urls, DriftMonitor(enabled=drift)),
+            _Shared(
+                transport,
+                budget,
+                base,
+                username,
+                urls,
+                DriftMonitor(enabled=drift),
+                decode_in_thread_above=decode_in_thread_above,
+            ),
             _Settings.build(
                 transport,
                 timeouts=Timeouts.coerce(timeout),
