@@ -159,14 +159,15 @@ async def test_starting_twice_is_refused() -> None:
 def test_the_served_process_freezes_what_a_full_collection_keeps_until_a_reset() -> None:
     # What `wsone serve` does so that full collections stop walking every person created;
     # a reset lets the old state (persons and receipts reference each other) be collected.
-    assert gc.get_freeze_count() == 0
+    # (CPython 3.12 starts with objects of its own counted as frozen.)
+    before = gc.get_freeze_count()
     simulator = _ServedSimulator()
     try:
         _freeze_survivors("start", {"generation": 2})
         _freeze_survivors("stop", {"generation": 1})
-        assert gc.get_freeze_count() == 0  # only after a full collection
+        assert gc.get_freeze_count() == before  # only after a full collection
         _freeze_survivors("stop", {"generation": 2})
-        assert gc.get_freeze_count() > 0
+        assert gc.get_freeze_count() > before
         simulator.reset()
         assert gc.get_freeze_count() == 0
         assert simulator.backend.persons_count() == 0

@@ -24,6 +24,7 @@ import os
 import secrets
 import signal
 import sys
+from typing import Final
 
 from wsone_async.testing._faults import FaultKind, FaultPlan
 from wsone_async.testing._process import PASSWORD_ENV
@@ -31,6 +32,9 @@ from wsone_async.testing._routes import DEFAULT_PERSON_PATH, DEFAULT_TRANSACTION
 from wsone_async.testing._simulator import WsOneSimulator
 
 __all__ = ["PASSWORD_ENV", "build_parser", "main"]
+
+
+_FROZEN_AT_IMPORT: Final = gc.get_freeze_count()
 
 
 def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
@@ -138,8 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     for spec in args.fault:
         simulator.faults.add_spec(spec)
-    # Only when nothing is frozen yet: a caller's own freeze is left alone.
-    freezing = gc.get_freeze_count() == 0
+    # Only when nothing was frozen since start-up: a caller's own freeze is left alone.
+    # (CPython 3.12 starts with objects of its own counted as frozen: not a caller's.)
+    freezing = gc.get_freeze_count() <= _FROZEN_AT_IMPORT
     if freezing:
         gc.freeze()  # what the start-up made: modules, classes, the default data
         gc.callbacks.append(_freeze_survivors)
