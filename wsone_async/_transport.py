@@ -306,14 +306,18 @@ class Transport:
         bound = _Bound(limits.seconds)
         try:
             with bound:
-                async with session.post(
+                # Awaited, not entered with ``async with``: the request context manager's
+                # __aenter__ would be one more frame walked at every resumption of the
+                # request. The ``finally`` does what its __aexit__ does.
+                response = await session.post(
                     url,
                     data=body,
                     headers=self._request_headers,
                     timeout=limits.aiohttp,
                     allow_redirects=False,  # a redirected POST may turn into a GET
                     auto_decompress=False,  # decompressed below, under the size cap
-                ) as response:
+                )
+                try:
                     length = response.content_length
                     if length is not None and length <= self._max_response_size:
                         reply_body = await response.read()
@@ -324,6 +328,9 @@ class Transport:
                     coding = headers.get("Content-Encoding")
                     # Only an error answer can ask for a delay; skip the lookup otherwise.
                     retry_after = headers.get("Retry-After") if status >= 300 else None
+                finally:
+                    response.release()
+                    await response.wait_for_close()
         except aiohttp.ClientResponseError as exc:
             _raise_if_cancelled(exc)
             # A malformed answer. aiohttp's error carries our request headers, which hold
