@@ -33,7 +33,6 @@ import logging
 import math
 import select
 import ssl
-import weakref
 import zlib
 from collections.abc import Iterable
 from typing import Any, Final, TypeVar
@@ -145,13 +144,6 @@ class _Connector(aiohttp.TCPConnector):
     keep-alive timeout, shorter than the server's, keeps that window rare.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Connections handed out before, each with what tells whether anything arrived on
-        # it: a poll object holding only its socket (one system call a check), or, without
-        # poll() (Windows), its descriptor for select().
-        self._seen: weakref.WeakKeyDictionary[ResponseHandler, Any] = weakref.WeakKeyDictionary()
-
     async def connect(
         self,
         req: ClientRequest,
@@ -163,9 +155,14 @@ class _Connector(aiohttp.TCPConnector):
             protocol = connection.protocol
             if protocol is None:
                 return connection
-            watch = self._seen.get(protocol)
+            # A connection handed out before carries what tells whether anything arrived on
+            # it: a poll object holding only its socket (one system call a check), or,
+            # without poll() (Windows), its descriptor for select(). It lives on the
+            # connection's protocol object, so it goes with it: no lookup in a table of
+            # weak references on every request.
+            watch = getattr(protocol, _WATCH, None)
             if watch is None:  # a new connection: nothing to check yet
-                self._seen[protocol] = _watch(_descriptor(protocol))
+                setattr(protocol, _WATCH, _watch(_descriptor(protocol)))
                 return connection
             if not _readable(watch):
                 return connection
@@ -173,6 +170,7 @@ class _Connector(aiohttp.TCPConnector):
             connection.close()
 
 
+_WATCH: Final = "_wsone_watch"  # the attribute a connection's protocol carries its watch in
 _HAS_POLL: Final = hasattr(select, "poll")
 _POLL_EVENTS: Final = (select.POLLIN | select.POLLERR | select.POLLHUP) if _HAS_POLL else 0
 
@@ -306,14 +304,18 @@ class Transport:
         bound = _Bound(limits.seconds)
         try:
             with bound:
-                async with session.post(
+                # Awaited, not entered with ``async with``: the request context manager's
+                # __aenter__ would be one more frame walked at every resumption of the
+                # request. The ``finally`` does what its __aexit__ does.
+                response = await session.post(
                     url,
                     data=body,
                     headers=self._request_headers,
                     timeout=limits.aiohttp,
                     allow_redirects=False,  # a redirected POST may turn into a GET
                     auto_decompress=False,  # decompressed below, under the size cap
-                ) as response:
+                )
+                try:
                     length = response.content_length
                     if length is not None and length <= self._max_response_size:
                         reply_body = await response.read()
@@ -324,6 +326,9 @@ class Transport:
                     coding = headers.get("Content-Encoding")
                     # Only an error answer can ask for a delay; skip the lookup otherwise.
                     retry_after = headers.get("Retry-After") if status >= 300 else None
+                finally:
+                    response.release()
+                    await response.wait_for_close()
         except aiohttp.ClientResponseError as exc:
             _raise_if_cancelled(exc)
             # A malformed answer. aiohttp's error carries our request headers, which hold

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sys
 import typing
+from collections.abc import Coroutine
+from typing import Any
+from unittest.mock import AsyncMock, create_autospec
 
 import aiohttp
 import pytest
@@ -206,15 +210,47 @@ class TestHooks:
             assert session is not None and trace in session.trace_configs
 
 
+def _is_coroutine_function(function: object) -> bool:
+    """What ``unittest.mock`` reads: ``inspect`` from 3.12, ``asyncio`` on 3.11."""
+    if sys.version_info >= (3, 12):
+        return inspect.iscoroutinefunction(function)
+    return asyncio.iscoroutinefunction(function)
+
+
 def test_one_typed_method_per_operation() -> None:
     assert len(OPERATIONS) == 29
     for op in OPERATIONS:
         method = getattr(WsOneClient, op.method_name)
-        assert inspect.iscoroutinefunction(method), op.name
+        assert _is_coroutine_function(method), op.name
         hints = typing.get_type_hints(method)
         assert hints["request"] is op.request_type, op.name
-        assert hints["return"] is op.response_type, op.name
+        # A plain function returning the call's coroutine (no frame of its own).
+        assert hints["return"] == Coroutine[Any, Any, op.response_type], op.name
         assert op.name in (method.__doc__ or ""), op.name
+
+
+def test_mocks_of_the_client_await_the_typed_methods() -> None:
+    client = client_for()
+    for mock in (create_autospec(WsOneClient), AsyncMock(spec=WsOneClient)):
+        for op in OPERATIONS:
+            assert isinstance(getattr(mock, op.method_name), AsyncMock), op.name
+    assert _is_coroutine_function(client.get_person)
+
+
+async def test_a_typed_method_makes_a_task(mocked: MockedWsOne) -> None:
+    mocked.post("https://wsone.example.fr/rest/2.0/personWebService/getPerson", payload=OK)
+    async with client_for() as client:
+        task = asyncio.create_task(client.get_person(read_request("1")))
+        assert (await task).response_code == "000"
+
+
+async def test_a_closed_client_refuses_when_the_call_is_awaited() -> None:
+    client = client_for()
+    async with client:
+        pass
+    call = client.get_person(read_request("1"))  # as before: nothing raised yet
+    with pytest.raises(ClientClosedError, match="closed"):
+        await call
 
 
 def test_reads_and_writes() -> None:
