@@ -1016,9 +1016,10 @@ class _Import:
         last: Exception | None = None
         breaker = self._breaker
         trips = breaker.trips if breaker is not None else 0
-        rounds = 0
+        rounds = 0  # the rounds that count against max_rounds
+        run = 0  # every round run, counted or not: a later one settles before creating
         while rounds < self._max_rounds:
-            if rounds:
+            if run:
                 if breaker is not None and breaker.trips != trips:
                     # The round failed while WsOne was down for every record: the breaker
                     # waited for it to come back, so that round does not count.
@@ -1028,7 +1029,8 @@ class _Import:
                 # an outage do not come back together.
                 await self._sleep(self._client.retry_policy.backoff(max(rounds, 1), self._random))
             rounds += 1
-            if rounds > 1:
+            run += 1
+            if run > 1:
                 try:
                     settled = await self._send(lambda: self._client.settle(CREATE_PERSON, request))
                 except OutcomeUnknownError as exc:
@@ -1040,7 +1042,7 @@ class _Import:
                     return (Outcome.CREATED if ambiguous else Outcome.EXISTING), None
                 # Known not to be there: what follows decides the outcome.
                 ambiguous = False
-            if check and (rounds == 1 or (self._dedupe == "search" and not by_identifier)):
+            if check and (run == 1 or (self._dedupe == "search" and not by_identifier)):
                 try:
                     if await self._exists(request, by_identifier=by_identifier):
                         return Outcome.EXISTING, None

@@ -106,3 +106,36 @@ def test_an_import_needs_a_create_person_settler() -> None:
     )
     with pytest.raises(ValueError, match="createPerson"):
         import_prospects(client, [ROW], to_request=prospect_from_row)
+
+
+async def test_a_round_the_breaker_gave_back_still_settles_before_creating_again() -> None:
+    # The first creation fails ambiguously while the circuit breaker opens: that round is
+    # given back, but the next one must still ask whether the person is there before
+    # creating again. It used to run as a first round and create the person a second time.
+    from wsone_async import bulk
+
+    calls: list[str] = []
+
+    class Stub:
+        retry_policy = RetryPolicy()
+
+        async def create_person(self, request: CreatePersonRequest) -> Any:
+            calls.append("create")
+            job._breaker.trips += 1  # type: ignore[union-attr]  (WsOne went down meanwhile)
+            raise OutcomeUnknownError("createPerson", request, reason="dropped")
+
+        async def settle(self, operation: Any, request: Any) -> Settled:
+            assert operation.name == "createPerson"
+            calls.append("settle")
+            return Settled(applied=True)
+
+    async with simulated(sleep=no_wait) as (_, client):
+        job = bulk._Import(
+            client, concurrency=1, rate_limit=None, dedupe=False, journal=None,
+            to_request=None, max_rounds=4, clock=lambda: 0.0, sleep=no_wait, breaker=bulk.CircuitBreaker(),
+        )  # fmt: skip
+        job._client = Stub()  # type: ignore[assignment]
+        row = {"identifier_type": "10", "identifier_value": "jean@example.fr"}
+        outcome, _ = await job._settle(prospect_from_row(row))
+    assert calls == ["create", "settle"]
+    assert outcome is Outcome.CREATED
