@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 from wsone_async._version import __version__
-from wsone_async.errors import APIError, OutcomeUnknownError
+from wsone_async.errors import APIError, OutcomeUnknownError, _shown_code
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Counter, Histogram
@@ -308,7 +308,9 @@ class CallTrace(_Attempts):
         if error is not None:
             attributes["error.type"] = _error_type(error)
             if isinstance(error, APIError):
-                span.set_attribute("wsone.response_code", error.code[:40])
+                code = _shown_code(error.code)  # free text may quote a customer: left out
+                if code is not None:
+                    span.set_attribute("wsone.response_code", code)
         instruments.calls.add(1, attributes)
         instruments.duration.record(time.monotonic() - self._started, attributes)
         self._close(error)

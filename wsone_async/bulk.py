@@ -68,6 +68,7 @@ import attrs
 import orjson
 
 from wsone_async import models as m
+from wsone_async._drift import safe_key
 from wsone_async._retry import describe, is_retryable, is_throttle
 from wsone_async.client import AttemptInfo, WsOneClient, find_person
 from wsone_async.errors import (
@@ -1659,7 +1660,10 @@ class ProspectFile:
                     column, unknown = _column_for(str(key), mapping, known)
                     columns[key] = column
                     if unknown:
-                        logger.warning("ignoring the key %r, not a documented column", key)
+                        # A key may be data (an email): named by its shape, never as is.
+                        logger.warning(
+                            "ignoring the key %s, not a documented column", safe_key(str(key))
+                        )
                 if column is not None:
                     row[column] = value
             yield number, row, record

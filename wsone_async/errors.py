@@ -104,6 +104,11 @@ class WsOneError(Exception):
 _CODE_LIKE: Final = re.compile(r"[A-Za-z0-9_.-]{1,16}")
 
 
+def _shown_code(code: str) -> str | None:
+    """``code`` where a message, a span or an HTTP body may show it; None when not a code."""
+    return code if _CODE_LIKE.fullmatch(code) else None
+
+
 class APIError(WsOneError):
     """WsOne answered with a ``responseCode`` other than ``"000"``: a functional failure."""
 
@@ -123,7 +128,8 @@ class APIError(WsOneError):
         # The vendor's text stays out of the message: it may quote any customer's data,
         # not only the request's, and no pattern can tell a name from a word. So does a
         # responseCode that is not a short code: it is kept, whole, on .code only.
-        shown = repr(code) if _CODE_LIKE.fullmatch(code) else "<not a code: see .code>"
+        shown_code = _shown_code(code)
+        shown = "<not a code: see .code>" if shown_code is None else repr(shown_code)
         hint = " (WsOne's text is in .infos)" if infos else ""
         super().__init__(f"{where}WsOne responseCode {shown}{hint}")
 

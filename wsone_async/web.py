@@ -33,7 +33,6 @@ from typing import Any, Final
 
 import attrs
 
-from wsone_async._redact import short
 from wsone_async.errors import (
     APIConnectionError,
     APIError,
@@ -49,6 +48,7 @@ from wsone_async.errors import (
     ResponseTooLargeError,
     ServerError,
     WsOneError,
+    _shown_code,
 )
 
 __all__ = ["HTTP_ANSWERS", "HTTPAnswer", "HTTPRule", "http_answer"]
@@ -184,7 +184,9 @@ def http_answer(
     if isinstance(operation, str):
         body["operation"] = operation  # an operation's name, such as "getPerson"
     if isinstance(error, APIError):
-        body["code"] = short(error.code, 40)  # WsOne's code, never its free text (.infos)
+        code = _shown_code(error.code)  # WsOne's code, never free text (it may quote a customer)
+        if code is not None:
+            body["code"] = code
     return HTTPAnswer(status=status, headers=headers, body=body)
 
 
