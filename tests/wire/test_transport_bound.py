@@ -72,6 +72,7 @@ async def test_the_callers_cancel_wins_over_an_expiry_at_the_same_time() -> None
     with pytest.raises(asyncio.CancelledError):
         await task
     assert task.cancelled()
+    assert bounds[0].expired  # the bound fired too: the caller's cancel still won
 
 
 async def test_an_error_raised_after_expiry_is_kept() -> None:
