@@ -131,13 +131,40 @@ class _Bad(BadValue):
 def _leftovers(data: dict[str, Any], known: frozenset[str], extra: Any) -> Any:
     """Keys of ``data`` the fields do not hold: unknown keys and explicit nulls.
 
-    ``extra`` is the dict of spellings kept so far, or ``EMPTY_EXTRA`` for none.
+    ``extra`` is the dict of spellings kept so far, or ``EMPTY_EXTRA`` for none. When all
+    that is left over is explicit nulls of known fields (WsOne answers ``"Block": null``
+    for an empty block), the mapping is a shared one, listed in :data:`NULLS_ONLY`.
     """
-    extra = {} if extra is EMPTY_EXTRA else extra
+    nulls_only = extra is EMPTY_EXTRA
+    extra = {} if nulls_only else extra
     for key, value in data.items():
-        if value is None or key not in known:
+        if value is None:
+            extra[key] = None
+            nulls_only = nulls_only and key in known
+        elif key not in known:
             extra[key] = value
+            nulls_only = False
+    if nulls_only:
+        keys = tuple(extra)
+        shared = _NULLS.get(keys)
+        if shared is not None:
+            return shared
+        if len(_NULLS) < _MAX_NULL_SHAPES:
+            # setdefault: the decoding thread may race this one; the mapping listed is the
+            # one kept alive, so its id cannot be reused by another object.
+            shared = _NULLS.setdefault(keys, types.MappingProxyType(extra))
+            NULLS_ONLY.add(id(shared))
+            return shared
     return types.MappingProxyType(extra)
+
+
+# The shared ``wire_extra`` of each set of explicit nulls seen (a bounded number of them:
+# the answers' shapes, not their values), so that drift detection can skip them by
+# identity: an explicit null of a known field is not drift.
+_NULLS: dict[tuple[str, ...], Mapping[str, None]] = {}
+_MAX_NULL_SHAPES: Final = 1024
+#: The ids of the shared mappings of explicit nulls (kept alive by the cache above).
+NULLS_ONLY: set[int] = set()
 
 
 def _read_one(info: FieldInfo, value: Any) -> Any:
@@ -640,7 +667,8 @@ def from_wire(cls: type[M], data: Any) -> M:
 
 def dumps(obj: Model) -> bytes:
     """Encode a model straight to JSON bytes."""
-    return orjson.dumps(to_wire(obj))
+    encode = _ENCODERS.get(obj.__class__)  # every call's request: one Python call less
+    return orjson.dumps(to_wire(obj) if encode is None else encode(obj))
 
 
 def decode_json(body: bytes, *, operation: str | None = None) -> Any:

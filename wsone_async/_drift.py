@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any, Final, NamedTuple
 
-from wsone_async._codec import WireField, wire_schema
+from wsone_async._codec import NULLS_ONLY, WireField, wire_schema
 from wsone_async.models._base import EMPTY_EXTRA, Kind, Model, model_fields
 
 __all__ = [
@@ -390,7 +390,7 @@ def _emit_check(
     ns[klass] = cls
     x = f"x{depth}"
     lines.append(f"{pad}{x} = {obj}.wire_extra")
-    lines.append(f"{pad}if {x} is not _EMPTY:")
+    lines.append(f"{pad}if {x} is not _EMPTY and _id({x}) not in _NULLS_ONLY:")
     lines.append(f"{pad}    monitor._look({klass}, {x}, operation, prefix + {path!r})")
     for attr, wire, field in _blocks(cls):
         target, many = field.model, field.many
@@ -422,7 +422,8 @@ def _checker(cls: type[Any]) -> Any:
 
 def _compile_checker(cls: type[Any]) -> Any:
     lines = ["def check(o, monitor, operation, prefix):"]
-    ns: dict[str, Any] = {"_EMPTY": EMPTY_EXTRA}
+    # Explicit nulls of known fields are not drift: their shared mappings are skipped.
+    ns: dict[str, Any] = {"_EMPTY": EMPTY_EXTRA, "_NULLS_ONLY": NULLS_ONLY, "_id": id}
     _emit_check(lines, ns, cls, "o", "", 1)
     source = "\n".join(lines)
     code = compile(source, f"<wsone_async drift check {cls.__qualname__}>", "exec")

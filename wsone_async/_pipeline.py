@@ -358,7 +358,8 @@ class CallPipeline:
             raise TypeError(msg)
         settings = self._settings
         body = dumps(request)
-        if logger.isEnabledFor(logging.DEBUG):
+        debug = logger.isEnabledFor(logging.DEBUG)  # asked once a call: the logger's cache
+        if debug:  # costs a Python call each time
             logger.debug(
                 "%s request: %s", operation.name, log_view(to_wire(request), type(request))
             )
@@ -383,6 +384,7 @@ class CallPipeline:
                         operation=operation.name,
                         write=operation.is_write,
                         error_class=settings.error_class,
+                        debug=debug,
                     )
             except WsOneError as error:
                 state = self._state(operation, request, body, started)
@@ -406,7 +408,11 @@ class CallPipeline:
             # Answers that differ from the models: one identity check per block when not.
             shared.drift.notice(operation.name, response)
         budget = shared.budget
-        if budget is not None and settings.policy.budget is not None:
+        if (
+            budget is not None
+            and budget.tokens < budget.capacity  # full, the common case: nothing to give back
+            and settings.policy.budget is not None
+        ):
             budget.release()
         if observer is not None and state is not None:  # (an observer has the record)
             observer.call_ended(state, None)  # OBSERVER: the call ends, answered
@@ -456,7 +462,11 @@ class CallPipeline:
             if remaining < limits.seconds:
                 timeouts = settings.timeouts
                 limits = transport.limits(
-                    attempt=remaining, connect=timeouts.connect, read=timeouts.read, name="total"
+                    attempt=remaining,
+                    connect=timeouts.connect,
+                    read=timeouts.read,
+                    name="total",
+                    once=True,
                 )
         observer = hooks.observer
         watched = observer is not None or settings.on_attempt is not None

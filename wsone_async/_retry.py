@@ -78,13 +78,15 @@ class BudgetState:
     and tenacity agreed on one), :meth:`release` after each successful call.
     """
 
-    __slots__ = ("_config", "_warned_at", "tokens")
+    __slots__ = ("_config", "_warned_at", "capacity", "tokens")
 
     #: At most one WARNING per this many seconds (per client) says the budget is spent.
     WARN_EVERY: Final = 60.0
 
     def __init__(self, config: RetryBudget) -> None:
         self._config = config
+        #: The most tokens the budget holds (the pipeline skips :meth:`release` when full).
+        self.capacity = config.capacity
         self.tokens = config.capacity
         self._warned_at: float | None = None
 

@@ -27,6 +27,7 @@ knows (the vendor's own getFullPerson example has no ``responseCode``).
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import email.utils
 import logging
@@ -118,12 +119,21 @@ class Limits:
     nearer); ``aiohttp`` holds the connect and read limits aiohttp applies itself.
     """
 
-    __slots__ = ("aiohttp", "name", "seconds")
+    __slots__ = ("aiohttp", "name", "seconds", "timers")
 
-    def __init__(self, seconds: float, name: str, client_timeout: aiohttp.ClientTimeout) -> None:
+    def __init__(
+        self,
+        seconds: float,
+        name: str,
+        client_timeout: aiohttp.ClientTimeout,
+        *,
+        reused: bool = True,
+    ) -> None:
         self.seconds = seconds
         self.name = name
         self.aiohttp = client_timeout
+        #: The queue of the deadlines of the attempts bounded by these limits.
+        self.timers = _Timers(seconds, reused=reused)
 
 
 class _Connector(aiohttp.TCPConnector):
@@ -164,7 +174,14 @@ class _Connector(aiohttp.TCPConnector):
             if watch is None:  # a new connection: nothing to check yet
                 setattr(protocol, _WATCH, _watch(_descriptor(protocol)))
                 return connection
-            if not _readable(watch):
+            try:
+                # On an idle HTTP/1.1 connection nothing may arrive: anything (end of
+                # stream, reset, stray bytes, or POLLNVAL for a descriptor that was closed)
+                # means the server is done with it.
+                arrived = bool(watch.poll(0))
+            except (OSError, ValueError):
+                arrived = True  # a socket the kernel no longer knows is not one to send on
+            if not arrived:
                 return connection
             logger.debug("dropped a kept-alive connection the server had closed")
             connection.close()
@@ -181,27 +198,28 @@ def _descriptor(protocol: ResponseHandler) -> int:
     return -1 if sock is None else int(sock.fileno())
 
 
+class _SelectWatch:
+    """A poll object's ``poll(0)`` for one descriptor, by select() (no poll() on Windows)."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def poll(self, timeout: float) -> list[int]:
+        if self.fd < 0:  # no socket to watch (not a TCP connection): nothing to tell
+            return []
+        readable, _, _ = select.select([self.fd], [], [], timeout)
+        return readable
+
+
 def _watch(fd: int) -> Any:
-    """What :func:`_readable` reads: a poll object for ``fd``, or ``fd`` itself."""
+    """What tells whether anything arrived on descriptor ``fd``: its ``poll(0)`` answers."""
     if fd < 0 or not _HAS_POLL:
-        return fd
+        return _SelectWatch(fd)
     poller = select.poll()
     poller.register(fd, _POLL_EVENTS)
     return poller
-
-
-def _readable(watch: Any) -> bool:
-    """Whether anything (end of stream, reset, bytes) arrived on an idle connection."""
-    try:
-        if type(watch) is not int:
-            # A closed or reused descriptor answers POLLNVAL: readable, so dropped.
-            return bool(watch.poll(0))
-        if watch < 0:
-            return False
-        readable, _, _ = select.select([watch], [], [], 0)  # no poll() on this platform
-        return bool(readable)
-    except (OSError, ValueError):
-        return True  # a socket the kernel no longer knows is not one to send on
 
 
 class Transport:
@@ -276,12 +294,19 @@ class Transport:
             await self._session.close()
 
     def limits(
-        self, *, attempt: float, connect: float | None, read: float | None, name: str = "attempt"
+        self,
+        *,
+        attempt: float,
+        connect: float | None,
+        read: float | None,
+        name: str = "attempt",
+        once: bool = False,
     ) -> Limits:
         """The time limits of one attempt of at most ``attempt`` seconds.
 
         A read limit at or above the attempt's is not armed: it could never fire first, and
-        aiohttp pays for it on every chunk received (about 6% of throughput here).
+        aiohttp pays for it on every chunk received (about 6% of throughput here). ``once``
+        says the limits serve a single attempt (see :class:`_Timers`).
         """
         return Limits(
             attempt,
@@ -292,16 +317,19 @@ class Transport:
                 sock_read=read if read is not None and read < attempt else None,
                 ceil_threshold=math.inf,
             ),
+            reused=not once,
         )
 
     async def post(self, url: yarl.URL, body: bytes, limits: Limits, operation: str) -> Reply:
         """Send one attempt of ``operation``; every failure leaves as a wsone_async error."""
         session = self._session
-        if session is None or session.closed:
+        if session is None or (not self.owns_session and session.closed):
             # A borrowed session its owner closed: aiohttp would raise a bare RuntimeError.
+            # (A session of the transport's own closes only with the client, which refuses
+            # calls from then on.)
             msg = "the aiohttp session given to WsOneClient was closed by its owner"
             raise ClientStateError(msg)
-        bound = _Bound(limits.seconds)
+        bound = _Bound(limits.seconds, limits.timers)
         try:
             with bound:
                 # Awaited, not entered with ``async with``: the request context manager's
@@ -330,23 +358,23 @@ class Transport:
                     response.release()
                     await response.wait_for_close()
         except aiohttp.ClientResponseError as exc:
-            _raise_if_cancelled(exc)
+            _raise_if_cancelled(exc, bound)
             # A malformed answer. aiohttp's error carries our request headers, which hold
             # the Authorization header: scrubbed before it is chained.
             _scrub_request_info(exc)
             msg = f"{operation}: WsOne's answer could not be read ({type(exc).__name__})"
             raise APIConnectionError(msg, request_sent=True) from exc
         except aiohttp.ConnectionTimeoutError as exc:
-            _raise_if_cancelled(exc)
+            _raise_if_cancelled(exc, bound)
             # No connection in time (pool full or host slow): nothing was sent.
             msg = f"{operation}: no connection to WsOne within the connect limit"
             raise APITimeoutError(msg, request_sent=False, limit="connect") from exc
         except aiohttp.ServerTimeoutError as exc:
-            _raise_if_cancelled(exc)
+            _raise_if_cancelled(exc, bound)
             msg = f"{operation}: WsOne went silent for longer than the read limit"
             raise APITimeoutError(msg, request_sent=True, limit="read") from exc
         except TimeoutError as exc:
-            _raise_if_cancelled(exc)
+            _raise_if_cancelled(exc, bound)
             # The library's own bound: the attempt's limit, or what was left of the call's.
             if bound.expired:
                 which: str | None = limits.name
@@ -358,14 +386,14 @@ class Transport:
                 which, msg = None, f"{operation}: WsOne did not answer in time"
             raise APITimeoutError(msg, request_sent=True, limit=which) from exc
         except aiohttp.ClientConnectorError as exc:
-            _raise_if_cancelled(exc)
+            _raise_if_cancelled(exc, bound)
             # Refused, unreachable, DNS or TLS set-up failure: before any byte was sent.
             msg = f"{operation}: cannot connect to WsOne ({type(exc).__name__})"
             raise APIConnectionError(msg, request_sent=False) from exc
         except ResponseTooLargeError:
             raise
         except (aiohttp.ClientError, OSError) as exc:
-            _raise_if_cancelled(exc)
+            _raise_if_cancelled(exc, bound)
             # Reset, disconnect, truncated or malformed answer: after the request was sent.
             msg = (
                 f"{operation}: the connection to WsOne failed after sending ({type(exc).__name__})"
@@ -390,30 +418,119 @@ class Transport:
         return b"".join(chunks)
 
 
+class _Timers:
+    """The time limits of attempts of one duration: one loop timer for all, not one each.
+
+    An asyncio timer costs a heap insertion and a cancellation, each comparing timer handles
+    in Python: on a busy client, several percent of a call. Attempts that share a duration
+    end in the order they started, near enough: their deadlines, in that order, form a queue.
+    One timer is armed for the oldest deadline of the queue; an attempt that ends leaves the
+    queue (from its head, in the common case), and the timer, when it fires, expires the
+    attempts that are due and is armed again for the next one. On a steady client it fires
+    once per duration, not once per call.
+
+    ``reused`` queues (those of a client's settings) leave their timer armed when they run
+    empty, for the next call; one-off queues (an attempt shortened by the call's deadline)
+    cancel it.
+    """
+
+    __slots__ = ("_entries", "_handle", "_live", "_loop", "_reused", "seconds")
+
+    def __init__(self, seconds: float, *, reused: bool) -> None:
+        self.seconds = seconds
+        self._reused = reused
+        self._entries: collections.deque[_Bound] = collections.deque()
+        self._live = 0
+        self._handle: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def add(self, bound: _Bound, loop: asyncio.AbstractEventLoop) -> float:
+        """Queue ``bound``; returns its deadline on ``loop``'s clock."""
+        if loop is not self._loop:
+            # A client lives in one loop; a queue left by a loop that ended holds nothing
+            # that can still run (an attempt closed with its loop leaves without a trace).
+            for entry in self._entries:
+                entry.live = False
+            self._entries.clear()
+            self._live = 0
+            self._handle = None
+            self._loop = loop
+        when = loop.time() + self.seconds
+        self._entries.append(bound)
+        self._live += 1
+        if self._handle is None:
+            self._handle = loop.call_at(when, self._fire)
+        return when
+
+    def done(self, bound: _Bound) -> None:
+        """``bound``'s attempt ended before its deadline: it leaves the queue."""
+        bound.live = False
+        self._live -= 1
+        entries = self._entries
+        if entries[0] is bound:
+            entries.popleft()
+            while entries and not entries[0].live:
+                entries.popleft()
+        elif len(entries) > 2 * self._live + 32:
+            # Attempts that ended behind a slow one: dropped now and then, so the queue
+            # stays as long as the attempts in flight, whatever the head does.
+            self._entries = collections.deque(entry for entry in entries if entry.live)
+        if self._live == 0 and not self._reused and self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _fire(self) -> None:
+        self._handle = None
+        loop = self._loop
+        if loop is None:
+            return
+        now = loop.time()
+        entries = self._entries
+        while entries:
+            head = entries[0]
+            if not head.live:
+                entries.popleft()
+            elif head.when > now:
+                self._handle = loop.call_at(head.when, self._fire)
+                return
+            else:
+                entries.popleft()
+                head.live = False
+                self._live -= 1
+                head.expire()
+
+
 class _Bound:
     """The time limit of one attempt: ``asyncio.timeout``'s rules, for less work a call.
 
-    It arms one timer that cancels the task when it fires; on the way out, the cancel it
-    made is taken back (``uncancel``) and, if it is what stopped the attempt, becomes a
+    When its deadline passes, it cancels the task; on the way out, the cancel it made is
+    taken back (``uncancel``) and, if it is what stopped the attempt, becomes a
     :class:`TimeoutError`. A cancel of the caller's own, counted apart, stays a cancel.
-    A plain ``with`` (no coroutines to enter and leave, no states to check): the attempt
-    pays for a timer and little else.
+    A plain ``with`` (no coroutines to enter and leave, no states to check), whose deadline
+    waits in a queue of :class:`_Timers` rather than in a timer of its own.
     """
 
-    __slots__ = ("_cancelling", "_handle", "_task", "expired")
+    __slots__ = ("_task", "_timers", "cancelling", "expired", "live", "when")
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, timers: _Timers | None = None) -> None:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task(loop)
         if task is None:
             msg = "a WsOne call must run inside an asyncio task"
             raise RuntimeError(msg)
         self._task = task
-        self._cancelling = task.cancelling()
+        #: The task's cancel count when the attempt started: a count above it on the way
+        #: out is a cancel of the caller's.
+        self.cancelling = task.cancelling()
         self.expired = False
-        self._handle = loop.call_at(loop.time() + seconds, self._expire)
+        self.live = True
+        if timers is None:
+            timers = _Timers(seconds, reused=False)
+        self._timers = timers
+        self.when = timers.add(self, loop)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
+        """The deadline passed (called by the queue's timer)."""
         self.expired = True
         self._task.cancel()
 
@@ -426,22 +543,23 @@ class _Bound:
         exc: BaseException | None,
         _traceback: object,
     ) -> None:
-        self._handle.cancel()
-        if (
+        if self.live:
+            self._timers.done(self)
+        elif (
             self.expired
-            and self._task.uncancel() <= self._cancelling
+            and self._task.uncancel() <= self.cancelling
             and exc_type is asyncio.CancelledError
         ):
             raise TimeoutError from exc
 
 
-def _raise_if_cancelled(exc: BaseException) -> None:
+def _raise_if_cancelled(exc: BaseException, bound: _Bound) -> None:
     # A cancel of the caller's task must leave as CancelledError, whatever a library under
     # this one made of it on the way (aiohttp's own timers once turned it into a timeout).
-    # The library's own bound has given its cancel back by now (uncancel), so any cancel
-    # still counted is the caller's.
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
+    # The attempt's bound has given its own cancel back by now (uncancel), so a count above
+    # the one the attempt started with is the caller's; a task already being cancelled when
+    # the attempt started (a call made while cleaning up) is not cancelled by its failure.
+    if bound._task.cancelling() > bound.cancelling:
         raise asyncio.CancelledError from exc
 
 
@@ -547,6 +665,7 @@ def decode_reply(
     operation: str,
     write: bool = False,
     error_class: Any = error_class_for,
+    debug: bool | None = None,
 ) -> M:
     """Turn a reply into the response model, or raise the error it stands for.
 
@@ -558,13 +677,14 @@ def decode_reply(
     ``{"message": ...}``) and the error has no path, so the read is retried.
 
     ``error_class`` maps a ``responseCode`` to its :class:`~wsone_async.errors.APIError`
-    class (the global registry by default).
+    class (the global registry by default). ``debug`` says whether the answer is logged at
+    DEBUG; None asks the logger.
     """
     status = reply.status
     if not _HTTP_OK_FIRST <= status <= _HTTP_OK_LAST:
         raise _status_error(status, reply.retry_after, operation)
     data = decode_json(reply.body, operation=operation)
-    if logger.isEnabledFor(logging.DEBUG):
+    if debug if debug is not None else logger.isEnabledFor(logging.DEBUG):
         logger.debug("%s answer: %s", operation, log_view(data, response_type))
     if type(data) is not dict:
         msg = f"the answer is a JSON {type(data).__name__}, not an object"

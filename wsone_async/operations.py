@@ -108,10 +108,13 @@ class Operation(Generic[Req, Resp]):
     settlement: Settlement | None = None
     """For a write, how to tell after an ambiguous failure whether it was applied."""
 
-    @property
-    def is_write(self) -> bool:
-        """Whether the operation changes state on WsOne's side."""
-        return self.kind is Kind.WRITE
+    is_write: bool = attrs.field(
+        init=False,
+        repr=False,
+        default=attrs.Factory(lambda self: self.kind is Kind.WRITE, takes_self=True),
+    )
+    """Whether the operation changes state on WsOne's side (``kind`` is ``WRITE``); a
+    field, not a property, since every call reads it."""
 
     @property
     def method_name(self) -> str:

@@ -14,9 +14,9 @@ import base64
 import aiohttp
 import pytest
 
-from tests._support.rawserver import RawServer, answer_json
-from wsone_async import APIError, WsOneClient
-from wsone_async._transport import _Bound
+from tests._support.rawserver import RawServer, answer_json, reset
+from wsone_async import APIConnectionError, APIError, RetryPolicy, WsOneClient
+from wsone_async._transport import _Bound, _Timers
 from wsone_async.models import GetPersonRequest, IdentifierRequest, IdentifierType
 
 
@@ -93,6 +93,96 @@ async def test_an_error_raised_after_expiry_is_kept() -> None:
         await translating()
     assert bound.expired
     assert task.cancelling() == 0
+
+
+def _armed(loop: asyncio.AbstractEventLoop) -> int:
+    return sum(not handle.cancelled() for handle in loop._scheduled)  # type: ignore[attr-defined]
+
+
+async def test_attempts_of_one_duration_share_one_loop_timer() -> None:
+    loop = asyncio.get_running_loop()
+    timers = _Timers(60.0, reused=True)
+    before = _armed(loop)
+    bounds = [_Bound(60.0, timers) for _ in range(50)]
+    assert _armed(loop) == before + 1
+    for bound in bounds:
+        with bound:
+            pass
+    assert not any(bound.expired for bound in bounds)
+    # A client's queue keeps its timer for the next calls; a one-off queue drops it.
+    assert _armed(loop) == before + 1
+    with _Bound(60.0):
+        assert _armed(loop) == before + 2
+    assert _armed(loop) == before + 1
+
+
+async def test_the_queue_expires_what_is_due_and_spares_the_rest() -> None:
+    loop = asyncio.get_running_loop()
+    due = _Timers(0.0, reused=True)
+    expired = asyncio.Event()
+
+    async def attempt(timers: _Timers) -> _Bound:
+        bound = _Bound(timers.seconds, timers)
+        with pytest.raises(TimeoutError), bound:
+            await loop.create_future()
+        expired.set()
+        return bound
+
+    slow = [asyncio.create_task(attempt(due)) for _ in range(3)]
+    spared = _Timers(60.0, reused=True)
+    in_time = _Bound(60.0, spared)
+    with in_time:
+        bounds = await asyncio.gather(*slow)
+    assert expired.is_set()
+    assert all(bound.expired for bound in bounds)
+    assert all(task.cancelling() == 0 for task in slow)
+    assert not in_time.expired
+
+
+async def test_the_queue_stays_short_behind_a_slow_attempt() -> None:
+    timers = _Timers(60.0, reused=True)
+    slow = _Bound(60.0, timers)  # the head of the queue, still running
+    for _ in range(1000):
+        with _Bound(60.0, timers):
+            pass
+    assert len(timers._entries) < 100
+    with slow:
+        pass
+    assert not timers._entries
+
+
+async def test_a_call_made_while_its_task_is_being_cancelled_keeps_its_own_error() -> None:
+    # Cleanup code that catches a cancel and then calls WsOne (without uncancel()): the
+    # call's failure is its own, not the earlier cancel.
+    async with RawServer() as server:
+        server.default("getPerson", reset())
+        request = GetPersonRequest(
+            identifier_request=IdentifierRequest(
+                identifier_type=IdentifierType.CARD, identifier_value="1234567891011"
+            )
+        )
+        async with WsOneClient(
+            server.url, username="api", password="pw", telemetry=False
+        ) as client:
+            waiting = asyncio.Event()
+
+            async def cleanup() -> BaseException:
+                try:
+                    waiting.set()
+                    await asyncio.get_running_loop().create_future()
+                except asyncio.CancelledError:
+                    pass
+                try:
+                    await client.with_options(retry=RetryPolicy(max_retries=0)).get_person(request)
+                except BaseException as exc:
+                    return exc
+                return AssertionError("the call did not fail")
+
+            task = asyncio.create_task(cleanup())
+            await waiting.wait()
+            task.cancel()
+            error = await task
+    assert isinstance(error, APIConnectionError), repr(error)
 
 
 def test_a_bound_needs_a_task() -> None:
