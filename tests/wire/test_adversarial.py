@@ -471,17 +471,24 @@ class LoopClock:
         self._loop = loop
         self._real = loop.time
         self.offset = 0.0
+        self.frozen_at: float | None = None
 
     def advance(self, seconds: float) -> None:
         self.offset += seconds
+
+    def freeze(self) -> None:
+        """From now on the loop's clock stands still (until advanced): only due timers fire."""
+        self.frozen_at = self._real()
+
+    def time(self) -> float:
+        return (self._real() if self.frozen_at is None else self.frozen_at) + self.offset
 
 
 @contextmanager
 def loop_clock() -> Iterator[LoopClock]:
     loop = asyncio.get_running_loop()
     clock = LoopClock(loop)
-    real = loop.time
-    loop.time = lambda: real() + clock.offset  # type: ignore[method-assign]
+    loop.time = clock.time  # type: ignore[method-assign]
     try:
         yield clock
     finally:
@@ -537,9 +544,14 @@ async def test_a_limit_of_several_seconds_is_not_rounded_up() -> None:
             await server.arrived["getPerson"].wait()
             with loop_clock() as clock:
                 clock.advance(5.5 + 0.01)
-                # Due now: a few turns of the loop settle it (50 ms of loop time at most,
-                # where a limit rounded to the next second would still be pending).
-                await asyncio.wait({task}, timeout=0.05)
+                # Due now, and the clock stands still: turns of the loop, not time, settle
+                # it. A limit rounded up to the next second (6 s) would stay pending
+                # however many turns passed; 100 is far more than the few needed.
+                clock.freeze()
+                for _ in range(100):
+                    if task.done():
+                        break
+                    await asyncio.sleep(0)
                 assert task.done()
                 error = task.exception()
     assert isinstance(error, APITimeoutError)
