@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -51,3 +52,8 @@ def count_posts(mock: MockedWsOne, url: str) -> int:
 
 async def no_wait(seconds: float) -> None:
     """Stands in for the client's waits between retries: they take no time."""
+
+
+async def never_answers(url: URL, **kwargs: Any) -> None:
+    """An aioresponses callback whose request is never answered: the client must give up."""
+    await asyncio.Event().wait()

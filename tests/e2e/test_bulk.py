@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests._support.clients import simulated
-from tests._support.mocks import FakeClock
+from tests._support.mocks import FakeClock, no_wait
 from wsone_async import RetryPolicy, Timeouts, WsOneClient, to_wire
 from wsone_async.bulk import (
     ImportResult,
@@ -247,9 +247,6 @@ class TestImport:
         # hold an answer twice that long, so each one is a real timeout.
         timeouts = Timeouts(attempt=0.400, total=30.0)
         retry = RetryPolicy(max_retries=3, budget=None)
-
-        async def no_wait(seconds: float) -> None:
-            return None
 
         async with simulated(timeout=timeouts, retry=retry, sleep=no_wait) as (sim, client):
             await run_import(client, _rows(seeded), to_request=prospect_from_row)
@@ -638,9 +635,6 @@ class TestSystemicFailures:
         clock = FakeClock()
         probes = 0
 
-        async def no_wait(seconds: float) -> None:
-            return None
-
         async def sleep(seconds: float) -> None:
             nonlocal probes
             probes += seconds == 7.0  # the breaker's waits, told apart by their length
@@ -676,9 +670,6 @@ class TestSystemicFailures:
         from wsone_async.bulk import CircuitBreaker
 
         clock = FakeClock()
-
-        async def no_wait(seconds: float) -> None:
-            return None
 
         async with simulated(sleep=no_wait) as (sim, client):
             down = sim.faults.add("*", "status", status=502, skip=30, times=10**9)

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 import pytest
 
+from tests._support.builders import card_key
 from tests._support.clients import simulator_client
 from tests._support.mocks import no_wait
 from wsone_async import (
@@ -40,7 +41,6 @@ from wsone_async.models import (
     CreatePersonRequest,
     EntityRequest,
     GetPersonRequest,
-    IdentifierRequest,
     IdentifierType,
     NewIdentifierRequest,
     ReceiptRequest,
@@ -307,10 +307,6 @@ def _matrix_client(sim: WsOneSimulator, *, reconcile: bool) -> WsOneClient:
     )
 
 
-def _card_key(card: str) -> IdentifierRequest:
-    return IdentifierRequest(identifier_type=IdentifierType.CARD, identifier_value=card)
-
-
 def _receipt(number: str = RECEIPT_NUMBER) -> ReceiptRequest:
     return ReceiptRequest(
         receipt_number=number,
@@ -322,7 +318,7 @@ def _receipt(number: str = RECEIPT_NUMBER) -> ReceiptRequest:
 
 def _request(op_class: str, card: str) -> Any:
     if op_class == "read":
-        return GetPersonRequest(identifier_request=_card_key(card))
+        return GetPersonRequest(identifier_request=card_key(card))
     if op_class == "write":
         return CreatePersonRequest(
             new_identifier_request=NewIdentifierRequest(
@@ -331,7 +327,7 @@ def _request(op_class: str, card: str) -> Any:
             source="FAULT-MATRIX",
         )
     return SendAndValidTransactionRequest(
-        identifier_request=_card_key(card), receipt_request=_receipt()
+        identifier_request=card_key(card), receipt_request=_receipt()
     )
 
 
@@ -480,16 +476,16 @@ async def test_reconcile_does_not_mistake_a_cancelled_receipt_for_the_new_one() 
             # A receipt sent, then cancelled: WsOne lets its identity be sent again.
             await client.send_transaction(
                 SendTransactionRequest(
-                    identifier_request=_card_key(card), receipt_request=_receipt()
+                    identifier_request=card_key(card), receipt_request=_receipt()
                 )
             )
             await client.cancel_transactions_not_validated(
-                CancelTransactionsNotValidatedRequest(identifier_request=_card_key(card))
+                CancelTransactionsNotValidatedRequest(identifier_request=card_key(card))
             )
             sim.faults.add("sendAndValidTransaction", "drop_before", times=1)
             response = await client.send_and_valid_transaction(
                 SendAndValidTransactionRequest(
-                    identifier_request=_card_key(card), receipt_request=_receipt()
+                    identifier_request=card_key(card), receipt_request=_receipt()
                 )
             )
         assert response.transaction_response is not None

@@ -15,6 +15,7 @@ import orjson
 import pytest
 from aiohttp import web
 
+from tests._support.builders import card_key
 from wsone_async import _probe, cli, operations
 from wsone_async import models as m
 from wsone_async._drift import safe_key
@@ -93,7 +94,7 @@ async def seed(probed: WsOneSimulator) -> list[str]:
             cards.append(card)
             await client.send_and_valid_transaction(
                 m.SendAndValidTransactionRequest(
-                    identifier_request=_card(card),
+                    identifier_request=card_key(card),
                     receipt_request=m.ReceiptRequest(
                         receipt_number=f"SEED-{card[-4:]}",
                         receipt_date=dt.datetime.now().replace(microsecond=0),
@@ -103,10 +104,6 @@ async def seed(probed: WsOneSimulator) -> list[str]:
                 )
             )
     return cards
-
-
-def _card(value: str) -> m.IdentifierRequest:
-    return m.IdentifierRequest(identifier_type=m.IdentifierType.CARD, identifier_value=value)
 
 
 def secrets_of(cards: list[str]) -> list[str]:
@@ -243,7 +240,7 @@ def refusal(report: dict[str, Any], purpose: str) -> dict[str, Any]:
 
 async def probe(url: str, card: str, **kwargs: Any) -> dict[str, Any]:
     return await _probe.run_probe(
-        base_url=url, user=USER, password=PASSWORD, identifier=_card(card), **kwargs
+        base_url=url, user=USER, password=PASSWORD, identifier=card_key(card), **kwargs
     )
 
 

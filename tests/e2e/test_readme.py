@@ -10,10 +10,15 @@ credentials and a customer holding card ``1234567891011``, and sets ``WSONE_BASE
 (``prospects.csv``) is made beside it. A block that defines ``test_`` functions is run by
 pytest instead (``asyncio_mode = auto``), with the plugin's fixtures. A block whose first line
 is ``# test: see <path>`` is run by that test instead, and skipped here.
+
+A block that only defines things (functions, classes, a client) would pass by running
+nothing: ``DRIVERS`` holds, for the name such a block defines, a script appended to it that
+uses what it defines against the simulator, so a broken definition fails here too.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import os
 import pathlib
@@ -58,6 +63,146 @@ def _python_blocks() -> dict[str, str]:
 BLOCKS = _python_blocks()
 RUN_HERE = {key: code for key, code in BLOCKS.items() if not code.startswith(TESTED_ELSEWHERE)}
 
+# Each driver reads the simulator's URL and credentials from the environment the test sets.
+_CONTROL = """
+import os
+
+import aiohttp
+
+
+async def _control(method, path, body=None):
+    auth = {"Authorization": aiohttp.encode_basic_auth(
+        os.environ["WSONE_USER"], os.environ["WSONE_PASSWORD"])}
+    async with aiohttp.ClientSession(headers=auth) as http:
+        url = f"{os.environ['WSONE_BASE_URL']}/_control/{path}"
+        async with http.request(method, url, json=body) as response:
+            assert response.status in (200, 201), await response.text()
+            return await response.json()
+"""
+
+DRIVERS: dict[str, str] = {
+    # A custom settler: "not recorded" (null and code 404) is told apart from an unexpected
+    # code, and a receipt recorded whose answer was lost is found (the call is settled).
+    "ReceiptSettler404": _CONTROL
+    + """
+import asyncio
+import datetime as dt
+
+from wsone_async import OutcomeUnknownError, models as m, operations as ops
+
+
+async def drive():
+    request = m.SendTransactionRequest(
+        identifier_request=m.IdentifierRequest(
+            identifier_type=m.IdentifierType.CARD, identifier_value="1234567891011"),
+        receipt_request=m.ReceiptRequest(
+            receipt_number="R-README", amount=12.5,
+            receipt_date=dt.datetime.now().replace(microsecond=0),
+            entity_request=m.EntityRequest(entity_identifier="123456")),
+    )
+    async with client:
+        assert not (await client.settle(ops.SEND_TRANSACTION, request)).applied
+        await _control("POST", "faults", {"spec": "verifyTransaction:response_code=404"})
+        assert not (await client.settle(ops.SEND_TRANSACTION, request)).applied
+        await _control("POST", "faults", {"spec": "verifyTransaction:response_code=999"})
+        try:
+            await client.settle(ops.SEND_TRANSACTION, request)
+        except OutcomeUnknownError:
+            pass
+        else:
+            raise AssertionError("an unexpected code must leave the outcome unknown")
+        await _control("POST", "faults", {"spec": "sendTransaction:drop_after"})
+        result = await client.call_with_metadata(ops.SEND_TRANSACTION, request)
+        assert result.settled, result
+        assert (await client.settle(ops.SEND_TRANSACTION, request)).applied
+
+
+asyncio.run(drive())
+""",
+    # The bounded batch: every request answered, in order; a refusal returned, not raised.
+    "create_all": _CONTROL
+    + """
+import asyncio
+
+from wsone_async import APIError, WsOneClient, models as m
+
+
+def new(email):
+    return m.CreatePersonRequest(new_identifier_request=m.NewIdentifierRequest(
+        identifier_type=m.IdentifierType.WEB_ACCOUNT, identifier_value=email))
+
+
+async def drive():
+    emails = [f"batch{i}@example.fr" for i in range(6)]
+    async with WsOneClient.from_env() as client:
+        answers = await create_all(client, [new(e) for e in [*emails, emails[0]]], limit=2)
+    assert all(a.response_code == "000" for a in answers[:-1]), answers
+    assert isinstance(answers[-1], APIError), answers[-1]
+    state = await _control("GET", "state")
+    assert state["persons"] == 1 + len(emails), state
+
+
+asyncio.run(drive())
+""",
+    # The rule is answered as the control endpoint lists it, and it fires: two 503s.
+    "add_fault": """
+import asyncio
+import os
+
+from wsone_async import RetryPolicy, ServerError, WsOneClient, models as m
+
+
+async def drive():
+    env = os.environ
+    rule = await add_fault(env["WSONE_BASE_URL"], env["WSONE_USER"], env["WSONE_PASSWORD"])
+    assert (rule["operation"], rule["kind"], rule["status"]) == ("createPerson", "status", 503)
+    assert (rule["times"], rule["retry_after"]) == (2, 1.0), rule
+    request = m.CreatePersonRequest(new_identifier_request=m.NewIdentifierRequest(
+        identifier_type=m.IdentifierType.WEB_ACCOUNT, identifier_value="fault@example.fr"))
+    async with WsOneClient.from_env(retry=RetryPolicy(max_retries=0)) as client:
+        for _ in range(2):
+            try:
+                await client.create_person(request)
+            except ServerError as error:
+                assert error.status == 503 and error.retry_after == 1.0, error
+            else:
+                raise AssertionError("the rule did not fire")
+        assert (await client.create_person(request)).response_code == "000"
+
+
+asyncio.run(drive())
+""",
+}
+
+
+def _defined(code: str) -> set[str]:
+    """The names a block binds at its top level."""
+    names: set[str] = set()
+    for node in ast.parse(code).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
+
+
+def _only_defines(code: str) -> bool:
+    """Whether running the block does nothing but define (imports, defs, assignments)."""
+    if _defines_tests(code):
+        return False  # pytest runs those
+    kinds = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    return all(isinstance(node, (*kinds, ast.Assign)) for node in ast.parse(code).body)
+
+
+def _defines_tests(code: str) -> bool:
+    return re.search(r"^(async )?def test_", code, flags=re.MULTILINE) is not None
+
+
+def _driver(code: str) -> str:
+    drivers = [DRIVERS[name] for name in sorted(_defined(code)) if name in DRIVERS]
+    assert len(drivers) <= 1, "one driver per block"
+    return drivers[0] if drivers else ""
+
 
 def test_the_two_set_up_commands_are_there_and_ci_runs_them() -> None:
     block = README.split("## Set up", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
@@ -73,9 +218,21 @@ def test_the_two_set_up_commands_are_there_and_ci_runs_them() -> None:
 
 def test_the_examples_tested_elsewhere_name_a_test_file() -> None:
     elsewhere = [code.splitlines()[0] for code in BLOCKS.values() if code not in RUN_HERE.values()]
+    assert elsewhere, "README's markers are gone: is TESTED_ELSEWHERE still their spelling?"
     for line in elsewhere:
         assert re.fullmatch(r"# test: see tests/(unit|wire|simulator|e2e)/test_\w+\.py", line)
+        path = ROOT / line.removeprefix(TESTED_ELSEWHERE)
+        # A typo in a marker would skip the example here and test it nowhere.
+        assert path.is_file(), f"{line}: no such file"
+        assert "README" in path.read_text(encoding="utf-8"), f"{line}: it does not read README"
     assert len(RUN_HERE) >= 7  # the marker is for the few examples a script cannot run
+
+
+def test_every_example_that_only_defines_has_a_driver() -> None:
+    idle = [key for key, code in RUN_HERE.items() if _only_defines(code) and not _driver(code)]
+    assert idle == [], "add a driver to DRIVERS: these examples run nothing"
+    defined = set().union(*(_defined(code) for code in RUN_HERE.values()))
+    assert set(DRIVERS) <= defined, "a driver whose example is gone or renamed"
 
 
 def test_no_placeholder_is_left() -> None:
@@ -98,7 +255,7 @@ async def _run(*args: str, cwd: pathlib.Path, env: dict[str, str] | None = None)
 @pytest.mark.parametrize("key", sorted(RUN_HERE))
 async def test_the_python_example_runs(key: str, tmp_path: pathlib.Path) -> None:
     code = RUN_HERE[key]
-    if re.search(r"^(async )?def test_", code, flags=re.MULTILINE):
+    if _defines_tests(code):
         (tmp_path / "test_example.py").write_text(code, encoding="utf-8")
         status, output = await _run(
             sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
@@ -123,7 +280,11 @@ async def test_the_python_example_runs(key: str, tmp_path: pathlib.Path) -> None
             "WSONE_PASSWORD": EXAMPLE_PASSWORD,
         }
         status, output = await _run(
-            sys.executable, "-c", code.replace(EXAMPLE_URL, sim.url), cwd=tmp_path, env=environment
+            sys.executable,
+            "-c",
+            (code + _driver(code)).replace(EXAMPLE_URL, sim.url),
+            cwd=tmp_path,
+            env=environment,
         )
         assert status == 0, output
         if "import_prospects(" in code:  # the bulk example did import the file

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests._support.builders import card_key, web_key
 from tests._support.sim import OK, SimClient
 from tests._support.strategies import models
 from wsone_async import WsOneClient, from_wire, to_wire
@@ -36,7 +37,6 @@ from wsone_async.models import (
     GetFullPersonResponse,
     GetPersonRequest,
     GetPersonResponse,
-    IdentifierRequest,
     IdentifierType,
     Model,
     NewIdentifierRequest,
@@ -64,14 +64,6 @@ async def exchange_ok(client: SimClient, operation: str, request: Model, respons
     decoded = await exchange(client, operation, request, response)
     assert decoded.response_code == OK, decoded  # type: ignore[attr-defined]
     return decoded
-
-
-def web_key(email: str = EMAIL) -> IdentifierRequest:
-    return IdentifierRequest(identifier_type=IdentifierType.WEB_ACCOUNT, identifier_value=email)
-
-
-def card_key(value: str) -> IdentifierRequest:
-    return IdentifierRequest(identifier_type=IdentifierType.CARD, identifier_value=value)
 
 
 def profile(last: str = "DUPOND", email: str = EMAIL) -> PersonProfilRequest:
@@ -126,7 +118,7 @@ async def test_create_identifier(client: SimClient) -> None:
     )
     assert created.response_code == OK
     request = CreateIdentifierRequest(
-        identifier_request=web_key(), new_identifier_type=IdentifierType.CARD
+        identifier_request=web_key(EMAIL), new_identifier_type=IdentifierType.CARD
     )
     answer = await exchange_ok(client, "createIdentifier", request, CreateIdentifierResponse)
     assert answer.new_identifier_response is None  # as in the vendor's example
@@ -227,13 +219,13 @@ async def test_the_client_takes_the_vendors_shapes_from_the_simulator(
     )
     created = await wsone_client.create_identifier(
         CreateIdentifierRequest(
-            identifier_request=web_key(), new_identifier_type=IdentifierType.CARD
+            identifier_request=web_key(EMAIL), new_identifier_type=IdentifierType.CARD
         )
     )
     assert created.new_identifier_response is None
     full = await wsone_client.get_full_person(
         GetFullPersonRequest(
-            identifier_request=web_key(), date=dt.datetime.now().replace(microsecond=0)
+            identifier_request=web_key(EMAIL), date=dt.datetime.now().replace(microsecond=0)
         )
     )
     assert full.response_code is None

@@ -16,7 +16,7 @@ from yarl import URL
 
 from tests._support.builders import read_request
 from tests._support.clients import PASSWORD, USERNAME, client_for
-from tests._support.mocks import MockedWsOne
+from tests._support.mocks import MockedWsOne, no_wait
 from wsone_async import (
     AttemptInfo,
     ClientClosedError,
@@ -181,9 +181,6 @@ class TestHooks:
         mocked.post(url, status=503)
         mocked.post(url, payload=OK)
         seen: list[AttemptInfo] = []
-
-        async def no_wait(seconds: float) -> None:
-            return None
 
         async with client_for(on_attempt=seen.append, sleep=no_wait) as client:
             await client.get_person(read_request("1"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
@@ -11,7 +10,7 @@ from yarl import URL
 
 from tests._support.builders import send_request, write_request
 from tests._support.clients import client_for
-from tests._support.mocks import FakeClock, MockedWsOne, count_posts
+from tests._support.mocks import FakeClock, MockedWsOne, count_posts, never_answers
 from wsone_async import (
     APIConnectionError,
     OutcomeUnknownError,
@@ -155,9 +154,6 @@ async def test_settling_gets_only_what_is_left_of_the_deadline(
     def slow_failure(url: URL, **kwargs: Any) -> None:
         clock.now += 0.07  # the attempt used 0.07 of the call's 0.1 seconds
         raise aiohttp.ServerDisconnectedError
-
-    async def never_answers(url: URL, **kwargs: Any) -> None:
-        await asyncio.Event().wait()
 
     mocked.post(f"{PERSON}/createPerson", callback=slow_failure)
     mocked.post(f"{PERSON}/getPerson", callback=never_answers)

@@ -20,7 +20,7 @@ from yarl import URL
 
 from tests._support.builders import read_request, write_request
 from tests._support.clients import client_for
-from tests._support.mocks import FakeClock, MockedWsOne
+from tests._support.mocks import FakeClock, MockedWsOne, count_posts, never_answers
 from wsone_async import (
     APIConnectionError,
     APIError,
@@ -163,10 +163,6 @@ def _retrying(clock: FakeClock, **kwargs: Any) -> WsOneClient:
     return client_for(BASE, clock, **kwargs)
 
 
-def _requests(mock: MockedWsOne, url: str) -> int:
-    return len(mock.requests.get(("POST", URL(url)), []))
-
-
 async def _read_or_write(client: WsOneClient, write: bool) -> Any:
     if write:
         return await client.create_person(write_request())
@@ -187,12 +183,12 @@ async def test_one_failure_then_success(
         if retried:
             response = await _read_or_write(client, write)
             assert response.response_code == "000"
-            assert _requests(mocked, url) == 2
+            assert count_posts(mocked, url) == 2
         else:
             expected = write_error if write else MATRIX[kind][3]
             with pytest.raises(expected) as info:
                 await _read_or_write(client, write)
-            assert _requests(mocked, url) == 1
+            assert count_posts(mocked, url) == 1
             if expected is OutcomeUnknownError:
                 error = info.value
                 assert isinstance(error, OutcomeUnknownError)
@@ -211,7 +207,7 @@ async def test_a_read_that_keeps_failing_raises_the_last_error(
     async with _retrying(clock) as client:
         with pytest.raises(read_error):
             await client.get_person(read_request())
-    assert _requests(mocked, READ_URL) == 3  # max_retries=2: three attempts in all
+    assert count_posts(mocked, READ_URL) == 3  # max_retries=2: three attempts in all
     assert len(clock.sleeps) == 2
 
 
@@ -226,7 +222,7 @@ async def test_a_refused_write_that_keeps_failing_is_not_reported_unknown(
         with pytest.raises(write_error) as info:
             await client.create_person(write_request())
     assert not isinstance(info.value, OutcomeUnknownError)
-    assert _requests(mocked, WRITE_URL) == 3
+    assert count_posts(mocked, WRITE_URL) == 3
 
 
 async def test_a_write_refused_then_ambiguous_is_unknown(
@@ -238,7 +234,7 @@ async def test_a_write_refused_then_ambiguous_is_unknown(
     async with _retrying(clock) as client:
         with pytest.raises(OutcomeUnknownError):
             await client.create_person(write_request())
-    assert _requests(mocked, WRITE_URL) == 2
+    assert count_posts(mocked, WRITE_URL) == 2
 
 
 async def test_zero_retries_means_exactly_one_attempt(
@@ -249,7 +245,7 @@ async def test_zero_retries_means_exactly_one_attempt(
     async with _retrying(clock, retry=RetryPolicy(max_retries=0)) as client:
         with pytest.raises(ServerError):
             await client.get_person(read_request())
-    assert _requests(mocked, READ_URL) == 1
+    assert count_posts(mocked, READ_URL) == 1
     assert clock.sleeps == []
 
 
@@ -295,7 +291,7 @@ class TestRetryAfter:
                 await client.get_person(read_request())
         assert info.value.retry_after == 3600
         assert clock.sleeps == []
-        assert _requests(mocked, READ_URL) == 1
+        assert count_posts(mocked, READ_URL) == 1
 
 
 async def test_deadline_stops_retries(mocked: MockedWsOne, clock: FakeClock) -> None:
@@ -308,15 +304,12 @@ async def test_deadline_stops_retries(mocked: MockedWsOne, clock: FakeClock) -> 
             await client.get_person(read_request())
     # Waits of 1s each: after two, a third would end at 3s > 2.5s.
     assert clock.sleeps == [1.0, 1.0]
-    assert _requests(mocked, READ_URL) == 3
+    assert count_posts(mocked, READ_URL) == 3
 
 
 async def test_the_last_attempt_gets_only_what_is_left_of_the_deadline(
     mocked: MockedWsOne, clock: FakeClock
 ) -> None:
-    async def never_answers(url: URL, **kwargs: Any) -> None:
-        await asyncio.Event().wait()
-
     mocked.post(READ_URL, status=503)
     mocked.post(READ_URL, callback=never_answers)
     # The fake clock says 0.03 of the call's 0.05 s went in the wait: the second attempt
@@ -343,10 +336,10 @@ class TestBudget:
         async with _retrying(clock, retry=policy) as client:
             with pytest.raises(ServerError):
                 await client.get_person(read_request())
-            assert _requests(mocked, READ_URL) == 3  # two retries paid, then empty
+            assert count_posts(mocked, READ_URL) == 3  # two retries paid, then empty
             with pytest.raises(ServerError):
                 await client.get_person(read_request())
-            assert _requests(mocked, READ_URL) == 4  # no token left: no retry at all
+            assert count_posts(mocked, READ_URL) == 4  # no token left: no retry at all
 
     async def test_successes_refill_it_and_views_share_it(
         self, mocked: MockedWsOne, clock: FakeClock
@@ -361,7 +354,7 @@ class TestBudget:
             await client.get_person(read_request())
             view = client.with_options(timeout=10)
             await view.get_person(read_request())
-        assert _requests(mocked, READ_URL) == 4
+        assert count_posts(mocked, READ_URL) == 4
 
     async def test_timeouts_cost_more(self, mocked: MockedWsOne, clock: FakeClock) -> None:
         budget = RetryBudget(capacity=9, retry_cost=1, timeout_retry_cost=10)
@@ -371,7 +364,7 @@ class TestBudget:
         async with _retrying(clock, retry=policy) as client:
             with pytest.raises(APITimeoutError):
                 await client.get_person(read_request())
-        assert _requests(mocked, READ_URL) == 1
+        assert count_posts(mocked, READ_URL) == 1
 
 
 class TestCancellation:
@@ -392,7 +385,7 @@ class TestCancellation:
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-        assert _requests(mocked, READ_URL) == 1
+        assert count_posts(mocked, READ_URL) == 1
 
     async def test_cancelled_during_a_request_is_not_retried_or_swallowed(
         self, mocked: MockedWsOne, clock: FakeClock
@@ -411,7 +404,7 @@ class TestCancellation:
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-        assert _requests(mocked, READ_URL) == 1
+        assert count_posts(mocked, READ_URL) == 1
         assert clock.sleeps == []
 
 
@@ -436,8 +429,8 @@ async def test_a_retryable_code_registered_by_the_user_retries_reads_only(
                 await client.create_person(write_request())
     finally:
         unregister_error_code("BUSY")
-    assert _requests(mocked, READ_URL) == 2
-    assert _requests(mocked, WRITE_URL) == 1
+    assert count_posts(mocked, READ_URL) == 2
+    assert count_posts(mocked, WRITE_URL) == 1
 
 
 async def test_retries_are_logged_at_info(

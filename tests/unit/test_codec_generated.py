@@ -285,6 +285,8 @@ def test_cattrs_is_imported_only_to_explain_a_refusal() -> None:
         "    from_wire(PersonRequest, {'birthDate': 'yesterday'})\n"
         "except ResponseDecodeError as exc:\n"
         "    assert exc.path == '$.birthDate', exc.path\n"
+        "else:\n"
+        "    raise AssertionError('the refusal was not raised')\n"
         "assert 'cattrs' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)

@@ -14,15 +14,12 @@ from typing import Any
 
 import pytest
 
+from tests._support.builders import card_key, write_request
 from tests._support.data import example
 from tests._support.mocks import MockedWsOne
 from wsone_async import ResponseDecodeError, RetryPolicy, WsOneClient, _pipeline
 from wsone_async.models import (
-    CreatePersonRequest,
     GetFullPersonRequest,
-    IdentifierRequest,
-    IdentifierType,
-    NewIdentifierRequest,
 )
 
 BASE = "https://wsone.example.fr"
@@ -39,22 +36,6 @@ def _full_person(offers: int) -> dict[str, Any]:
         items.append(offer)
     body["OffersResponse"]["GetOffersResponses"] = items
     return body
-
-
-def _full_person_request() -> GetFullPersonRequest:
-    return GetFullPersonRequest(
-        identifier_request=IdentifierRequest(
-            identifier_type=IdentifierType.CARD, identifier_value="1234567891011"
-        )
-    )
-
-
-def _create() -> CreatePersonRequest:
-    return CreatePersonRequest(
-        new_identifier_request=NewIdentifierRequest(
-            identifier_type=IdentifierType.WEB_ACCOUNT, identifier_value="jean@example.fr"
-        )
-    )
 
 
 @pytest.fixture
@@ -87,7 +68,7 @@ async def test_an_answer_above_the_threshold_is_decoded_in_the_thread(
     size = len(json.dumps(body))
     mocked.post(f"{PERSON}/getFullPerson", payload=body, repeat=True)
     async with _client(decode_in_thread_above=size // 2) as client:
-        answer = await client.get_full_person(_full_person_request())
+        answer = await client.get_full_person(GetFullPersonRequest(identifier_request=card_key()))
     assert answer.offers_response is not None
     offers = answer.offers_response.get_offers_responses
     assert offers is not None
@@ -104,9 +85,9 @@ async def test_an_answer_at_or_below_the_threshold_is_decoded_on_the_loop(
     size = len(json.dumps(body))
     mocked.post(f"{PERSON}/getFullPerson", payload=body, repeat=True)
     async with _client(decode_in_thread_above=size) as client:
-        await client.get_full_person(_full_person_request())
+        await client.get_full_person(GetFullPersonRequest(identifier_request=card_key()))
     async with _client(decode_in_thread_above=None) as client:
-        await client.get_full_person(_full_person_request())
+        await client.get_full_person(GetFullPersonRequest(identifier_request=card_key()))
     assert decoded_in == [threading.current_thread().name] * 2
 
 
@@ -116,8 +97,8 @@ async def test_by_default_every_answer_is_decoded_on_the_loop(
     mocked.post(f"{PERSON}/createPerson", payload={"responseCode": "000"})
     mocked.post(f"{PERSON}/getFullPerson", payload=_full_person(40))
     async with _client() as client:
-        await client.create_person(_create())
-        await client.get_full_person(_full_person_request())
+        await client.create_person(write_request())
+        await client.get_full_person(GetFullPersonRequest(identifier_request=card_key()))
     assert decoded_in == [threading.current_thread().name] * 2
 
 
@@ -128,7 +109,7 @@ async def test_an_error_found_in_the_thread_is_the_calls_error(
     mocked.post(f"{PERSON}/getFullPerson", body=b"[1, 2, 3]", repeat=True)
     async with _client(decode_in_thread_above=0, retry=RetryPolicy(max_retries=0)) as client:
         with pytest.raises(ResponseDecodeError, match="JSON list"):
-            await client.get_full_person(_full_person_request())
+            await client.get_full_person(GetFullPersonRequest(identifier_request=card_key()))
     assert decoded_in[0].startswith("wsone_async-decode")
 
 
@@ -152,7 +133,9 @@ async def test_a_call_cancelled_while_its_answer_is_decoded_leaves_nothing_behin
     monkeypatch.setattr(_pipeline, "decode_reply", slow_then_failing)
     mocked.post(f"{PERSON}/getFullPerson", payload=_full_person(1))
     async with _client(decode_in_thread_above=0) as client:
-        call = asyncio.create_task(client.get_full_person(_full_person_request()))
+        call = asyncio.create_task(
+            client.get_full_person(GetFullPersonRequest(identifier_request=card_key()))
+        )
         await started.wait()
         call.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -106,13 +106,6 @@ def test_retry_after_is_on_every_error() -> None:
     assert OutcomeUnknownError("createPerson", None, reason="x").retry_after is None
 
 
-def test_apierror_retryable_stays_a_class_attribute() -> None:
-    # _retry reads type(error).retryable: it must stay a bool on APIError classes.
-    assert APIError.retryable is False
-    assert RetryableCodeError.retryable is True
-    assert RetryableCodeError("7").retryable is True
-
-
 def test_registered_not_found_code_gives_404_and_no_personal_data() -> None:
     register_error_code("E404", NotFoundError)
     try:

@@ -27,6 +27,7 @@ from typing import Any, Final
 import pytest
 import tenacity  # noqa: F401  (imported here, never inside a race's window of loop time)
 
+from tests._support.builders import read_request, write_request
 from tests._support.mocks import no_wait
 from tests._support.rawserver import (
     Action,
@@ -56,13 +57,6 @@ from wsone_async import (
     Timeouts,
     WsOneClient,
     WsOneError,
-)
-from wsone_async.models import (
-    CreatePersonRequest,
-    GetPersonRequest,
-    IdentifierRequest,
-    IdentifierType,
-    NewIdentifierRequest,
 )
 
 README: Final = Path(__file__).resolve().parents[2] / "README.md"
@@ -396,22 +390,6 @@ def _adversarial_client(
     )
 
 
-def _read() -> GetPersonRequest:
-    return GetPersonRequest(
-        identifier_request=IdentifierRequest(
-            identifier_type=IdentifierType.CARD, identifier_value="1234567891011"
-        )
-    )
-
-
-def _write(email: str = "jean@example.fr") -> CreatePersonRequest:
-    return CreatePersonRequest(
-        new_identifier_request=NewIdentifierRequest(
-            identifier_type=IdentifierType.WEB_ACCOUNT, identifier_value=email
-        )
-    )
-
-
 def _serve_healthily(server: RawServer, column: str) -> None:
     server.default("getPerson", answer_json(PERSON if column == "read" else NOT_FOUND))
     server.default("createPerson", answer_json(OK))
@@ -437,9 +415,9 @@ async def test_each_fault_follows_the_retry_table(name: str, column: str) -> Non
         async with client:
             try:
                 if column == "read":
-                    answer = await client.get_person(_read())
+                    answer = await client.get_person(read_request())
                 else:
-                    answer = await client.create_person(_write())
+                    answer = await client.create_person(write_request())
             except WsOneError as raised:
                 error = raised
     lookups = server.received["getPerson"] if column != "read" else 0
@@ -493,17 +471,24 @@ class LoopClock:
         self._loop = loop
         self._real = loop.time
         self.offset = 0.0
+        self.frozen_at: float | None = None
 
     def advance(self, seconds: float) -> None:
         self.offset += seconds
+
+    def freeze(self) -> None:
+        """From now on the loop's clock stands still (until advanced): only due timers fire."""
+        self.frozen_at = self._real()
+
+    def time(self) -> float:
+        return (self._real() if self.frozen_at is None else self.frozen_at) + self.offset
 
 
 @contextmanager
 def loop_clock() -> Iterator[LoopClock]:
     loop = asyncio.get_running_loop()
     clock = LoopClock(loop)
-    real = loop.time
-    loop.time = lambda: real() + clock.offset  # type: ignore[method-assign]
+    loop.time = clock.time  # type: ignore[method-assign]
     try:
         yield clock
     finally:
@@ -511,8 +496,8 @@ def loop_clock() -> Iterator[LoopClock]:
 
 
 CALLS: Final = {
-    "read": ("getPerson", lambda client: client.get_person(_read())),
-    "write": ("createPerson", lambda client: client.create_person(_write())),
+    "read": ("getPerson", lambda client: client.get_person(read_request())),
+    "write": ("createPerson", lambda client: client.create_person(write_request())),
 }
 HANGING: Final = Timeouts(connect=1.0, read=None, attempt=0.5, total=5.0)
 
@@ -555,13 +540,18 @@ async def test_a_limit_of_several_seconds_is_not_rounded_up() -> None:
             server.url, reconcile=False, timeouts=limits, clock=lambda: loop.time()
         )
         async with client:
-            task = asyncio.create_task(client.get_person(_read()))
+            task = asyncio.create_task(client.get_person(read_request()))
             await server.arrived["getPerson"].wait()
             with loop_clock() as clock:
                 clock.advance(5.5 + 0.01)
-                # Due now: a few turns of the loop settle it (50 ms of loop time at most,
-                # where a limit rounded to the next second would still be pending).
-                await asyncio.wait({task}, timeout=0.05)
+                # Due now, and the clock stands still: turns of the loop, not time, settle
+                # it. A limit rounded up to the next second (6 s) would stay pending
+                # however many turns passed; 100 is far more than the few needed.
+                clock.freeze()
+                for _ in range(100):
+                    if task.done():
+                        break
+                    await asyncio.sleep(0)
                 assert task.done()
                 error = task.exception()
     assert isinstance(error, APITimeoutError)
@@ -575,10 +565,12 @@ async def test_time_limit_errors_name_the_operation_and_the_limit() -> None:
         server.default("getPerson", hang())
         async with _adversarial_client(server.url, reconcile=False, timeouts=SILENT) as client:
             with pytest.raises(APITimeoutError) as read_limit:
-                await client.with_options(retry=RetryPolicy(max_retries=0)).get_person(_read())
+                await client.with_options(retry=RetryPolicy(max_retries=0)).get_person(
+                    read_request()
+                )
             task = asyncio.create_task(
                 client.with_options(timeout=HANGING, retry=RetryPolicy(max_retries=0)).get_person(
-                    _read()
+                    read_request()
                 )
             )
             server.arrived["getPerson"].clear()
@@ -620,7 +612,7 @@ async def test_debug_logs_hide_keys_the_server_chose(caplog: pytest.LogCaptureFi
     async with RawServer() as server:
         server.default("getPerson", answer_json(answer))
         async with _adversarial_client(server.url, reconcile=False) as client:
-            await client.get_person(_read())
+            await client.get_person(read_request())
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "getPerson answer" in logged
     assert "PersonResponse" in logged  # declared keys stay, for debugging
@@ -634,7 +626,7 @@ async def test_a_free_text_response_code_stays_out_of_the_message() -> None:
         server.default("getPerson", answer_json({"responseCode": code}))
         async with _adversarial_client(server.url, reconcile=False) as client:
             with pytest.raises(APIError) as info:
-                await client.get_person(_read())
+                await client.get_person(read_request())
     assert info.value.code == code  # kept whole, for the caller's code
     assert "Dupond" not in str(info.value) and "Dupond" not in repr(info.value)
     assert "getPerson" in str(info.value)
@@ -719,11 +711,11 @@ class ClosingServer:
 async def test_a_write_is_never_sent_on_a_kept_alive_connection_the_server_closed() -> None:
     with ClosingServer() as server:
         async with _adversarial_client(server.url, reconcile=False) as client:
-            await client.create_person(_write("first@example.fr"))
+            await client.create_person(write_request("first@example.fr"))
             # The server closes the idle connection while the event loop is busy (this
             # test blocks it): aiohttp has not seen the close when the next call starts.
             server.close_idle_connections()
-            answer = await client.create_person(_write("second@example.fr"))
+            answer = await client.create_person(write_request("second@example.fr"))
     assert answer.response_code == "000"
     assert server.requests == 2
 
@@ -732,12 +724,12 @@ async def test_idle_connections_are_kept_less_than_common_server_idle_timeouts()
     async with RawServer() as server:
         server.default("getPerson", answer_json(PERSON))
         async with _adversarial_client(server.url, reconcile=False) as client:
-            await client.get_person(_read())
+            await client.get_person(read_request())
             connector: Any = client._shared.transport.session.connector  # type: ignore[union-attr]
             assert connector._keepalive_timeout == 4.0
         custom = _adversarial_client(server.url, reconcile=False, keepalive_timeout=1.5)
         async with custom:
-            await custom.get_person(_read())
+            await custom.get_person(read_request())
             connector = custom._shared.transport.session.connector  # type: ignore[union-attr]
             assert connector._keepalive_timeout == 1.5
     with pytest.raises(ValueError, match="keepalive_timeout"):

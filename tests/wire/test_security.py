@@ -42,6 +42,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests._support.builders import card_key
 from tests._support.clients import client_for
 from tests._support.data import example
 from tests._support.mocks import FakeClock
@@ -274,12 +275,8 @@ def create_request() -> CreatePersonRequest:
     )
 
 
-def card() -> IdentifierRequest:
-    return IdentifierRequest(identifier_type=IdentifierType.CARD, identifier_value=CARD)
-
-
 def full_person_request() -> GetFullPersonRequest:
-    return GetFullPersonRequest(identifier_request=card())
+    return GetFullPersonRequest(identifier_request=card_key(CARD))
 
 
 def search_request() -> SearchPersonRequest:
@@ -291,7 +288,7 @@ def search_request() -> SearchPersonRequest:
 
 def receipt_request(number: str | None = "T-2024-0042") -> SendAndValidFullTransactionRequest:
     return SendAndValidFullTransactionRequest(
-        identifier_request=card(),
+        identifier_request=card_key(CARD),
         full_person_request=FullPersonRequest(person_profil_request=person_profile()),
         receipt_request=ReceiptRequest(
             receipt_number=number, amount=42.5, entity_request=EntityRequest(entity_identifier="1")
@@ -414,8 +411,10 @@ def test_reprs_of_client_requests_and_configuration_hide_everything() -> None:
         full_person_request(),
         search_request(),
         receipt_request(),
-        UpdatePersonRequest(identifier_request=card(), person_profil_request=person_profile()),
-        GetPersonRequest(identifier_request=card()),
+        UpdatePersonRequest(
+            identifier_request=card_key(CARD), person_profil_request=person_profile()
+        ),
+        GetPersonRequest(identifier_request=card_key(CARD)),
     ]
     texts = [repr(client), str(client), repr(view), repr(vars(client)), repr(client.timeouts)]
     texts += [repr(client.retry_policy)]
@@ -445,7 +444,7 @@ async def test_successes_and_retries_log_and_show_nothing_personal(
                 await client.search_person(search_request()),
                 await client.update_person(
                     UpdatePersonRequest(
-                        identifier_request=card(), person_profil_request=person_profile()
+                        identifier_request=card_key(CARD), person_profil_request=person_profile()
                     )
                 ),
             ]
