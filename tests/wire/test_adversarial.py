@@ -47,6 +47,7 @@ from wsone_async import (
     APITimeoutError,
     AuthenticationError,
     HTTPStatusError,
+    NotFoundError,
     OutcomeUnknownError,
     RateLimitError,
     ResponseDecodeError,
@@ -343,7 +344,7 @@ SCENARIOS: Final[dict[str, Scenario]] = {
     "401": Scenario("4xx", _status(401), AuthenticationError),
     "403": Scenario("4xx", _status(403), AuthenticationError),
     "404": Scenario("4xx", _status(404), HTTPStatusError),
-    "responseCode 101": Scenario("refused", _json({"responseCode": "101"}), APIError),
+    "responseCode 101": Scenario("refused", _json({"responseCode": "101"}), NotFoundError),
     "responseCode as free text": Scenario(
         "refused", _json({"responseCode": "Jean Dupond, 1 rue X, is blocked"}), APIError
     ),
@@ -392,7 +393,7 @@ def _adversarial_client(
         retry=RetryPolicy(max_retries=1, reconcile_writes=reconcile),
         max_response_size=CAP,
         sleep=no_wait,
-        **kwargs,
+        **{"codes": {"101": NotFoundError}, **kwargs},  # the settler's "not found"
     )
 
 
