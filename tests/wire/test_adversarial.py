@@ -611,6 +611,14 @@ def test_a_credential_utf8_cannot_encode_is_a_clear_value_error(field: str) -> N
     assert error.__cause__ is None and error.__context__ is None
 
 
+def test_when_both_credentials_cannot_encode_the_username_is_named() -> None:
+    with pytest.raises(ValueError, match="the username cannot be encoded") as info:
+        WsOneClient._with_hooks(
+            "https://wsone.example.fr", username="\udce9pi", password="p\udce9ss"
+        )
+    assert info.value.__context__ is None
+
+
 async def test_debug_logs_hide_keys_the_server_chose(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="wsone_async")
     answer = {
