@@ -155,7 +155,9 @@ class PersonCreationSettler:
     """createPerson, createPersonAndIdentifier: getPerson on the new identifier (inferred).
 
     Not applied when getPerson answers :class:`~wsone_async.errors.NotFoundError` (see
-    :func:`find_person`); :class:`CannotSettle` on any other refusal.
+    :func:`find_person`); :class:`CannotSettle` on any other refusal. For
+    createPersonAndIdentifier, the answer's ``new_identifier_response`` is the person's one
+    identifier of the generated type, or None when the person holds none or several.
     """
 
     lookup: str = "getPerson"
@@ -175,17 +177,20 @@ class PersonCreationSettler:
         generated_type = getattr(request, "new_identifier_type", None)
         if generated_type is not None:
             # createPersonAndIdentifier: hand back the identifier WsOne generated, as its
-            # answer would have.
-            for held in person.identifier_response or ():
-                if (
-                    held.identifier_type == generated_type
-                    and held.identifier_value != new.identifier_value
-                ):
-                    fields["new_identifier_response"] = m.NewIdentifierResponse(
-                        identifier_type=held.identifier_type,
-                        identifier_value=held.identifier_value,
-                    )
-                    break
+            # answer would have, when the person holds exactly one that can be it; of
+            # several, nothing tells which this creation made, so none is named.
+            candidates = [
+                held
+                for held in person.identifier_response or ()
+                if held.identifier_type == generated_type
+                and held.identifier_value != new.identifier_value
+            ]
+            if len(candidates) == 1:
+                (held,) = candidates
+                fields["new_identifier_response"] = m.NewIdentifierResponse(
+                    identifier_type=held.identifier_type,
+                    identifier_value=held.identifier_value,
+                )
         return Settled(applied=True, fields=fields)
 
 

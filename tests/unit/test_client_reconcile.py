@@ -21,6 +21,8 @@ from wsone_async import (
 )
 from wsone_async.errors import register_error_code, unregister_error_code
 from wsone_async.models import (
+    CreatePersonAndIdentifierRequest,
+    IdentifierType,
     UpdatePersonRequest,
 )
 
@@ -263,3 +265,34 @@ async def test_with_no_time_left_the_outcome_stays_unknown(
         with pytest.raises(OutcomeUnknownError, match="no time left to ask getPerson"):
             await client.create_person(write_request())
     assert count_posts(mocked, f"{PERSON}/getPerson") == 0
+
+
+def _holding(*cards: str) -> dict[str, Any]:
+    identifiers = [{"identifierType": 10, "identifierValue": "jean@example.fr"}]
+    identifiers += [{"identifierType": 1, "identifierValue": card} for card in cards]
+    return {
+        "responseCode": "000",
+        "PersonResponse": {"PersonResponse": {"groupeId": "7"}, "IdentifierResponse": identifiers},
+    }
+
+
+@pytest.mark.parametrize(
+    ("cards", "told"),
+    [(("2000000000015",), "2000000000015"), (("2000000000015", "2000000000022"), None)],
+    ids=["one card", "two cards"],
+)
+async def test_a_settled_creation_hands_back_the_generated_card_only_when_it_is_clear(
+    mocked: MockedWsOne, clock: FakeClock, cards: tuple[str, ...], told: str | None
+) -> None:
+    # Of two cards of the generated type, nothing says which this creation generated.
+    mocked.post(f"{PERSON}/createPersonAndIdentifier", exception=aiohttp.ServerDisconnectedError())
+    mocked.post(f"{PERSON}/getPerson", payload=_holding(*cards))
+    request = CreatePersonAndIdentifierRequest(
+        new_identifier_request=write_request().new_identifier_request,
+        new_identifier_type=IdentifierType.CARD,
+    )
+    async with _reconciling(clock) as client:
+        answer = await client.create_person_and_identifier(request)
+    assert answer.infos is not None and "settled by getPerson" in answer.infos
+    generated = answer.new_identifier_response
+    assert (generated.identifier_value if generated is not None else None) == told
