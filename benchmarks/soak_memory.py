@@ -43,7 +43,7 @@ from wsone_async.models import (
     PersonProfilRequest,
     PersonRequest,
 )
-from wsone_async.testing import SimulatorProcess
+from wsone_async.testing import SIMULATOR_ERROR_CLASSES, SimulatorProcess
 
 FAULTS = [
     "read:latency=0.2,rate=0.01",
@@ -143,6 +143,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
             password=sim.password,
             timeout=Timeouts(connect=1, read=0.1, attempt=0.1, total=0.5),
             retry=RetryPolicy(initial_delay=0.01, max_delay=0.05, reconcile_writes=True),
+            codes=SIMULATOR_ERROR_CLASSES,  # so that settling can tell "not applied"
             telemetry=not args.no_telemetry,
         ) as client,
     ):

@@ -424,7 +424,7 @@ async def run_demo(
         >>> asyncio.run(run_demo(prospects=10, concurrency=4, out=io.StringIO()))
         0
     """
-    from wsone_async.testing import WsOneSimulator
+    from wsone_async.testing import SIMULATOR_ERROR_CLASSES, WsOneSimulator
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -435,7 +435,11 @@ async def run_demo(
     async with (
         WsOneSimulator() as sim,
         WsOneClient(
-            sim.url, username=sim.username, password=sim.password, max_connections=concurrency
+            sim.url,
+            username=sim.username,
+            password=sim.password,
+            max_connections=concurrency,
+            codes=SIMULATOR_ERROR_CLASSES,
         ) as client,
     ):
         _write(out, f"WsOne simulator started at {sim.url}; client {client!r}")

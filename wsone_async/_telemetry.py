@@ -13,16 +13,19 @@ names, error class names, WsOne's codes, counts and the server's host and port):
   ``rpc.system="wsone"``, ``rpc.service``, ``rpc.method``, ``server.address``,
   ``server.port``, ``error.type`` on failure (the error's class name) and
   ``wsone.operation.kind`` (``read``/``write``), ``wsone.attempts``, ``wsone.settled``
-  (whether a settlement lookup decided the outcome), ``wsone.outcome`` (``ok``, ``error`` or
-  ``unknown``) and ``wsone.response_code`` for a functional refusal;
+  (whether a settlement lookup found the write applied, so that the answer was rebuilt from
+  it; False when every lookup said "not applied" and another attempt answered),
+  ``wsone.outcome`` (``ok``, ``error`` or ``unknown``) and ``wsone.response_code`` for a
+  functional refusal;
 * a child span per attempt (``<operation> attempt``, with ``wsone.attempt`` and, from the
   second, ``http.request.resend_count``) and per settlement lookup (``<operation> settle``,
   with ``wsone.lookup.operation`` and ``wsone.settlement.applied``), the lookup's own
   attempts under it;
-* metrics (meter ``wsone_async``): ``wsone.client.calls``, ``wsone.client.attempts``,
-  ``wsone.client.retries``, ``wsone.client.outcome_unknown``, ``wsone.client.settled``
-  (counters) and ``wsone.client.call.duration`` (histogram, seconds), with the operation,
-  its kind, the outcome and ``error.type`` as attributes.
+* metrics (meter ``wsone_async``): the counters ``wsone.client.calls``,
+  ``wsone.client.attempts``, ``wsone.client.retries``, ``wsone.client.outcome_unknown`` and
+  ``wsone.client.settled`` (settlement lookups that told, with
+  ``wsone.settlement.applied``), and ``wsone.client.call.duration`` (histogram, seconds),
+  with the operation, its kind, the outcome and ``error.type`` as attributes.
 
 A call pipeline drives it so::
 
@@ -41,11 +44,9 @@ made, for pipelines that do not pass it along.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import importlib.util
 import time
-from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 from wsone_async._version import __version__
@@ -63,7 +64,6 @@ __all__ = [
     "Telemetry",
     "available",
     "observer_for",
-    "settling",
     "telemetry_for",
 ]
 
@@ -130,7 +130,7 @@ class _Instruments:
         self.settled: Counter = meter.create_counter(
             "wsone.client.settled",
             unit="{call}",
-            description="ambiguous writes whose outcome a lookup settled",
+            description="settlement lookups that told, by wsone.settlement.applied",
         )
         self.duration: Histogram = meter.create_histogram(
             "wsone.client.call.duration", unit="s", description="duration of WsOne calls"
@@ -247,7 +247,9 @@ class LookupTrace(_Attempts):
         """End the lookup: ``applied`` is what it told (None when it could not tell)."""
         if applied is not None:
             self._span.set_attribute("wsone.settlement.applied", applied)
-            self._call.settled = True
+            # The call's "settled" says its answer was rebuilt from a lookup that found the
+            # write applied; a "not applied" is followed by another attempt, which answers.
+            self._call.settled = self._call.settled or applied
             self._instruments.settled.add(
                 1, {**self._call._metric_attributes, "wsone.settlement.applied": applied}
             )
@@ -314,34 +316,6 @@ class CallTrace(_Attempts):
         instruments.calls.add(1, attributes)
         instruments.duration.record(time.monotonic() - self._started, attributes)
         self._close(error)
-
-
-def _ignore(applied: bool) -> None:
-    """What :func:`settling` yields when no call is traced."""
-
-
-@contextlib.contextmanager
-def settling(lookup: str) -> Iterator[Callable[[bool], None]]:
-    """Trace a settlement lookup of the :data:`CURRENT` call, if it is traced.
-
-    Yields a function to call with what the lookup told (applied or not); the attempts made
-    inside report to the lookup. An exception ends the lookup as failed and goes on.
-    """
-    call = CURRENT.get()
-    if not isinstance(call, CallTrace):
-        yield _ignore
-        return
-    lookup_trace = call.start_lookup(lookup)
-    told: list[bool] = []
-    token = CURRENT.set(lookup_trace)
-    try:
-        yield told.append
-    except BaseException as error:
-        CURRENT.reset(token)
-        lookup_trace.end(error)
-        raise
-    CURRENT.reset(token)
-    lookup_trace.end(None, applied=told[-1] if told else None)
 
 
 class _Observed:

@@ -581,6 +581,8 @@ async def check_connection(client: WsOneClient, *, retries: int = 1) -> int:
         await find_person(probe, _PROBE)
     except AuthenticationError:
         raise
+    except APIError:
+        pass  # WsOne answered: a refusal, whatever its code, says it is there
     except WsOneError as exc:
         tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
         if (isinstance(exc, HTTPStatusError) and exc.status == 404) or (
@@ -987,7 +989,13 @@ class _Import:
             identifier = m.IdentifierRequest(
                 identifier_type=new.identifier_type, identifier_value=new.identifier_value
             )
-            return await self._send(lambda: find_person(client, identifier)) is not None
+            try:
+                return await self._send(lambda: find_person(client, identifier)) is not None
+            except APIError:
+                # A search before creating, not a settling: a refusal leaves the creation
+                # to decide, and identifiers are unique, so a person already there is
+                # refused as a duplicate, never created twice (as for searchPerson below).
+                return False
         profile = request.person_profil_request
         criteria = m.SearchPersonRequest(
             person_request=profile.person_request if profile else None,

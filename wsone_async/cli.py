@@ -486,7 +486,7 @@ def _pool(args: argparse.Namespace) -> int:
 @contextlib.asynccontextmanager
 async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[WsOneClient, str]]:
     if args.simulate:
-        from wsone_async.testing import WsOneSimulator
+        from wsone_async.testing import SIMULATOR_ERROR_CLASSES, WsOneSimulator
 
         async with (
             WsOneSimulator() as sim,
@@ -495,6 +495,7 @@ async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[WsOneClient, 
                 username=sim.username,
                 password=sim.password,
                 max_connections=_pool(args),
+                codes=SIMULATOR_ERROR_CLASSES,
             ) as client,
         ):
             yield client, f"an embedded WsOne simulator at {sim.url}"

@@ -134,23 +134,25 @@ def _check_base_url(base_url: object, *, allow_insecure_http: bool) -> str:
     return base_url.rstrip("/")
 
 
+def _utf8_encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_encodable(username: str, password: str) -> None:
     # os.environ hands over a byte that is not UTF-8 as a lone surrogate, which cannot be
-    # sent. The encoder's own error would quote the password: raised outside its handler,
-    # so that it is neither chained nor kept as __context__.
-    unencodable = None
+    # sent. The encoder's own error quotes the value: the ValueError is raised outside its
+    # handler, so that it neither chains nor keeps it as __context__.
     for name, value in (("username", username), ("password", password)):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            unencodable = name
-            break
-    if unencodable is not None:
-        msg = (
-            f"the {unencodable} cannot be encoded as UTF-8 (it holds a lone surrogate, as "
-            "os.environ gives for a byte that is not UTF-8); set it from valid text"
-        )
-        raise ValueError(msg)
+        if not _utf8_encodable(value):
+            msg = (
+                f"the {name} cannot be encoded as UTF-8 (it holds a lone surrogate, as "
+                "os.environ gives for a byte that is not UTF-8); set it from valid text"
+            )
+            raise ValueError(msg)
 
 
 def _check_policy(retry: object) -> RetryPolicy:

@@ -18,20 +18,28 @@ The defaults, :data:`DEFAULT_SETTLERS`, follow the ``settlement`` column of
 vendor:
 
 * person creations (createPerson, createPersonAndIdentifier): :class:`PersonCreationSettler`,
-  getPerson on the new identifier. WsOne's "not found" code is not documented: any
-  functional refusal (``APIError``) of that complete lookup reads as "no such person".
+  getPerson on the new identifier;
 * receipts (sendTransaction, sendAndValidTransaction, sendAndValidFullTransaction,
   sendSimpleTransaction): :class:`ReceiptSettler`, verifyTransaction on the receipt's store
-  and number. The vendor documents the operation's name, not what it answers: an
-  ``APIError`` reads as "not recorded", and a receipt found with a status that speaks of
-  cancelling counts as not recorded.
+  and number. The vendor documents the operation's name, not what it answers: a success
+  without the receipt, or with a status that speaks of cancelling, counts as not recorded.
+
+A refusal of the lookup tells "not applied" only when it is a
+:class:`~wsone_async.errors.NotFoundError`, that is a ``responseCode`` registered as "not
+found" in the client's code registry (``WsOneClient(codes=...)``, else
+:func:`~wsone_async.errors.register_error_code`). Any other ``APIError`` (a throttling or
+server-side code, say) says nothing of the write: the settler cannot tell, and the client
+raises :class:`~wsone_async.errors.OutcomeUnknownError` rather than risk a duplicate. WsOne's
+"not found" codes are not documented, so none is registered by default: register your
+platform's (``wsone probe`` learns them); the simulator's are in
+:data:`wsone_async.testing.SIMULATOR_ERROR_CLASSES`.
 
 A deployment that knows better replaces or adds settlers per client::
 
     client = WsOneClient(url, username=..., password=..., settlers={"sendTransaction": mine})
 
 Example:
-    A settler that trusts a custom "not found" code only:
+    A settler that trusts one "not found" code of its lookup, whatever the registry says:
 
     >>> import attrs
     >>> from wsone_async.errors import APIError
@@ -59,7 +67,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 import attrs
 
 from wsone_async import models as m
-from wsone_async.errors import APIError
+from wsone_async.errors import APIError, NotFoundError, _shown_code
 from wsone_async.operations import OPERATIONS, Settlement
 
 if TYPE_CHECKING:
@@ -111,16 +119,29 @@ async def find_person(
 ) -> m.PersonProfilResponse | None:
     """The person holding ``identifier``, or None: getPerson, read as a yes/no question.
 
-    WsOne's "not found" code is not documented, so a functional refusal (``APIError``) of
-    this complete lookup by identifier reads as "no such person" (inferred). Identifiers are
-    unique: should that reading ever be wrong, a creation that follows is refused as a
-    duplicate, never applied twice. Other failures (network, HTTP) are raised.
+    None means WsOne answered "not found": a :class:`~wsone_async.errors.NotFoundError`,
+    whose codes ``client`` has registered (``codes=`` or ``register_error_code``; WsOne's
+    are not documented, so none is by default), or a success without a person. Any other
+    refusal says nothing of the person and is raised, as are other failures (network,
+    HTTP).
+
+    Raises:
+        APIError: a refusal whose code is not registered as "not found".
     """
     try:
         answer = await client.get_person(m.GetPersonRequest(identifier_request=identifier))
-    except APIError:
+    except NotFoundError:
         return None
     return answer.person_response
+
+
+def _cannot_tell(lookup: str, error: APIError) -> CannotSettle:
+    code = _shown_code(error.code)  # free text may quote a customer: left out
+    shown = "a responseCode that is not a code" if code is None else f"responseCode {code!r}"
+    return CannotSettle(
+        f'{lookup} answered {shown}, which is not registered as "not found": '
+        "it says nothing of the write"
+    )
 
 
 def _identifier(block: Any) -> m.IdentifierRequest:
@@ -131,7 +152,13 @@ def _identifier(block: Any) -> m.IdentifierRequest:
 
 @attrs.frozen
 class PersonCreationSettler:
-    """createPerson, createPersonAndIdentifier: getPerson on the new identifier (inferred)."""
+    """createPerson, createPersonAndIdentifier: getPerson on the new identifier (inferred).
+
+    Not applied when getPerson answers :class:`~wsone_async.errors.NotFoundError` (see
+    :func:`find_person`); :class:`CannotSettle` on any other refusal. For
+    createPersonAndIdentifier, the answer's ``new_identifier_response`` is the person's one
+    identifier of the generated type, or None when the person holds none or several.
+    """
 
     lookup: str = "getPerson"
 
@@ -140,24 +167,30 @@ class PersonCreationSettler:
         if new is None or new.identifier_value is None:
             msg = "getPerson cannot tell: the request names no identifier value"
             raise CannotSettle(msg)
-        person = await find_person(reader, _identifier(new))
+        try:
+            person = await find_person(reader, _identifier(new))
+        except APIError as error:
+            raise _cannot_tell(self.lookup, error) from error
         if person is None:
             return Settled(applied=False)
         fields: dict[str, Any] = {}
         generated_type = getattr(request, "new_identifier_type", None)
         if generated_type is not None:
             # createPersonAndIdentifier: hand back the identifier WsOne generated, as its
-            # answer would have.
-            for held in person.identifier_response or ():
-                if (
-                    held.identifier_type == generated_type
-                    and held.identifier_value != new.identifier_value
-                ):
-                    fields["new_identifier_response"] = m.NewIdentifierResponse(
-                        identifier_type=held.identifier_type,
-                        identifier_value=held.identifier_value,
-                    )
-                    break
+            # answer would have, when the person holds exactly one that can be it; of
+            # several, nothing tells which this creation made, so none is named.
+            candidates = [
+                held
+                for held in person.identifier_response or ()
+                if held.identifier_type == generated_type
+                and held.identifier_value != new.identifier_value
+            ]
+            if len(candidates) == 1:
+                (held,) = candidates
+                fields["new_identifier_response"] = m.NewIdentifierResponse(
+                    identifier_type=held.identifier_type,
+                    identifier_value=held.identifier_value,
+                )
         return Settled(applied=True, fields=fields)
 
 
@@ -195,7 +228,12 @@ def receipt_check(request: Any) -> m.VerifyTransactionRequest:
 
 @attrs.frozen
 class ReceiptSettler:
-    """Receipts: verifyTransaction on the receipt's store and number (inferred semantics)."""
+    """Receipts: verifyTransaction on the receipt's store and number (inferred semantics).
+
+    Not recorded when verifyTransaction answers :class:`~wsone_async.errors.NotFoundError`
+    (of the receipt or of its customer) or a success without the receipt, or finds it
+    cancelled; :class:`CannotSettle` on any other refusal.
+    """
 
     lookup: str = "verifyTransaction"
 
@@ -203,9 +241,10 @@ class ReceiptSettler:
         check = receipt_check(request)
         try:
             answer = await reader.verify_transaction(check)
-        except APIError:
-            # As for getPerson: a refusal of a complete lookup means "not recorded".
+        except NotFoundError:
             return Settled(applied=False)
+        except APIError as error:
+            raise _cannot_tell(self.lookup, error) from error
         recorded = answer.transaction_response
         # A cancelled receipt frees its store and number for a new one, so finding it
         # cancelled says nothing of the write being settled. The status names are inferred,

@@ -6,7 +6,8 @@ FastAPI, Starlette, aiohttp, Django or Flask hands on as it is. The body names t
 in generic words and never carries personal data: not the error's message, not WsOne's
 ``infos`` text, not the request.
 
-The table is :data:`HTTP_ANSWERS` (the README's "Errors" section renders it): a name
+The table is :data:`HTTP_ANSWERS` (the README's "Errors" section shows its answer for
+each error class, checked by a test): a name
 not found (a code registered as :class:`~wsone_async.errors.NotFoundError`) is 404;
 throttling and an unavailable WsOne are 503 with ``Retry-After`` when WsOne gave a delay;
 a time limit is 504; an unknown outcome, an unreadable answer, a network failure and
@@ -37,7 +38,6 @@ from wsone_async.errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
-    AuthenticationError,
     ClientClosedError,
     ClientStateError,
     HTTPStatusError,
@@ -80,7 +80,8 @@ class HTTPRule:
         )
 
 
-#: The table, first match wins; the module's docstring and the README render it.
+#: The table, first match wins, each row needed (a test removes each in turn); the
+#: module's docstring and the README describe it.
 HTTP_ANSWERS: Final[tuple[HTTPRule, ...]] = (
     HTTPRule(NotFoundError, 404, "not_found", "Not found."),
     HTTPRule(RateLimitError, 503, "wsone_busy", "The loyalty service is busy; try again later."),
@@ -110,7 +111,6 @@ HTTP_ANSWERS: Final[tuple[HTTPRule, ...]] = (
         "wsone_unreadable",
         "The loyalty service's answer is unreadable.",
     ),
-    HTTPRule(AuthenticationError, 502, "wsone_refused", "The loyalty service refused the request."),
     HTTPRule(HTTPStatusError, 502, "wsone_refused", "The loyalty service refused the request."),
     HTTPRule(APIError, 502, "wsone_refused", "The loyalty service refused the request."),
     HTTPRule(ClientStateError, 500, "client_misuse", "Internal error."),
@@ -132,7 +132,8 @@ class HTTPAnswer:
     """
 
     status: int
-    """The HTTP status: 404, 502, 503, 504 (500 only for a misused client)."""
+    """The HTTP status: 404, 502, 503, 504 (500 only for a misused client), or the one
+    ``statuses=`` gave the error's class."""
     headers: dict[str, str]
     """Extra headers: ``Retry-After`` (whole seconds) when WsOne gave a delay."""
     body: dict[str, Any]

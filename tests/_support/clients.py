@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from tests._support.mocks import FakeClock
 from wsone_async import WsOneClient
-from wsone_async.testing import WsOneSimulator
+from wsone_async.testing import SIMULATOR_ERROR_CLASSES, WsOneSimulator
 
 BASE = "https://wsone.example.fr"
 USERNAME = "api"
@@ -37,7 +37,13 @@ def client_for(
 
 
 def simulator_client(sim: _Served, clock: FakeClock | None = None, **options: Any) -> WsOneClient:
-    """A client of a running simulator (in process or not), with its credentials."""
+    """A client of a running simulator (in process or not), with its credentials.
+
+    The simulator's "not found" codes raise ``NotFoundError`` (as with the pytest plugin's
+    ``wsone_client``), so settlers can tell "not applied"; ``codes=None`` uses the
+    process-wide registry instead.
+    """
+    options.setdefault("codes", SIMULATOR_ERROR_CLASSES)
     return client_for(sim.url, clock, username=sim.username, password=sim.password, **options)
 
 

@@ -100,6 +100,29 @@ async def test_a_spent_budget_stops_the_importers_rounds() -> None:
         assert "retry budget is spent" in "".join(getattr(result.error, "__notes__", []))
 
 
+async def test_an_import_works_with_no_not_found_code_registered() -> None:
+    # codes=None: the process-wide registry, where WsOne's (undocumented) "not found" is not.
+    # The search before creating still reads the refusal as "not there" (the creation
+    # decides), the preflight as "WsOne answers"; only settling needs the code.
+    async with simulated(sleep=no_wait, codes=None) as (sim, client):
+        results = await _import_one(client)
+        again = await _import_one(client)
+        sim.faults.add("createPerson", "drop_before", times=1)
+        ambiguous = import_prospects(
+            client,
+            [{**ROW, "identifier_value": "unsure@example.fr"}],
+            to_request=prospect_from_row,
+            concurrency=1,
+            sleep=no_wait,
+        )
+        unknown = [result async for result in ambiguous]
+    assert [r.outcome for r in results + again] == [Outcome.CREATED, Outcome.EXISTING]
+    # Not applied, but getPerson's unregistered refusal cannot say so: never created twice,
+    # left unknown.
+    assert [r.outcome for r in unknown] == [Outcome.UNKNOWN]
+    assert sim.backend.persons_count() == 1
+
+
 def test_an_import_needs_a_create_person_settler() -> None:
     client = WsOneClient(
         "http://127.0.0.1:9", username="u", password="p", settlers={"createPerson": None}

@@ -235,17 +235,45 @@ def test_the_api_driven_directly(otel: Otel) -> None:
     span = otel.span("transaction/sendTransaction")
     assert dict(span.attributes or {})["server.address"] == "loyalty.example.fr"
     assert dict(span.attributes or {})["wsone.attempts"] == 2
-    assert dict(span.attributes or {})["wsone.settled"] is True
+    # The lookup said "not applied": the answer came from the second attempt, not from it.
+    assert dict(span.attributes or {})["wsone.settled"] is False
     names = [child.name for child in otel.children(span)]
     assert names == ["sendTransaction attempt", "sendTransaction settle", "sendTransaction attempt"]
     assert otel.total("wsone.client.retries", **{"rpc.method": "sendTransaction"}) == 1
     assert otel.total("wsone.client.settled", **{"wsone.settlement.applied": False}) == 1
 
 
-def test_settling_without_a_traced_call_does_nothing(otel: Otel) -> None:
-    with _telemetry.settling("getPerson") as told:
-        told(True)
-    assert otel.spans() == []
+async def test_a_write_the_lookup_found_not_applied_then_sent_again(otel: Otel) -> None:
+    async with WsOneSimulator() as sim:
+        sim.faults.add("createPerson", "drop_before", times=1)  # closed, not processed
+        async with simulator_client(
+            sim, sleep=no_wait, retry=RetryPolicy(reconcile_writes=True)
+        ) as client:
+            answer = await client.create_person(_create_person())
+        assert answer.response_code == "000"
+        assert sim.backend.persons_count() == 1
+        _assert_no_personal_data(otel, sim)
+    call = otel.span("person/createPerson")
+    attributes = dict(call.attributes or {})
+    assert attributes["wsone.settled"] is False  # the answer is the second attempt's
+    assert attributes["wsone.outcome"] == "ok"
+    assert attributes["wsone.attempts"] == 2
+    first, lookup, second = otel.children(call)
+    assert (first.name, lookup.name, second.name) == (
+        "createPerson attempt",
+        "createPerson settle",
+        "createPerson attempt",
+    )
+    assert dict(lookup.attributes or {}) == {
+        "wsone.lookup.operation": "getPerson",
+        "wsone.settlement.applied": False,
+    }
+    assert dict(second.attributes or {}) == {
+        "wsone.attempt": 2,
+        "http.request.resend_count": 1,
+    }
+    assert otel.total("wsone.client.settled", **{"wsone.settlement.applied": False}) == 1
+    assert otel.total("wsone.client.retries", **{"rpc.method": "createPerson"}) == 1
 
 
 def _child(code: str) -> str:

@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 
 from tests._support.sim import OK, SimClient, card, new_customer, person_body, web_account
 from tests._support.strategies import json_objects, json_values, models
-from wsone_async import from_wire, to_wire
+from wsone_async import NotFoundError, from_wire, to_wire
 from wsone_async.testing import (
     SIMULATOR_CODES,
+    SIMULATOR_ERROR_CLASSES,
     SimulatorCode,
     WsOneBackend,
     WsOneSimulator,
@@ -49,6 +50,16 @@ def test_the_code_table_is_one_table_of_distinct_codes() -> None:
     assert all(SIMULATOR_CODES[code] == code.meaning for code in SimulatorCode)
     assert SIMULATOR_CODES["000"] == "Request successfully processed"
     assert all(len(code) == 3 and code.isdigit() for code in SIMULATOR_CODES)
+
+
+def test_the_not_found_codes_are_derived_from_the_table() -> None:
+    # What a client of the simulator passes as codes= so that settlers tell "not applied".
+    named_not_found = {
+        code for code in SimulatorCode if "not found" in code.meaning or "unknown" in code.meaning
+    }
+    assert set(SIMULATOR_ERROR_CLASSES) == named_not_found
+    assert {"101", "401"} <= set(SIMULATOR_ERROR_CLASSES)
+    assert set(SIMULATOR_ERROR_CLASSES.values()) == {NotFoundError}
 
 
 # ------------------------------------------------------------------------------- auth

@@ -13,11 +13,15 @@ from tests._support.clients import client_for
 from tests._support.mocks import FakeClock, MockedWsOne, count_posts, never_answers
 from wsone_async import (
     APIConnectionError,
+    NotFoundError,
     OutcomeUnknownError,
     RetryPolicy,
     WsOneClient,
 )
+from wsone_async.errors import register_error_code, unregister_error_code
 from wsone_async.models import (
+    CreatePersonAndIdentifierRequest,
+    IdentifierType,
     UpdatePersonRequest,
 )
 
@@ -27,10 +31,15 @@ TRANSACTION = f"{BASE}/rest/2.0/transactionWebService"
 OK = {"responseCode": "000"}
 FOUND = {"responseCode": "000", "PersonResponse": {"PersonResponse": {"groupeId": "7"}}}
 NOT_FOUND = {"responseCode": "101", "infos": "no such person"}
+# A refusal of the lookup that says nothing of the person: a throttling or server-side code.
+BUSY = {"responseCode": "950", "infos": "too many requests, try later"}
+# Only a code registered as "not found" tells the settler the write was not applied.
+CODES = {"101": NotFoundError}
 
 
-def _reconciling(clock: FakeClock, **policy: Any) -> WsOneClient:
-    return client_for(BASE, clock, retry=RetryPolicy(reconcile_writes=True, jitter=False, **policy))
+def _reconciling(clock: FakeClock, *, codes: Any = CODES, **policy: Any) -> WsOneClient:
+    retry = RetryPolicy(reconcile_writes=True, jitter=False, **policy)
+    return client_for(BASE, clock, retry=retry, codes=codes)
 
 
 def _bodies(mock: MockedWsOne, url: str) -> list[Any]:
@@ -60,6 +69,61 @@ async def test_a_creation_not_applied_is_sent_again(mocked: MockedWsOne, clock: 
         response = await client.create_person(write_request())
     assert response.infos is None  # the real answer of the second attempt
     assert count_posts(mocked, f"{PERSON}/createPerson") == 2
+
+
+async def test_a_not_found_code_of_the_global_registry_counts_too(
+    mocked: MockedWsOne, clock: FakeClock
+) -> None:
+    mocked.post(f"{PERSON}/createPerson", exception=aiohttp.SocketTimeoutError())
+    mocked.post(f"{PERSON}/getPerson", payload={"responseCode": "E-NF"})
+    mocked.post(f"{PERSON}/createPerson", payload=OK)
+    register_error_code("E-NF", NotFoundError)
+    try:
+        async with _reconciling(clock, codes=None) as client:
+            await client.create_person(write_request())
+    finally:
+        unregister_error_code("E-NF")
+    assert count_posts(mocked, f"{PERSON}/createPerson") == 2
+
+
+@pytest.mark.parametrize("answer", [BUSY, NOT_FOUND], ids=["busy", "unregistered-101"])
+async def test_a_lookup_refused_with_a_code_not_registered_not_found_cannot_tell(
+    mocked: MockedWsOne, clock: FakeClock, answer: dict[str, str]
+) -> None:
+    # Reading it as "no such person" would send the creation again: a duplicate risk.
+    mocked.post(f"{PERSON}/createPerson", exception=aiohttp.SocketTimeoutError())
+    mocked.post(f"{PERSON}/getPerson", payload=answer)
+    mocked.post(f"{PERSON}/createPerson", payload=OK)
+    codes = CODES if answer is BUSY else {}
+    async with _reconciling(clock, codes=codes) as client:
+        with pytest.raises(OutcomeUnknownError, match="getPerson") as info:
+            await client.create_person(write_request())
+    assert f"responseCode '{answer['responseCode']}'" in info.value.reason
+    assert count_posts(mocked, f"{PERSON}/createPerson") == 1
+    assert count_posts(mocked, f"{PERSON}/getPerson") == 1
+
+
+async def test_a_receipt_lookup_refused_with_another_code_cannot_tell(
+    mocked: MockedWsOne, clock: FakeClock
+) -> None:
+    mocked.post(f"{TRANSACTION}/sendTransaction", status=504)
+    mocked.post(f"{TRANSACTION}/verifyTransaction", payload=BUSY)
+    mocked.post(f"{TRANSACTION}/sendTransaction", payload=OK)
+    async with _reconciling(clock) as client:
+        with pytest.raises(OutcomeUnknownError, match="verifyTransaction"):
+            await client.send_transaction(send_request())
+    assert count_posts(mocked, f"{TRANSACTION}/sendTransaction") == 1
+
+
+async def test_a_receipt_lookup_answering_not_found_sends_it_again(
+    mocked: MockedWsOne, clock: FakeClock
+) -> None:
+    mocked.post(f"{TRANSACTION}/sendTransaction", status=504)
+    mocked.post(f"{TRANSACTION}/verifyTransaction", payload={"responseCode": "401"})
+    mocked.post(f"{TRANSACTION}/sendTransaction", payload=OK)
+    async with _reconciling(clock, codes={"401": NotFoundError}) as client:
+        await client.send_transaction(send_request())
+    assert count_posts(mocked, f"{TRANSACTION}/sendTransaction") == 2
 
 
 async def test_when_never_applied_and_retries_run_out_the_failure_is_definitive(
@@ -197,3 +261,34 @@ async def test_with_no_time_left_the_outcome_stays_unknown(
         with pytest.raises(OutcomeUnknownError, match="no time left to ask getPerson"):
             await client.create_person(write_request())
     assert count_posts(mocked, f"{PERSON}/getPerson") == 0
+
+
+def _holding(*cards: str) -> dict[str, Any]:
+    identifiers = [{"identifierType": 10, "identifierValue": "jean@example.fr"}]
+    identifiers += [{"identifierType": 1, "identifierValue": card} for card in cards]
+    return {
+        "responseCode": "000",
+        "PersonResponse": {"PersonResponse": {"groupeId": "7"}, "IdentifierResponse": identifiers},
+    }
+
+
+@pytest.mark.parametrize(
+    ("cards", "told"),
+    [(("2000000000015",), "2000000000015"), (("2000000000015", "2000000000022"), None)],
+    ids=["one card", "two cards"],
+)
+async def test_a_settled_creation_hands_back_the_generated_card_only_when_it_is_clear(
+    mocked: MockedWsOne, clock: FakeClock, cards: tuple[str, ...], told: str | None
+) -> None:
+    # Of two cards of the generated type, nothing says which this creation generated.
+    mocked.post(f"{PERSON}/createPersonAndIdentifier", exception=aiohttp.ServerDisconnectedError())
+    mocked.post(f"{PERSON}/getPerson", payload=_holding(*cards))
+    request = CreatePersonAndIdentifierRequest(
+        new_identifier_request=write_request().new_identifier_request,
+        new_identifier_type=IdentifierType.CARD,
+    )
+    async with _reconciling(clock) as client:
+        answer = await client.create_person_and_identifier(request)
+    assert answer.infos is not None and "settled by getPerson" in answer.infos
+    generated = answer.new_identifier_response
+    assert (generated.identifier_value if generated is not None else None) == told

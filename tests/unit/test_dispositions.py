@@ -98,6 +98,17 @@ def test_every_error_class_appears_in_the_table() -> None:
     assert {rule.error_type for rule in HTTP_ANSWERS} <= classes
 
 
+def test_every_row_of_the_http_table_decides_something(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One table, each row once: a row whose errors the rows after it answer alike is noise.
+    for index, rule in enumerate(HTTP_ANSWERS[:-1]):
+        mine = [error for _, error, _, _ in CASES if web._rule_for(error) is rule]
+        assert mine, f"no example of the row {rule.error_type.__name__}"
+        with monkeypatch.context() as patched:
+            patched.setattr(web, "HTTP_ANSWERS", HTTP_ANSWERS[:index] + HTTP_ANSWERS[index + 1 :])
+            without = [http_answer(error) for error in mine]
+        assert without != [http_answer(error) for error in mine], rule
+
+
 def test_retry_after_is_on_every_error() -> None:
     assert RateLimitError(retry_after=3.0).retry_after == 3.0
     assert ServerError(503, retry_after=4.0).retry_after == 4.0

@@ -17,6 +17,7 @@ from tests._support.mocks import FakeClock, MockedWsOne, count_posts
 from wsone_async import (
     APIError,
     CallResult,
+    NotFoundError,
     OutcomeUnknownError,
     RetryBudget,
     RetryPolicy,
@@ -173,7 +174,7 @@ async def test_the_default_person_settler_through_settle(
 ) -> None:
     mocked.post(f"{PERSON}/getPerson", payload=FOUND)
     mocked.post(f"{PERSON}/getPerson", payload=NOT_FOUND)
-    async with _pipeline_client(clock) as client:
+    async with _pipeline_client(clock, codes={"101": NotFoundError}) as client:
         assert (await client.settle(ops.CREATE_PERSON, write_request())).applied
         assert not (await client.settle(ops.CREATE_PERSON, write_request())).applied
 
@@ -416,6 +417,7 @@ async def test_one_observer_sees_every_step_of_a_failing_write(
         sleep=clock.sleep,
         clock=clock,
         observer=recorder,
+        codes={"101": NotFoundError},
     )
     async with client:
         await client.create_person(write_request())
@@ -427,7 +429,7 @@ async def test_one_observer_sees_every_step_of_a_failing_write(
         # The lookup is a call of its own, on a view of the client: a tracer's child span.
         "call getPerson",
         "attempt 1",
-        "attempt 1 failed",  # "not found" is an APIError: the settler reads it as a no
+        "attempt 1 failed",  # "not found" is a NotFoundError: the settler reads it as a no
         "end getPerson failed",
         "settled applied=False",
         "attempt 2",

@@ -48,6 +48,7 @@ from wsone_async import (
     APITimeoutError,
     AuthenticationError,
     HTTPStatusError,
+    NotFoundError,
     OutcomeUnknownError,
     RateLimitError,
     ResponseDecodeError,
@@ -337,7 +338,7 @@ SCENARIOS: Final[dict[str, Scenario]] = {
     "401": Scenario("4xx", _status(401), AuthenticationError),
     "403": Scenario("4xx", _status(403), AuthenticationError),
     "404": Scenario("4xx", _status(404), HTTPStatusError),
-    "responseCode 101": Scenario("refused", _json({"responseCode": "101"}), APIError),
+    "responseCode 101": Scenario("refused", _json({"responseCode": "101"}), NotFoundError),
     "responseCode as free text": Scenario(
         "refused", _json({"responseCode": "Jean Dupond, 1 rue X, is blocked"}), APIError
     ),
@@ -386,7 +387,7 @@ def _adversarial_client(
         retry=RetryPolicy(max_retries=1, reconcile_writes=reconcile),
         max_response_size=CAP,
         sleep=no_wait,
-        **kwargs,
+        **{"codes": {"101": NotFoundError}, **kwargs},  # the settler's "not found"
     )
 
 
@@ -600,6 +601,14 @@ def test_a_credential_utf8_cannot_encode_is_a_clear_value_error(field: str) -> N
     for text in (str(error), repr(error), repr(error.__cause__), repr(error.__context__)):
         assert "w0rd-XYZ" not in text and "\udce9" not in text
     assert error.__cause__ is None and error.__context__ is None
+
+
+def test_when_both_credentials_cannot_encode_the_username_is_named() -> None:
+    with pytest.raises(ValueError, match="the username cannot be encoded") as info:
+        WsOneClient._with_hooks(
+            "https://wsone.example.fr", username="\udce9pi", password="p\udce9ss"
+        )
+    assert info.value.__context__ is None
 
 
 async def test_debug_logs_hide_keys_the_server_chose(caplog: pytest.LogCaptureFixture) -> None:

@@ -19,7 +19,7 @@ from tests._support.rawserver import RawServer, answer_json, forward, respond
 from wsone_async import RetryPolicy, Timeouts, WsOneClient
 from wsone_async.bulk import _default_key, _digest, prospect_from_row, run_import
 from wsone_async.models import IdentifierType
-from wsone_async.testing import WsOneSimulator
+from wsone_async.testing import SIMULATOR_ERROR_CLASSES, WsOneSimulator
 
 ROWS = 40
 
@@ -55,6 +55,7 @@ async def test_a_bulk_import_behind_a_lying_proxy_creates_each_person_once(
             timeout=Timeouts(attempt=5.0, total=30.0),
             retry=RetryPolicy(max_retries=2),
             sleep=no_wait,
+            codes=SIMULATOR_ERROR_CLASSES,  # the settler's "not found"
         ) as client:
             summary = await run_import(
                 client,

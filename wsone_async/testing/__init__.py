@@ -4,7 +4,8 @@
 AWS: a stateful, in-memory WsOne (:class:`WsOneBackend`) behind HTTP Basic auth, with
 deterministic fault injection (:class:`FaultPlan`). :class:`SimulatorProcess` runs it in a
 child process. Functional errors use the simulator's own codes (:data:`SIMULATOR_CODES`),
-not the vendor's, whose table is not public.
+not the vendor's, whose table is not public; a client of the simulator passes
+``codes=SIMULATOR_ERROR_CLASSES`` so that its "not found" codes raise ``NotFoundError``.
 
 Example:
     >>> import asyncio
@@ -33,7 +34,7 @@ from wsone_async.testing._backend import (
     ean13,
     is_valid_ean13,
 )
-from wsone_async.testing._codes import SIMULATOR_CODES, SimulatorCode
+from wsone_async.testing._codes import SIMULATOR_CODES, SIMULATOR_ERROR_CLASSES, SimulatorCode
 from wsone_async.testing._faults import (
     DropAfter,
     DropBefore,
@@ -59,6 +60,7 @@ __all__ = [
     "DEFAULT_TRANSACTION_PATH",
     "GROUPS",
     "SIMULATOR_CODES",
+    "SIMULATOR_ERROR_CLASSES",
     "WEB_ACCOUNT",
     "CatalogOffer",
     "DropAfter",

@@ -5,7 +5,9 @@ Fixtures:
 * ``wsone_simulator``: a started :class:`~wsone_async.testing.WsOneSimulator`, fresh for
   each test.
 * ``wsone_client``: an open :class:`~wsone_async.WsOneClient` connected to that simulator;
-  its waits between retries are skipped, so a test of retries takes no time.
+  its waits between retries are skipped, so a test of retries takes no time, and the
+  simulator's "not found" codes raise ``NotFoundError``
+  (``codes=``:data:`~wsone_async.testing.SIMULATOR_ERROR_CLASSES`).
 
 Both are async fixtures, so they need pytest-asyncio; without it, a test that asks for
 one fails with a message saying so.
@@ -60,12 +62,14 @@ if importlib.util.find_spec("pytest_asyncio") is not None:
     async def wsone_client(wsone_simulator: WsOneSimulator) -> AsyncIterator[WsOneClient]:
         """A WsOneClient connected to ``wsone_simulator``, closed after the test."""
         from wsone_async import WsOneClient
+        from wsone_async.testing import SIMULATOR_ERROR_CLASSES
 
         async with WsOneClient._with_hooks(
             wsone_simulator.url,
             username=wsone_simulator.username,
             password=wsone_simulator.password,
             sleep=_no_wait,
+            codes=SIMULATOR_ERROR_CLASSES,
         ) as client:
             yield client
 
