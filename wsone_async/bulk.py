@@ -1103,7 +1103,8 @@ def import_prospects(
         concurrency: the most records in progress at once (and so requests in flight).
             Keep it below the client's ``max_connections`` (100 by default): the wait for
             a pooled connection counts in the connect time limit, so records beyond the
-            pool wait and may fail with a connect timeout while WsOne is fine.
+            pool wait and may fail with a connect timeout while WsOne is fine (a warning
+            is logged when it exceeds them).
         rate_limit: the most calls per second, each lookup and each creation; the client's
             retries of a call come on top, spaced by its backoff. None for no cap.
         dedupe: how to search before creating: ``True``/``"identifier"`` looks the
@@ -1153,6 +1154,14 @@ def import_prospects(
         breaker=breaker,
         preflight=preflight,
     )
+    if concurrency > client.max_connections:
+        # Not refused: a session of the caller's may pool more than the client says.
+        logger.warning(
+            "concurrency %d exceeds the client's max_connections %d: records beyond the "
+            "pool wait for a connection, and that wait counts in the connect time limit",
+            concurrency,
+            client.max_connections,
+        )
     return job.results(records)
 
 

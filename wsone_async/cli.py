@@ -10,7 +10,6 @@ import asyncio
 import codecs
 import contextlib
 import csv
-import getpass
 import json
 import os
 import pathlib
@@ -23,6 +22,17 @@ from typing import IO, Any, Final, NoReturn
 from wsone_async import _probe
 from wsone_async import models as m
 from wsone_async._config import PASSWORD_ENV
+from wsone_async._console import (
+    MAX_CONCURRENCY,
+    UsageError,
+    add_insecure_http,
+    concurrency,
+    option_words,
+    password,
+    pool_size,
+    positive_int,
+    say,
+)
 from wsone_async._version import __version__
 from wsone_async.bulk import (
     COLUMNS,
@@ -52,19 +62,6 @@ __all__ = ["main"]
 _EXIT_USAGE: Final = 2
 _EXIT_INTERRUPTED: Final = 130
 _STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
-
-
-def _out(text: str = "", *, stream: IO[str] | None = None) -> None:
-    stream = stream or sys.stdout
-    stream.write(text + "\n")
-    stream.flush()
-
-
-def _mask(value: str | None) -> str:
-    """A customer identifier made fit for a terminal: its last 4 characters only."""
-    if not value:
-        return "-"
-    return "•" * 4 + value[-4:]
 
 
 # --------------------------------------------------------------------------- progress
@@ -183,31 +180,6 @@ class _OneLineErrors(argparse.ArgumentParser):
         self.exit(_EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        number = 0
-    if number < 1:
-        msg = f"must be a whole number of at least 1, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return number
-
-
-#: The most records in progress in one process: each holds a connection (a file
-#: descriptor, against a usual limit of 1024), and a million of them took 1.4 GB for 300
-#: rows. More goes through --shard, in more processes.
-_MAX_CONCURRENCY: Final = 500
-
-
-def _concurrency(text: str) -> int:
-    number = _positive_int(text)
-    if number > _MAX_CONCURRENCY:
-        msg = f"must be at most {_MAX_CONCURRENCY} (run --shard K/N imports for more), not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return number
-
-
 def _positive_float(text: str) -> float:
     try:
         number = float(text)
@@ -286,16 +258,12 @@ def _import_parser(sub: Any) -> None:
         "--simulate", action="store_true", help="import into an embedded simulator instead"
     )
     parser.add_argument("--user", help="the API user (with --base-url)")
-    parser.add_argument(
-        "--allow-insecure-http",
-        action="store_true",
-        help="allow a plain http:// --base-url off loopback (the password then travels in clear)",
-    )
+    add_insecure_http(parser)
     parser.add_argument(
         "--concurrency",
-        type=_concurrency,
+        type=concurrency,
         default=16,
-        help=f"records in progress at once, at most {_MAX_CONCURRENCY}",
+        help=f"records in progress at once, at most {MAX_CONCURRENCY}",
     )
     parser.add_argument(
         "--rate", type=_positive_float, default=None, help="max requests per second"
@@ -463,26 +431,6 @@ class _Failures:
             self._file.close()
 
 
-def _password(args: argparse.Namespace) -> str:
-    password = os.environ.get(PASSWORD_ENV)
-    if password:
-        return password
-    if not sys.stdin.isatty():
-        msg = f"no password: set ${PASSWORD_ENV} (it is never taken from the command line)"
-        raise _Exit(_EXIT_USAGE, msg)
-    return getpass.getpass(f"WsOne password for {args.user}: ")
-
-
-def _pool(args: argparse.Namespace) -> int:
-    """Connections for ``--concurrency`` records (and a probe of the circuit breaker).
-
-    The wait for a free connection counts in the connect time limit: with more records in
-    progress than connections, records failed "no connection to WsOne within the connect
-    timeout" although WsOne was fine (191 of 20,000 at --concurrency 400).
-    """
-    return max(100, int(args.concurrency) + 1)
-
-
 @contextlib.asynccontextmanager
 async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[WsOneClient, str]]:
     if args.simulate:
@@ -494,23 +442,26 @@ async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[WsOneClient, 
                 sim.url,
                 username=sim.username,
                 password=sim.password,
-                max_connections=_pool(args),
+                max_connections=pool_size(args.concurrency),
             ) as client,
         ):
             yield client, f"an embedded WsOne simulator at {sim.url}"
         return
     try:
+        secret = password(args.user)
+    except UsageError as exc:
+        raise _Exit(_EXIT_USAGE, str(exc)) from None
+    try:
         client = WsOneClient(
             args.base_url,
             username=args.user,
-            password=_password(args),
+            password=secret,
             allow_insecure_http=args.allow_insecure_http,
-            max_connections=_pool(args),
+            max_connections=pool_size(args.concurrency),
         )
     except ValueError as exc:
         # The library names its keyword; a user of the command needs the option's name.
-        text = str(exc).replace("allow_insecure_http=True", "--allow-insecure-http")
-        raise _Exit(_EXIT_USAGE, f"--base-url / --user: {text}") from None
+        raise _Exit(_EXIT_USAGE, f"--base-url / --user: {option_words(str(exc))}") from None
     async with client:
         yield client, f"{args.base_url.rstrip('/')} as {args.user}"
 
@@ -588,7 +539,7 @@ async def _run_import(args: argparse.Namespace) -> int:
     try:
         return await _import(args)
     except _Exit as stop:
-        _out(f"wsone import: {stop}", stream=sys.stderr)
+        say(f"wsone import: {stop}", stream=sys.stderr)
         return stop.status
 
 
@@ -597,20 +548,20 @@ async def _import(args: argparse.Namespace) -> int:
         raise _Exit(_EXIT_USAGE, "--user is required with --base-url")
     source = await asyncio.to_thread(_open_source, args)
     if source is None:
-        _out(f"{args.file} is empty: nothing to import")
+        say(f"{args.file} is empty: nothing to import")
         return 0
     dialect = source.dialect
     err = sys.stderr
-    _out(f"reading {args.file}: {dialect.describe()}", stream=err)
+    say(f"reading {args.file}: {dialect.describe()}", stream=err)
     if dialect.unknown:
-        _out(
+        say(
             f"warning: ignoring the unknown columns {', '.join(map(repr, dialect.unknown))} "
             "(--map SOURCE=COLUMN imports one, --strict-columns refuses them)",
             stream=err,
         )
     total = await asyncio.to_thread(_count_rows, args.file, dialect)
     if total == 0:
-        _out(f"{args.file} has no rows: nothing to import")
+        say(f"{args.file} has no rows: nothing to import")
         return 0
     shard: tuple[int, int] | None = args.shard
     progress = _Progress(total, err, share=1 / shard[1] if shard else 1.0)
@@ -661,7 +612,7 @@ async def _import(args: argparse.Namespace) -> int:
     try:
         async with _target(args) as (client, where):
             part = f" (shard {shard[0]}/{shard[1]})" if shard else ""
-            _out(f"importing {total} rows{part} into {where}", stream=err)
+            say(f"importing {total} rows{part} into {where}", stream=err)
             try:
                 await check_connection(client)
             except AuthenticationError as exc:
@@ -671,7 +622,7 @@ async def _import(args: argparse.Namespace) -> int:
                 raise _Exit(_EXIT_UNAVAILABLE, f"{exc}; nothing was imported") from None
             except asyncio.CancelledError:
                 # Ctrl-C while WsOne is slow to answer the check: said, not a silent 130.
-                _out("interrupted before the first row: nothing was imported", stream=err)
+                say("interrupted before the first row: nothing was imported", stream=err)
                 raise
             task = asyncio.ensure_future(
                 run_import(
@@ -760,7 +711,7 @@ async def _import(args: argparse.Namespace) -> int:
             status = status or _EXIT_USAGE
     if source.fallback_lines:
         first = source.fallback_lines[0]
-        _out(
+        say(
             f"note: {len(source.fallback_lines)} line(s) were not {dialect.encoding} and "
             f"were read as {source.other_encoding} (the first: line {first}); check their "
             "accents",
@@ -771,31 +722,31 @@ async def _import(args: argparse.Namespace) -> int:
     of_rows = f"{progress.done} of {total} rows"
     if shard is not None:
         of_rows = f"{progress.done} rows of shard {shard[0]}/{shard[1]} ({total} in the file)"
-    _out(f"{state}: {of_rows} in {seconds:.1f}s: {words}")
+    say(f"{state}: {of_rows} in {seconds:.1f}s: {words}")
     if shard is not None and progress.done == 0 and stopped is None and not interrupted:
-        _out(f"no rows of {args.file} fall in shard {shard[0]}/{shard[1]}")
+        say(f"no rows of {args.file} fall in shard {shard[0]}/{shard[1]}")
     if failures.written:
-        _out(f"{failures.written} failed or unknown rows written to {args.failures}")
+        say(f"{failures.written} failed or unknown rows written to {args.failures}")
     if failures.replaced:
         lines = ", ".join(map(str, failures.replaced[:5])) + (
             ", ..." if len(failures.replaced) > 5 else ""
         )
-        _out(
+        say(
             f"warning: {len(failures.replaced)} row(s) of {args.failures} hold characters "
             f"{dialect.encoding} cannot write, written as '?' (input lines {lines}): fix "
             "them before importing that file again",
             stream=err,
         )
     if stopped is not None:
-        _out(f"wsone import: {stopped}", stream=err)
+        say(f"wsone import: {stopped}", stream=err)
     if interrupted or stopped is not None:
         if args.journal:
             hint = f"the journal {args.journal} lists what settled; it is skipped"
         else:
             hint = "without --journal every row is looked up again first, none created twice"
-        _out(f"to resume, run the same command again ({hint})", stream=err)
+        say(f"to resume, run the same command again ({hint})", stream=err)
     if unwritten is not None:
-        _out(f"wsone import: {unwritten}", stream=err)
+        say(f"wsone import: {unwritten}", stream=err)
     return status
 
 
@@ -811,8 +762,16 @@ def _demo_parser(sub: Any) -> None:
             "workflows through WsOneClient, as a user would."
         ),
     )
-    parser.add_argument("--prospects", type=int, default=300, help="prospects to create")
-    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight at once")
+    parser.__class__ = _OneLineErrors  # the subparsers' class is shared by every command
+    parser.add_argument(
+        "--prospects", type=positive_int, default=300, help="prospects to create (at least 5)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=concurrency,
+        default=32,
+        help=f"records in progress at once, at most {MAX_CONCURRENCY}",
+    )
 
 
 async def _demo(args: argparse.Namespace) -> int:
@@ -864,5 +823,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _EXIT_INTERRUPTED
     except (OSError, WsOneError) as exc:
-        _out(f"wsone {args.command}: {exc}", stream=sys.stderr)
+        say(f"wsone {args.command}: {exc}", stream=sys.stderr)
         return 1

@@ -754,6 +754,30 @@ class TestShards:
                 import_prospects(client, [], shard=shard)  # type: ignore[arg-type]
 
 
+class TestPool:
+    async def test_a_concurrency_beyond_the_pool_is_warned_once_not_refused(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        # Records beyond the pool wait for a connection, a wait that counts in the connect
+        # time limit: a fine WsOne then looks down. Said once, before the first record.
+        async with simulated(max_connections=3) as (sim, client):
+            with caplog.at_level("WARNING", logger="wsone_async"):
+                beyond = await run_import(
+                    client, _rows(8), to_request=prospect_from_row, concurrency=4
+                )
+            warned = [r for r in caplog.records if "max_connections" in r.getMessage()]
+            assert len(warned) == 1 and warned[0].levelname == "WARNING"
+            assert "concurrency 4 exceeds the client's max_connections 3" in warned[0].getMessage()
+            assert beyond.counts["created"] == 8
+            caplog.clear()
+            with caplog.at_level("WARNING", logger="wsone_async"):
+                await run_import(
+                    client, _rows(4, start=8), to_request=prospect_from_row, concurrency=3
+                )
+            assert not [r for r in caplog.records if "max_connections" in r.getMessage()]
+            assert sim.backend.persons_count() == 12
+
+
 class TestFiles:
     def test_dialects_are_detected(self, tmp_path: pathlib.Path) -> None:
         from wsone_async.bulk import open_prospects

@@ -197,10 +197,10 @@ def test_import_of_a_missing_file_fails_with_a_message(
 
 
 def test_identifiers_are_masked_on_screen() -> None:
-    from wsone_async.cli import _mask
+    from wsone_async._console import mask
 
-    assert _mask("2990000000123") == "••••0123"
-    assert _mask(None) == "-"
+    assert mask("2990000000123") == "••••0123"
+    assert mask(None) == "-"
 
 
 def test_import_on_a_journal_in_use_exits_2(
