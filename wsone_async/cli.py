@@ -319,29 +319,6 @@ def _import_parser(sub: Any) -> None:
     )
 
 
-def _count_rows(path: str, dialect: Dialect) -> int:
-    """The records of the file, for the progress bar's total and the summary.
-
-    CSV records are counted as the import reads them (a quoted cell may hold line breaks,
-    rows of empty cells are skipped), parsed as Latin-1: every byte is a character there,
-    and the delimiters, quotes and line ends of an ASCII-compatible encoding are the same.
-    """
-    with open(path, encoding="latin-1", newline="") as file:
-        if dialect.kind == "jsonl":
-            return sum(1 for line in file if line.strip())
-        reader = csv.reader(file, delimiter=dialect.delimiter)
-        count = 0
-        try:
-            next(reader, None)
-            for cells in reader:
-                if cells and "".join(cells).strip():
-                    count += 1
-        except csv.Error:
-            count += 1  # the import reports it as a bad row, and goes on
-            count += sum(1 for cells in reader if cells and "".join(cells).strip())
-        return count
-
-
 class _FailuresInUseError(OSError):
     """Another import is writing the failures file."""
 
@@ -559,7 +536,7 @@ async def _import(args: argparse.Namespace) -> int:
             "(--map SOURCE=COLUMN imports one, --strict-columns refuses them)",
             stream=err,
         )
-    total = await asyncio.to_thread(_count_rows, args.file, dialect)
+    total = await asyncio.to_thread(source.count)
     if total == 0:
         say(f"{args.file} has no rows: nothing to import")
         return 0

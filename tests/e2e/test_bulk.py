@@ -146,10 +146,11 @@ class TestRows:
         # into one cell and imported as a name.
         open_quote = tmp_path / "open.csv"
         open_quote.write_text('identifier_value;last_name\na@b.fr;A\nc@d.fr;"B\ne@f.fr;C\n')
+        never_closed = "a quote opened on line 3 is never closed (lines 3-4 to the end of the file)"
         assert list(read_rows(open_quote)) == [
             (2, {"identifier_value": "a@b.fr", "last_name": "A"}),
-            (3, {"__error__": "a quote opened on line 3 is never closed (lines 3-4 to the end "
-                 "of the file)"}),
+            (3, {"__error__": never_closed}),
+            (4, {"__error__": f"read into the record of line 3, which cannot be read: {never_closed}"}),
         ]  # fmt: skip
         # A quote opened and closed lines later glues rows into a documented cell.
         glued = tmp_path / "glued.csv"

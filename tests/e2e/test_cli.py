@@ -700,9 +700,14 @@ async def test_a_quote_left_open_fails_its_row_and_loses_none_silently(
         assert code == 1
         assert set(_names(sim)) == {"s0@example.fr", "s1@example.fr"}
         with failures.open(encoding="cp1252", newline="") as file:
-            (row,) = list(csv.DictReader(file, delimiter=";"))
+            (row, *swallowed) = list(csv.DictReader(file, delimiter=";"))
         assert (row["wsone_line"], row["wsone_field"]) == ("4", "row")
         assert "a quote opened on line 4 is never closed" in row["wsone_reason"]
+        assert [r["Courriel"] for r in swallowed] == [
+            "s3@example.fr",
+            "s4@example.fr",
+            "s5@example.fr",
+        ]
         code = await _wsone_import(
             sim, str(big), *options, "--failures", str(failures), "--summary-json", str(summary)
         )
@@ -711,7 +716,38 @@ async def test_a_quote_left_open_fails_its_row_and_loses_none_silently(
     err = capsys.readouterr().err
     assert "Traceback" not in err
     report = json.loads(summary.read_text())
-    assert report["failed"] == 1 and report["rows"] == report["created"] + 1
+    # b0's open quote took the lines up to the cell limit: each is a failed row of its own.
+    assert report["failed"] > 1 and report["rows"] == report["created"] + report["failed"] == 80
+
+
+async def test_a_row_the_reader_cannot_parse_keeps_its_text_in_the_failures_file(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It was written as a row of empty cells: the user lost the row (and the rows its open
+    # quote swallowed), with nothing to fix and import again.
+    source, failures = tmp_path / "p.csv", tmp_path / "failures.csv"
+    lines = ["Courriel;Nom"] + [f"m{i}@example.fr;Nom{i}" for i in range(6)]
+    lines[3] = 'm2@example.fr;"Dupont'  # an open quote in a middle row
+    source.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    options = ["--map", "Courriel=identifier_value", "--map", "Nom=last_name"]
+    async with _simulator(monkeypatch) as sim:
+        assert await _wsone_import(sim, str(source), *options, "--failures", str(failures)) == 1
+        with failures.open(encoding="utf-8", newline="") as file:
+            header, *rows = list(csv.reader(file, delimiter=";"))
+        assert header[:2] == ["Courriel", "Nom"]
+        assert [row[:3] for row in rows] == [
+            ["m2@example.fr", '"Dupont', "4"],
+            ["m3@example.fr", "Nom3", "5"],
+            ["m4@example.fr", "Nom4", "6"],
+            ["m5@example.fr", "Nom5", "7"],
+        ]
+        # Fixed as a user does in Excel (the stray quote removed), it imports as it is.
+        rows[0][1] = "Dupont"
+        with failures.open("w", encoding="utf-8", newline="") as file:
+            csv.writer(file, delimiter=";").writerows([header, *rows])
+        assert await _wsone_import(sim, str(failures), *options) == 0
+        names = _names(sim)
+    assert len(names) == 6 and names["m2@example.fr"][1] == "Dupont"
 
 
 async def test_rows_of_empty_cells_are_skipped_and_the_rows_counted_as_records(
