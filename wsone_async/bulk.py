@@ -475,19 +475,35 @@ def prospect_key(request: m.CreatePersonRequest) -> str | None:
 _default_key = prospect_key
 
 
-def in_shard(key: str | None, index: int, shard: tuple[int, int]) -> bool:
+def in_shard(key: str | None, shard: tuple[int, int]) -> bool:
     """Whether a record belongs to shard ``K`` of ``N`` (``shard=(K, N)``, K from 0).
 
     The split is on the identifier: the CRC-32 of the key with surrounding blanks removed
     and letters case-folded, modulo N. It is the same in every process, on every machine
     and in every Python version (unlike ``hash()``), so N imports of one file, each with
-    its own shard, take every identifier exactly once. A record without an identifier (a
-    bad row) goes by its position, ``index`` mod N, so exactly one shard reports it.
+    its own shard, take every identifier exactly once. A row that fails to parse has the
+    key its identifier cells give as typed (:meth:`ProspectFile.shard_key`): fixed without
+    touching them, it comes back to the same shard. A record without any identifier
+    (``key`` None) belongs to shard 0, whatever file it is read from: the split never
+    depends on a row's position, which differs between a file and its failures file.
     """
     number, count = shard
     if key is None:
-        return index % count == number
+        return number == 0
     return zlib.crc32(key.strip().casefold().encode()) % count == number
+
+
+def _row_key(row: dict[str, Any]) -> str | None:
+    """The key of a row as typed, whether or not it parses: for a row that parses, the same
+    as :func:`prospect_key` of its request; None without an identifier value."""
+    value = _text(row, "identifier_value")
+    if value is None:
+        return None
+    try:
+        kind = _code(row, "identifier_type", m.IdentifierType) or m.IdentifierType.WEB_ACCOUNT
+    except RowError:
+        return f"{_text(row, 'identifier_type')}:{value}"
+    return f"{int(kind)}:{value}"
 
 
 def _check_shard(shard: object) -> tuple[int, int] | None:
@@ -921,16 +937,18 @@ class _Import:
         try:
             request = self._to_request(record) if self._to_request is not None else record
         except Exception as exc:  # noqa: BLE001  (a row the mapping refuses fails alone)
-            if shard is not None and not in_shard(None, index, shard):
+            # Sharded on its identifier cells as typed: fixed, it stays in its shard.
+            typed = _row_key(record) if isinstance(record, dict) else None
+            if shard is not None and not in_shard(typed, shard):
                 return None
             return ImportResult(index, None, Outcome.FAILED, error=exc)
         if not isinstance(request, m.CreatePersonRequest):
-            if shard is not None and not in_shard(None, index, shard):
+            if shard is not None and not in_shard(None, shard):
                 return None
             msg = f"expected a CreatePersonRequest, got {type(request).__name__}"
             return ImportResult(index, None, Outcome.FAILED, error=TypeError(msg))
         key = _default_key(request)
-        if shard is not None and not in_shard(key, index, shard):
+        if shard is not None and not in_shard(key, shard):
             return None  # another shard's record
         if key is None:
             missing = RowError("identifier_value", "missing: a prospect needs an identifier")
@@ -1627,6 +1645,17 @@ class ProspectFile:
             if utf8_is_other and not raw.isascii():
                 fallback.append(number)
             yield line
+
+    def shard_key(self, row: dict[str, Any], raw: Any) -> str | None:
+        """The key a record of :meth:`rows` is sharded on (see :func:`in_shard`).
+
+        For a row that parses, :func:`prospect_key` of its request; for one that does not
+        (even one the reader could not cut into cells), the key its identifier cells give
+        as typed; None when there are none (the record then belongs to shard 0).
+        """
+        if "__error__" in row and self.dialect.kind == "csv" and isinstance(raw, list):
+            row = {column: raw[i] for i, column in self._positions if i < len(raw)}
+        return _row_key(row)
 
     def count(self) -> int:
         """The records :meth:`rows` gives (a progress bar's total), read quickly.

@@ -51,7 +51,6 @@ from wsone_async.bulk import (
     in_shard,
     open_prospects,
     prospect_from_row,
-    prospect_key,
     run_import,
 )
 from wsone_async.client import WsOneClient
@@ -315,7 +314,10 @@ def _import_parser(sub: Any) -> None:
         default=None,
         metavar="K/N",
         help="import only shard K of N (K from 0), split on the identifier: N imports "
-        "of one file, each with its own --journal, create each person exactly once",
+        "of one file, each with its own --journal, create each person exactly once. A row "
+        "that fails goes by its identifier as typed (none: shard 0), so its --failures "
+        "file, fixed, imports with the same K/N; after changing an identifier there, "
+        "import that file with every K (or no --shard)",
     )
 
 
@@ -546,19 +548,18 @@ async def _import(args: argparse.Namespace) -> int:
 
     async def records() -> AsyncIterator[m.CreatePersonRequest | RowError]:
         # Rows become requests here, so that another shard's rows are dropped before
-        # they are handed over (the split needs the identifier).
-        index = position = 0
+        # they are handed over. The split is on the identifier as typed, for a row that
+        # fails too (never its position): fixed, it comes back to the same shard.
+        index = 0
         async for line, row, raw in aread(source.rows()):
+            if shard is not None and not in_shard(source.shard_key(row, raw), shard):
+                progress.skip()
+                continue
             record: m.CreatePersonRequest | RowError
             try:
                 record = prospect_from_row(row, source=args.source)
             except RowError as exc:
                 record = RowError(exc.field, exc.problem, line=line)
-            key = prospect_key(record) if isinstance(record, m.CreatePersonRequest) else None
-            position += 1
-            if shard is not None and not in_shard(key, position - 1, shard):
-                progress.skip()
-                continue
             pending[index] = (line, raw)
             index += 1
             yield record

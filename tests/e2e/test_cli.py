@@ -500,7 +500,7 @@ async def test_two_shards_at_once_import_every_person_exactly_once(
                 for k in (0, 1)
             )
         )  # fmt: skip
-        assert codes == [1, 1]  # the bad rows, two in each shard
+        assert codes == [1, 1]  # the bad rows: three in shard 0, one in shard 1
         assert sim.backend.persons_count() == 396
         assert sim.backend.shared_identifiers() == []
         assert sim.stats.processed["createPerson"] == 396  # nobody created twice
@@ -509,6 +509,46 @@ async def test_two_shards_at_once_import_every_person_exactly_once(
     assert sum(s["failed"] for s in summaries) == 4
     assert all(s["created"] > 100 for s in summaries)  # a real split, not all in one
     assert [s["other_shards"] + s["created"] + s["failed"] for s in summaries] == [400, 400]
+
+
+async def test_a_failed_row_fixed_comes_back_to_its_own_shard(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A row that failed was sharded by its position, which differs in the failures file:
+    # fixed and imported again with the same --shard, some rows fell in other shards and
+    # were imported by no run at all.
+    source = tmp_path / "p.csv"
+    _write_csv(source, 120, bad_every=7)  # 17 rows with the birth date 31/13/1990
+    with source.open("a", encoding="utf-8") as file:
+        file.write(",nobody@example.fr,NOM,02/03/1990\n")  # no identifier: shard 0 says so
+    options = ["--concurrency", "4"]
+    async with _simulator(monkeypatch) as sim:
+        summaries = []
+        for k in range(3):
+            summary = tmp_path / f"summary{k}.json"
+            code = await _wsone_import(
+                sim, str(source), "--shard", f"{k}/3", "--journal", str(tmp_path / f"j{k}"),
+                "--failures", str(tmp_path / f"failures{k}.csv"), "--summary-json", str(summary),
+                *options,
+            )  # fmt: skip
+            assert code == 1
+            summaries.append(json.loads(summary.read_text()))
+        # Every row handled by exactly one shard.
+        assert sum(s["created"] for s in summaries) == 103
+        assert sum(s["failed"] for s in summaries) == 18
+        assert all(s["other_shards"] + s["created"] + s["failed"] == 121 for s in summaries)
+        failed = [(tmp_path / f"failures{k}.csv").read_text(encoding="utf-8") for k in range(3)]
+        assert ["nobody@example.fr" in text for text in failed] == [True, False, False]
+        for k, text in enumerate(failed):
+            fixed = tmp_path / f"fixed{k}.csv"
+            lines = [line for line in text.splitlines() if "nobody@" not in line]
+            fixed.write_text("\n".join(lines).replace("31/13/1990", "02/03/1990") + "\n")
+            code = await _wsone_import(
+                sim, str(fixed), "--shard", f"{k}/3", "--journal", str(tmp_path / f"j{k}"),
+                *options,
+            )  # fmt: skip
+            assert code == 0, k
+        assert sim.backend.persons_count() == 120  # every fixed row imported, by its shard
 
 
 def test_every_bad_option_is_an_argparse_error(
