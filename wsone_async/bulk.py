@@ -1515,6 +1515,24 @@ def _mostly_utf8(sample: bytes) -> bool:
     return utf8 >= other
 
 
+_NOT_ASCII: Final = re.compile(rb"[\x80-\xff]")
+
+
+def _later_sample(file: IO[bytes]) -> bytes:
+    """Up to 64 KiB of ``file`` from the start of its first line that is not plain ASCII,
+    read on from where ``file`` stands (its start was ASCII); b"" when there is none."""
+    offset = file.tell()
+    while chunk := file.read(1 << 20):
+        found = _NOT_ASCII.search(chunk)
+        if found is not None:
+            # The line starts in this chunk, or at its start: the chunk before was ASCII,
+            # so no character is cut there.
+            file.seek(offset + chunk.rfind(b"\n", 0, found.start()) + 1)
+            return file.read(_SAMPLE)
+        offset += len(chunk)
+    return b""
+
+
 def _column_for(
     name: str, mapping: dict[str, str], known: dict[str, str]
 ) -> tuple[str | None, bool]:
@@ -1765,14 +1783,16 @@ def open_prospects(
     """Open a prospects file: detect its encoding and delimiter and check its header.
 
     ``.jsonl``/``.ndjson`` files hold one JSON object per line; anything else is CSV with a
-    header line. Nothing is read beyond the first 64 KiB here.
+    header line. Nothing is read beyond the first 64 KiB here, unless they are plain ASCII:
+    the file is then read on to its first line that is not, to tell its encoding.
 
     Args:
         path: the file.
         encoding: force an encoding (such as ``"cp1252"``); a line it cannot decode is a
-            bad row. By default a file is UTF-8 (with or without BOM) if its start decodes
-            as UTF-8, else cp1252, and each line that is not valid in the first is read in
-            the second.
+            bad row. By default a file is UTF-8 (with or without BOM) if its first lines
+            that are not plain ASCII (in its first 64 KiB, or the first such lines after)
+            decode as UTF-8, else cp1252, and each line that is not valid in the first is
+            read in the second.
         delimiter: force the CSV delimiter; by default the one of ``,`` ``;`` tab that the
             header holds most often.
         mapping: the file's header names to documented :data:`COLUMNS`, such as
@@ -1792,6 +1812,10 @@ def open_prospects(
         folded_map[source.strip().casefold()] = column
     with open(path, "rb") as file:
         sample = file.read(_SAMPLE)
+        # A start in plain ASCII tells nothing of the encoding: it is decided on the first
+        # lines that are not, wherever they are (a cp1252 file whose first accent came
+        # after 64 KiB was taken for UTF-8, and so was its failures file).
+        later = _later_sample(file) if encoding is None and sample.isascii() else b""
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
         msg = (
             'the file is UTF-16 (Excel\'s "Unicode Text"): save it as "CSV UTF-8" or '
@@ -1816,7 +1840,7 @@ def open_prospects(
     if encoding is not None:
         used, forced = codecs.lookup(encoding).name, True
     else:
-        used, forced = ("utf-8" if bom or _mostly_utf8(sample) else _FALLBACK), False
+        used, forced = ("utf-8" if bom or _mostly_utf8(later or sample) else _FALLBACK), False
     name = os.fspath(path).lower()
     if name.endswith((".jsonl", ".ndjson")):
         dialect = Dialect(kind="jsonl", encoding=used, bom=bom, delimiter=",")

@@ -836,6 +836,34 @@ class TestFiles:
             rows = [row for _, row, _ in source.rows()]
             assert rows == [{"identifier_value": "x@y.fr", "last_name": "Noël"}]
 
+    @pytest.mark.parametrize("encoding", ["cp1252", "utf-8"])
+    def test_the_encoding_is_told_by_the_first_accents_even_past_64_kib(
+        self, tmp_path: pathlib.Path, encoding: str
+    ) -> None:
+        # The first 64 KiB in plain ASCII said "UTF-8" for a cp1252 file: its failures file
+        # then came out in UTF-8, and Excel showed the accents of the later rows as mojibake.
+        from wsone_async.bulk import open_prospects
+
+        lines = ["identifier_value;last_name"] + [
+            f"p{i}@example.fr;{'X' * 60}" for i in range(1200)
+        ]
+        path = tmp_path / "p.csv"
+        path.write_bytes(
+            ("\n".join([*lines, "h@example.fr;Hélène", "n@example.fr;Noël"]) + "\n").encode(
+                encoding
+            )
+        )
+        assert path.stat().st_size > 65536 + 1000
+        source = open_prospects(path)
+        assert source.dialect.encoding == encoding
+        rows = [row for _, row, _ in source.rows()]
+        assert len(rows) == 1202 and rows[-2:] == [
+            {"identifier_value": "h@example.fr", "last_name": "Hélène"},
+            {"identifier_value": "n@example.fr", "last_name": "Noël"},
+        ]
+        assert source.fallback_lines == []  # each line read in the file's own encoding
+        assert source.count() == 1202
+
     def test_header_problems_are_input_errors(self, tmp_path: pathlib.Path) -> None:
         from wsone_async.bulk import InputError, open_prospects
 

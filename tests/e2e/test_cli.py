@@ -964,6 +964,34 @@ async def test_a_failed_row_the_failures_encoding_cannot_hold_is_flagged(
     ]
 
 
+def test_the_failures_file_of_a_cp1252_file_whose_accents_come_late_is_cp1252(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Its first 64 KiB were plain ASCII: detected as UTF-8, the failures file was written in
+    # UTF-8, and Excel (which reads a CSV without BOM as cp1252) showed "HÃ©lÃ¨ne".
+    source, failures, summary = tmp_path / "p.csv", tmp_path / "f.csv", tmp_path / "s.json"
+    lines = ["identifier_value;last_name;birth_date;Commentaire"]
+    lines += [f"p{i}@example.fr;NOM;02/03/1990;{'x' * 1000}" for i in range(70)]
+    lines += ["h@example.fr;Hélène;31/13/1990;à rappeler"]  # a bad date: a failed row
+    source.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    assert source.read_bytes().find(b"\xe9") > 65536
+    from wsone_async.cli import main
+
+    command = ["import", str(source), "--simulate", "--failures", str(failures)]
+    assert main([*command, "--summary-json", str(summary)]) == 1
+    assert "CSV, cp1252, ';'-separated" in capsys.readouterr().err
+    assert json.loads(summary.read_text())["encoding"] == "cp1252"
+    written = failures.read_bytes()
+    assert b"H\xe9l\xe8ne" in written and b"\xc3" not in written
+    with failures.open(encoding="cp1252", newline="") as file:
+        (row,) = list(csv.DictReader(file, delimiter=";"))
+    assert (row["last_name"], row["Commentaire"], row["wsone_line"]) == (
+        "Hélène",
+        "à rappeler",
+        "72",
+    )
+
+
 def test_the_pool_holds_a_connection_for_every_record_in_progress(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
