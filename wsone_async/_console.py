@@ -7,9 +7,11 @@ them (only the standard library and ``_config``), so each rule here lives once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import sys
+from collections.abc import Callable
 from typing import IO, Any, Final
 
 from wsone_async._config import PASSWORD_ENV
@@ -45,8 +47,17 @@ def mask(value: str | None) -> str:
     return "•" * 4 + value[-4:] if value else "-"
 
 
-def password(user: str | None) -> str:
+def password(
+    user: str | None,
+    *,
+    prompting: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+) -> str:
     """The WsOne password: from ``$WSONE_PASSWORD``, else asked on the terminal.
+
+    Args:
+        user: the API user, named in the prompt.
+        prompting: a context the prompt runs in (it blocks: an event loop's signal
+            handlers cannot run meanwhile).
 
     Raises:
         UsageError: neither is there (a job without the variable set).
@@ -57,7 +68,8 @@ def password(user: str | None) -> str:
     if not sys.stdin.isatty():
         msg = f"no password: set ${PASSWORD_ENV} (it is never taken from the command line)"
         raise UsageError(msg)
-    return getpass.getpass(f"WsOne password for {user}: ")
+    with prompting():
+        return getpass.getpass(f"WsOne password for {user}: ")
 
 
 # ------------------------------------------------------------------ option rules

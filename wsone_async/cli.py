@@ -16,7 +16,7 @@ import pathlib
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import IO, Any, Final, NoReturn
 
 from wsone_async import _probe
@@ -362,7 +362,7 @@ class _Failures:
         #: The input lines of the rows written with a character the file's encoding cannot
         #: hold (a UTF-8 line in a cp1252 file): written as "?", to be fixed by hand.
         self.replaced: list[int] = []
-        self._encoding = dialect.encoding
+        self.encoding = dialect.encoding
         self._json = dialect.kind == "jsonl"
         self._file: IO[str] | None = None
         self._writer: Any = None
@@ -400,7 +400,7 @@ class _Failures:
             cells = [raw[i] if i < len(raw) else "" for i in self._keep]
             self._writer.writerow([*cells, *reasons])
             try:
-                "".join(cells).encode(self._encoding)
+                "".join(cells).encode(self.encoding)
             except UnicodeEncodeError:
                 self.replaced.append(line)
         self.written += 1
@@ -411,7 +411,9 @@ class _Failures:
 
 
 @contextlib.asynccontextmanager
-async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[WsOneClient, str]]:
+async def _target(
+    args: argparse.Namespace, signals: _StopSignals
+) -> AsyncIterator[tuple[WsOneClient, str]]:
     if args.simulate:
         from wsone_async.testing import WsOneSimulator
 
@@ -427,7 +429,7 @@ async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[WsOneClient, 
             yield client, f"an embedded WsOne simulator at {sim.url}"
         return
     try:
-        secret = password(args.user)
+        secret = password(args.user, prompting=signals.blocking)
     except UsageError as exc:
         raise _Exit(_EXIT_USAGE, str(exc)) from None
     try:
@@ -514,37 +516,150 @@ def _open_source(args: argparse.Namespace) -> ProspectFile | None:
         raise _Exit(_EXIT_USAGE, f"{args.file}: {exc.strerror or exc}") from None
 
 
+class _StopSignals:
+    """Ctrl-C and SIGTERM (a job runner's stop, a Kubernetes eviction), from the command's
+    first line to its summary: each cancels what runs at that moment, the command itself
+    until the import starts, then the import (its workers cancelled, the journal closed
+    with everything that settled). Either way the summary is written and the exit status is
+    130. Installed first thing: a SIGTERM while the file was read or WsOne checked ended the
+    process on the spot, without a word. (Not available on Windows, nor outside the main
+    thread: there the default actions stay.)
+    """
+
+    def __init__(self) -> None:
+        self.received = False
+        self._target: asyncio.Future[Any] | None = None
+        self._installed = False
+
+    def aim(self, target: asyncio.Future[Any] | None) -> None:
+        """Cancel ``target`` on a signal from now on (None: only note the signal)."""
+        self._target = target
+
+    def _stop(self) -> None:
+        self.received = True
+        if self._target is not None:
+            self._target.cancel()
+
+    def _install(self) -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            for stop_signal in _STOP_SIGNALS:
+                loop.add_signal_handler(stop_signal, self._stop)
+            self._installed = True
+
+    def _remove(self) -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            for stop_signal in _STOP_SIGNALS:
+                loop.remove_signal_handler(stop_signal)
+
+    def __enter__(self) -> _StopSignals:
+        self._target = asyncio.current_task()
+        self._install()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._remove()
+
+    @contextlib.contextmanager
+    def blocking(self) -> Iterator[None]:
+        """For a call that blocks the event loop (the password prompt), whose handlers
+        then cannot run: a signal raises KeyboardInterrupt in the call itself instead."""
+        if not self._installed:
+            yield
+            return
+
+        def interrupt(signum: int, frame: object) -> None:
+            self.received = True
+            raise KeyboardInterrupt
+
+        self._remove()
+        try:
+            for stop_signal in _STOP_SIGNALS:
+                signal.signal(stop_signal, interrupt)
+            yield
+        finally:
+            self._install()
+
+
 async def _run_import(args: argparse.Namespace) -> int:
-    try:
-        return await _import(args)
-    except _Exit as stop:
-        say(f"wsone import: {stop}", stream=sys.stderr)
-        return stop.status
+    with _StopSignals() as signals:
+        try:
+            return await _import(args, signals)
+        except _Exit as stop:
+            say(f"wsone import: {stop}", stream=sys.stderr)
+            return stop.status
 
 
-async def _import(args: argparse.Namespace) -> int:
+async def _import(args: argparse.Namespace, signals: _StopSignals) -> int:
     if args.base_url and not args.user:
         raise _Exit(_EXIT_USAGE, "--user is required with --base-url")
-    source = await asyncio.to_thread(_open_source, args)
-    if source is None:
-        say(f"{args.file} is empty: nothing to import")
-        return 0
-    dialect = source.dialect
     err = sys.stderr
-    say(f"reading {args.file}: {dialect.describe()}", stream=err)
-    if dialect.unknown:
-        say(
-            f"warning: ignoring the unknown columns {', '.join(map(repr, dialect.unknown))} "
-            "(--map SOURCE=COLUMN imports one, --strict-columns refuses them)",
-            stream=err,
-        )
-    total = await asyncio.to_thread(source.count)
-    if total == 0:
-        say(f"{args.file} has no rows: nothing to import")
-        return 0
     shard: tuple[int, int] | None = args.shard
-    progress = _Progress(total, err, share=1 / shard[1] if shard else 1.0)
+    progress = _Progress(None, err, share=1 / shard[1] if shard else 1.0)
     pending: dict[int, tuple[int, Any]] = {}
+    source: ProspectFile | None = None
+    failures: _Failures | None = None
+    total: int | None = None
+    interrupted = False
+    stopped: _Exit | None = None
+    summary: ImportSummary | None = None
+    started = time.monotonic()
+    try:
+        source = await asyncio.to_thread(_open_source, args)
+        if source is None:
+            say(f"{args.file} is empty: nothing to import")
+            return 0
+        dialect = source.dialect
+        say(f"reading {args.file}: {dialect.describe()}", stream=err)
+        if dialect.unknown:
+            say(
+                f"warning: ignoring the unknown columns {', '.join(map(repr, dialect.unknown))} "
+                "(--map SOURCE=COLUMN imports one, --strict-columns refuses them)",
+                stream=err,
+            )
+        total = progress.total = await asyncio.to_thread(source.count)
+        if total == 0:
+            say(f"{args.file} has no rows: nothing to import")
+            return 0
+        try:
+            failures = _Failures(args.failures, dialect)
+        except _FailuresInUseError as exc:
+            raise _Exit(_EXIT_USAGE, f"--failures {args.failures}: {exc}") from None
+        except OSError as exc:
+            msg = f"--failures {args.failures}: {exc.strerror or exc}"
+            raise _Exit(_EXIT_USAGE, msg) from None
+        summary, stopped, interrupted = await _run_rows(
+            args, source, failures, progress, pending, signals, total
+        )
+    except (asyncio.CancelledError, KeyboardInterrupt) as exc:
+        if not signals.received:
+            raise  # this command itself was cancelled, not by Ctrl-C or SIGTERM
+        task = asyncio.current_task()
+        if isinstance(exc, asyncio.CancelledError) and task is not None:
+            task.uncancel()
+        interrupted = True
+        say("interrupted before the first row: nothing was imported", stream=err)
+    finally:
+        progress.finish()
+        if failures is not None:
+            failures.close()
+    return await _finish(
+        args, source, failures, progress, total, summary, stopped, interrupted, started
+    )
+
+
+async def _run_rows(
+    args: argparse.Namespace,
+    source: ProspectFile,
+    failures: _Failures,
+    progress: _Progress,
+    pending: dict[int, tuple[int, Any]],
+    signals: _StopSignals,
+    total: int,
+) -> tuple[ImportSummary | None, _Exit | None, bool]:
+    """Check WsOne, then import the rows: ``(summary, stopped, interrupted)``."""
+    shard: tuple[int, int] | None = args.shard
 
     async def records() -> AsyncIterator[m.CreatePersonRequest | RowError]:
         # Rows become requests here, so that another shard's rows are dropped before
@@ -569,13 +684,6 @@ async def _import(args: argparse.Namespace) -> int:
             raise record
         return record
 
-    try:
-        failures = _Failures(args.failures, dialect)
-    except _FailuresInUseError as exc:
-        raise _Exit(_EXIT_USAGE, f"--failures {args.failures}: {exc}") from None
-    except OSError as exc:
-        raise _Exit(_EXIT_USAGE, f"--failures {args.failures}: {exc.strerror or exc}") from None
-
     def on_result(result: ImportResult) -> None:
         line, raw = pending.pop(result.index)
         progress.add(result)
@@ -583,72 +691,74 @@ async def _import(args: argparse.Namespace) -> int:
             failures.add(line, raw, result)
 
     dedupe: Any = False if args.dedupe == "none" else args.dedupe
-    interrupted = False
-    stopped: _Exit | None = None
     summary: ImportSummary | None = None
-    started = time.monotonic()
-    try:
-        async with _target(args) as (client, where):
-            part = f" (shard {shard[0]}/{shard[1]})" if shard else ""
-            say(f"importing {total} rows{part} into {where}", stream=err)
-            try:
-                await check_connection(client)
-            except AuthenticationError as exc:
-                msg = f"WsOne refused the credentials ({exc}); nothing was imported"
-                raise _Exit(_EXIT_CREDENTIALS, msg) from None
-            except WsOneUnavailableError as exc:
-                raise _Exit(_EXIT_UNAVAILABLE, f"{exc}; nothing was imported") from None
-            except asyncio.CancelledError:
-                # Ctrl-C while WsOne is slow to answer the check: said, not a silent 130.
-                say("interrupted before the first row: nothing was imported", stream=err)
-                raise
-            task = asyncio.ensure_future(
-                run_import(
-                    client,
-                    records(),
-                    to_request=to_request,
-                    on_result=on_result,
-                    concurrency=args.concurrency,
-                    rate_limit=args.rate,
-                    dedupe=dedupe,
-                    journal=args.journal,
-                )
+    stopped: _Exit | None = None
+    interrupted = False
+    async with _target(args, signals) as (client, where):
+        part = f" (shard {shard[0]}/{shard[1]})" if shard else ""
+        say(f"importing {total} rows{part} into {where}", stream=sys.stderr)
+        try:
+            await check_connection(client)
+        except AuthenticationError as exc:
+            msg = f"WsOne refused the credentials ({exc}); nothing was imported"
+            raise _Exit(_EXIT_CREDENTIALS, msg) from None
+        except WsOneUnavailableError as exc:
+            raise _Exit(_EXIT_UNAVAILABLE, f"{exc}; nothing was imported") from None
+        task = asyncio.ensure_future(
+            run_import(
+                client,
+                records(),
+                to_request=to_request,
+                on_result=on_result,
+                concurrency=args.concurrency,
+                rate_limit=args.rate,
+                dedupe=dedupe,
+                journal=args.journal,
             )
-            loop = asyncio.get_running_loop()
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                # (Not available on Windows, nor outside the main thread.)
-                # Ctrl-C, or the SIGTERM of a job runner (a Kubernetes eviction), stops the
-                # import cleanly: workers cancelled, the journal closed with everything
-                # that settled, the summary written.
-                for stop_signal in _STOP_SIGNALS:
-                    loop.add_signal_handler(stop_signal, task.cancel)
-            try:
-                summary = await task
-            except asyncio.CancelledError:
-                if not task.cancelled():
-                    raise  # this command itself was cancelled, not the import by Ctrl-C
-                interrupted = True
-            except JournalInUseError as exc:
-                raise _Exit(_EXIT_USAGE, str(exc)) from None
-            except OSError as exc:
-                # The journal or the file could not be read or written: nothing is lost
-                # (the journal holds what settled), and it is the user's to fix.
-                name = exc.filename or args.journal or args.file
-                raise _Exit(_EXIT_USAGE, f"{name}: {exc.strerror or exc}") from None
-            except AuthenticationError as exc:
-                stopped = _Exit(
-                    _EXIT_CREDENTIALS,
-                    f"WsOne refused the credentials ({exc}): import stopped at once",
-                )
-            except WsOneUnavailableError as exc:
-                stopped = _Exit(_EXIT_UNAVAILABLE, str(exc))
-            finally:
-                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                    for stop_signal in _STOP_SIGNALS:
-                        loop.remove_signal_handler(stop_signal)
-    finally:
-        progress.finish()
-        failures.close()
+        )
+        signals.aim(task)  # no await since the check: no signal went astray in between
+        try:
+            summary = await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise  # this command itself was cancelled, not the import by a signal
+            interrupted = True
+        except JournalInUseError as exc:
+            raise _Exit(_EXIT_USAGE, str(exc)) from None
+        except OSError as exc:
+            # The journal or the file could not be read or written: nothing is lost
+            # (the journal holds what settled), and it is the user's to fix.
+            name = exc.filename or args.journal or args.file
+            raise _Exit(_EXIT_USAGE, f"{name}: {exc.strerror or exc}") from None
+        except AuthenticationError as exc:
+            stopped = _Exit(
+                _EXIT_CREDENTIALS,
+                f"WsOne refused the credentials ({exc}): import stopped at once",
+            )
+        except WsOneUnavailableError as exc:
+            stopped = _Exit(_EXIT_UNAVAILABLE, str(exc))
+        finally:
+            signals.aim(None)  # the import is over: a late signal stops nothing more
+    return summary, stopped, interrupted
+
+
+async def _finish(
+    args: argparse.Namespace,
+    source: ProspectFile | None,
+    failures: _Failures | None,
+    progress: _Progress,
+    total: int | None,
+    summary: ImportSummary | None,
+    stopped: _Exit | None,
+    interrupted: bool,
+    started: float,
+) -> int:
+    """The summary, on screen and in --summary-json, of an import however it ended;
+    returns the exit status. An import stopped before it began has no rows counted yet,
+    maybe not even a file read."""
+    err = sys.stderr
+    shard: tuple[int, int] | None = args.shard
+    dialect = source.dialect if source is not None else None
     if summary is not None:
         total = progress.done + progress.skipped  # every record, as the import read them
     counts = summary.counts if summary is not None else dict(progress.counts)
@@ -672,8 +782,8 @@ async def _import(args: argparse.Namespace) -> int:
         "stopped": str(stopped) if stopped is not None else None,
         "all_settled": all_settled and not interrupted,
         "exit_status": status,
-        "encoding": "utf-8-sig" if dialect.bom else dialect.encoding,
-        "delimiter": dialect.delimiter,
+        "encoding": None if dialect is None else "utf-8-sig" if dialect.bom else dialect.encoding,
+        "delimiter": None if dialect is None else dialect.delimiter,
         "shard": f"{shard[0]}/{shard[1]}" if shard else None,
         "journal": args.journal,
         "failures_file": args.failures,
@@ -687,31 +797,32 @@ async def _import(args: argparse.Namespace) -> int:
             # Said after the summary on screen; exit 0 would tell a job runner it is there.
             unwritten = f"--summary-json {args.summary_json}: {exc.strerror or exc}"
             status = status or _EXIT_USAGE
-    if source.fallback_lines:
+    if source is not None and source.fallback_lines:
         first = source.fallback_lines[0]
         say(
-            f"note: {len(source.fallback_lines)} line(s) were not {dialect.encoding} and "
+            f"note: {len(source.fallback_lines)} line(s) were not {source.dialect.encoding} and "
             f"were read as {source.other_encoding} (the first: line {first}); check their "
             "accents",
             stream=err,
         )
     words = ", ".join(f"{name} {counts[name]}" for name in counts)
     state = "interrupted" if interrupted else "stopped" if stopped is not None else "done"
-    of_rows = f"{progress.done} of {total} rows"
+    in_file = "?" if total is None else total  # stopped before the rows were counted
+    of_rows = f"{progress.done} of {in_file} rows"
     if shard is not None:
-        of_rows = f"{progress.done} rows of shard {shard[0]}/{shard[1]} ({total} in the file)"
+        of_rows = f"{progress.done} rows of shard {shard[0]}/{shard[1]} ({in_file} in the file)"
     say(f"{state}: {of_rows} in {seconds:.1f}s: {words}")
     if shard is not None and progress.done == 0 and stopped is None and not interrupted:
         say(f"no rows of {args.file} fall in shard {shard[0]}/{shard[1]}")
-    if failures.written:
+    if failures is not None and failures.written:
         say(f"{failures.written} failed or unknown rows written to {args.failures}")
-    if failures.replaced:
+    if failures is not None and failures.replaced:
         lines = ", ".join(map(str, failures.replaced[:5])) + (
             ", ..." if len(failures.replaced) > 5 else ""
         )
         say(
             f"warning: {len(failures.replaced)} row(s) of {args.failures} hold characters "
-            f"{dialect.encoding} cannot write, written as '?' (input lines {lines}): fix "
+            f"{failures.encoding} cannot write, written as '?' (input lines {lines}): fix "
             "them before importing that file again",
             stream=err,
         )

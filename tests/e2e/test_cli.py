@@ -1036,6 +1036,81 @@ def test_ctrl_c_while_wsone_is_slow_to_answer_the_check_says_so(tmp_path: pathli
     assert "Traceback" not in rest
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_before_the_first_row_stops_in_order_with_a_summary(
+    tmp_path: pathlib.Path, signum: signal.Signals
+) -> None:
+    # SIGTERM before the import began (the file being read, WsOne being checked) took the
+    # default action: the process died without a summary, exit -15.
+    source, summary = tmp_path / "p.csv", tmp_path / "summary.json"
+    _write_csv(source, 3)
+    with socket.socket() as silent:  # accepts, never answers: the check waits
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        env = {**os.environ, "WSONE_PASSWORD": "pw"}
+        command = [*WSONE, "import", str(source), "--base-url", url, "--user", "u"]
+        command += ["--summary-json", str(summary)]
+        with subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        ) as run:
+            assert run.stderr is not None and run.stdout is not None
+            for line in run.stderr:  # the marker: the import is about to check WsOne
+                if line.startswith("importing"):
+                    break
+            run.send_signal(signum)
+            try:
+                out, rest = run.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                run.kill()
+                raise
+    assert run.returncode == 130, rest
+    assert "interrupted before the first row: nothing was imported" in rest
+    assert "Traceback" not in rest
+    assert out.startswith("interrupted: 0 of 3 rows")
+    report = json.loads(summary.read_text())
+    assert report["interrupted"] is True and report["exit_status"] == 130
+    assert (report["rows"], report["created"], report["encoding"]) == (3, 0, "utf-8")
+
+
+def test_sigterm_at_the_password_prompt_stops_in_order_too(tmp_path: pathlib.Path) -> None:
+    # The prompt blocks the event loop, whose signal handlers then cannot run: a signal
+    # there interrupts the prompt itself, and the command ends as for any other signal.
+    import pty
+
+    source, summary = tmp_path / "p.csv", tmp_path / "summary.json"
+    _write_csv(source, 3)
+    env = {k: v for k, v in os.environ.items() if k != "WSONE_PASSWORD"}
+    command = [*WSONE, "import", str(source), "--base-url", "http://127.0.0.1:9", "--user", "u"]
+    command += ["--summary-json", str(summary)]
+    terminal, tty = pty.openpty()  # stdin is a terminal: the password is asked for
+    try:
+        with subprocess.Popen(
+            command, stdin=tty, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        ) as run:
+            assert run.stderr is not None and run.stdout is not None
+            said = b""
+            while b"WsOne password for u: " not in said:  # the marker: the prompt waits
+                chunk = os.read(run.stderr.fileno(), 4096)
+                assert chunk, said
+                said += chunk
+            run.send_signal(signal.SIGTERM)
+            try:
+                answered = run.communicate(timeout=30)  # it hung in the prompt: a failure
+            except subprocess.TimeoutExpired:
+                run.kill()
+                raise
+            out, rest = (text.decode() for text in answered)
+    finally:
+        os.close(terminal)
+        os.close(tty)
+    assert run.returncode == 130, rest
+    assert "interrupted before the first row: nothing was imported" in rest
+    assert "Traceback" not in rest
+    assert out.startswith("interrupted: 0 of 3 rows")
+    assert json.loads(summary.read_text())["interrupted"] is True
+
+
 def test_sigterm_stops_the_import_like_ctrl_c(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
