@@ -21,6 +21,7 @@ from typing import IO, TYPE_CHECKING, Final, TypeVar
 import attrs
 
 from wsone_async import models as m
+from wsone_async._console import MAX_CONCURRENCY, mask, pool_size, say
 from wsone_async.bulk import ImportSummary, prospect_from_row, run_import
 from wsone_async.client import WsOneClient
 from wsone_async.errors import WsOneError
@@ -52,11 +53,6 @@ def present(value: T | None, what: str) -> T:
         msg = f"the answer has no {what}"
         raise DemoCheckError(msg)
     return value
-
-
-def _mask(value: str | None) -> str:
-    """A customer identifier made fit for a terminal: its last 4 characters only."""
-    return "•" * 4 + value[-4:] if value else "-"
 
 
 def _key(identifier: m.IdentifierType, value: str) -> m.IdentifierRequest:
@@ -196,7 +192,7 @@ async def join_programme(demo: Demo) -> str:
     check(len(demo.cards) >= 5, f"only {len(demo.cards)} prospects; the demo needs 5")
     return (
         f"{len(demo.cards)} prospects joined the programme with a card "
-        f"(such as {_mask(demo.cards[0].identifier_value)})"
+        f"(such as {mask(demo.cards[0].identifier_value)})"
     )
 
 
@@ -400,11 +396,6 @@ STEPS: Final[tuple[Step, ...]] = (
 )
 
 
-def _write(stream: IO[str], text: str) -> None:
-    stream.write(text + "\n")
-    stream.flush()
-
-
 async def run_demo(
     *,
     prospects: int = 300,
@@ -428,8 +419,12 @@ async def run_demo(
 
     out = out or sys.stdout
     err = err or sys.stderr
-    if prospects < 5 or concurrency < 1:
-        _write(err, "wsone demo: --prospects must be at least 5 and --concurrency at least 1")
+    if prospects < 5 or not 1 <= concurrency <= MAX_CONCURRENCY:
+        say(
+            "wsone demo: --prospects must be at least 5 and --concurrency from 1 to "
+            f"{MAX_CONCURRENCY}",
+            err,
+        )
         return 2
     started = time.monotonic()
     async with (
@@ -438,24 +433,24 @@ async def run_demo(
             sim.url,
             username=sim.username,
             password=sim.password,
-            max_connections=concurrency,
+            max_connections=pool_size(concurrency),
             codes=SIMULATOR_ERROR_CLASSES,
         ) as client,
     ):
-        _write(out, f"WsOne simulator started at {sim.url}; client {client!r}")
+        say(f"WsOne simulator started at {sim.url}; client {client!r}", out)
         demo = Demo(client, sim, prospects, concurrency)
         for number, step in enumerate(steps, 1):
             try:
                 line = await step.run(demo)
             except (DemoCheckError, WsOneError) as exc:
-                _write(err, f"wsone demo: step {number} ({step.name}) failed: {exc}")
+                say(f"wsone demo: step {number} ({step.name}) failed: {exc}", err)
                 return 1
-            _write(out, f"{number:>2}. {step.name}: {line}")
+            say(f"{number:>2}. {step.name}: {line}", out)
     created = demo.summary.counts["created"] if demo.summary is not None else 0
-    _write(
-        out,
+    say(
         f"demo finished in {time.monotonic() - started:.1f}s: {created} prospects created, "
         f"{len(demo.cards)} cards, {len(demo.cards)} receipts, {demo.credited:.0f} points "
         "credited; every call went through WsOneClient",
+        out,
     )
     return 0

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import getpass
 import json
 import os
 import pathlib
@@ -29,14 +28,16 @@ import secrets
 import sys
 from collections import Counter
 from collections.abc import Iterable
-from typing import IO, Any, Final
+from typing import Any, Final
 
 import attrs
 
+from wsone_async import _console
 from wsone_async import models as m
 from wsone_async import operations as ops
 from wsone_async._codec import decode_json, to_wire, wire_name
 from wsone_async._config import PASSWORD_ENV, RetryPolicy, Timeouts
+from wsone_async._console import UsageError, say
 from wsone_async._drift import FORMAT, MISSING, TYPE, UNKNOWN, Finding, analyse, safe_key, shape
 from wsone_async._redact import short
 from wsone_async._transport import TraceConfig
@@ -788,10 +789,6 @@ def render_markdown(report: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------- command line
 
 
-class UsageError(Exception):
-    """A bad input: one line, exit status 2."""
-
-
 def add_parser(sub: Any) -> None:
     """Register ``wsone probe`` on the ``wsone`` command's subparsers."""
     parser = sub.add_parser(
@@ -806,6 +803,7 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--base-url", required=True, help="the WsOne root URL")
     parser.add_argument("--user", required=True, help="the API user")
+    _console.add_insecure_http(parser)
     parser.add_argument(
         "--identifier",
         required=True,
@@ -864,22 +862,6 @@ def _report_paths(text: str) -> tuple[pathlib.Path, pathlib.Path]:
     return base.with_name(base.name + ".md"), base.with_name(base.name + ".json")
 
 
-def _password(user: str) -> str:
-    password = os.environ.get(PASSWORD_ENV)
-    if password:
-        return password
-    if not sys.stdin.isatty():
-        msg = f"no password: set ${PASSWORD_ENV} (it is never taken from the command line)"
-        raise UsageError(msg)
-    return getpass.getpass(f"WsOne password for {user}: ")
-
-
-def _say(text: str, stream: IO[str] | None = None) -> None:
-    stream = stream or sys.stderr
-    stream.write(text + "\n")
-    stream.flush()
-
-
 async def run_probe(
     *,
     base_url: str,
@@ -931,7 +913,7 @@ async def run(args: argparse.Namespace) -> int:
         identifier = parse_identifier(args.identifier)
         md_path, json_path = _report_paths(args.report)
         _check_args(args)
-        password = _password(args.user)
+        password = _console.password(args.user)
         report = await run_probe(
             base_url=args.base_url,
             user=args.user,
@@ -940,25 +922,27 @@ async def run(args: argparse.Namespace) -> int:
             entity=args.entity,
             allow_writes=args.allow_writes,
             seconds_per_call=args.timeout,
+            allow_insecure_http=args.allow_insecure_http,
         )
     except UsageError as exc:
-        _say(f"wsone probe: {exc}")
+        say(f"wsone probe: {exc}", sys.stderr)
         return EXIT_USAGE
     except (ValueError, TypeError) as exc:
         # The client's checks of base_url: their messages never repeat the URL.
-        _say(f"wsone probe: {exc}")
+        say(f"wsone probe: {_console.option_words(str(exc))}", sys.stderr)
         return EXIT_USAGE
     except AuthenticationError as exc:
-        _say(
+        say(
             f"wsone probe: WsOne refused the credentials (HTTP {exc.status}); check --user "
-            f"and ${PASSWORD_ENV}"
+            f"and ${PASSWORD_ENV}",
+            sys.stderr,
         )
         return EXIT_AUTH
     except APIConnectionError as exc:
-        _say(f"wsone probe: cannot reach WsOne: {exc}")
+        say(f"wsone probe: cannot reach WsOne: {exc}", sys.stderr)
         return EXIT_UNREACHABLE
     except WsOneError as exc:
-        _say(f"wsone probe: {exc}")
+        say(f"wsone probe: {exc}", sys.stderr)
         return EXIT_FAILED
     markdown = render_markdown(report)
     text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
@@ -966,10 +950,10 @@ async def run(args: argparse.Namespace) -> int:
         await asyncio.to_thread(json_path.write_text, text, "utf-8")
         await asyncio.to_thread(md_path.write_text, markdown, "utf-8")
     except OSError as exc:
-        _say(f"wsone probe: cannot write the report: {exc.strerror or exc}")
+        say(f"wsone probe: cannot write the report: {exc.strerror or exc}", sys.stderr)
         return EXIT_FAILED
     summary = ", ".join(f"{k} {v}" for k, v in report["summary"].items())
-    _say(
+    say(
         f"wsone probe: {summary}; {len(report['differences'])} difference(s) from the models, "
         f"{len(report['refusals'])} refusal(s). Reports: {md_path} and {json_path}",
         sys.stdout,

@@ -475,19 +475,35 @@ def prospect_key(request: m.CreatePersonRequest) -> str | None:
 _default_key = prospect_key
 
 
-def in_shard(key: str | None, index: int, shard: tuple[int, int]) -> bool:
+def in_shard(key: str | None, shard: tuple[int, int]) -> bool:
     """Whether a record belongs to shard ``K`` of ``N`` (``shard=(K, N)``, K from 0).
 
     The split is on the identifier: the CRC-32 of the key with surrounding blanks removed
     and letters case-folded, modulo N. It is the same in every process, on every machine
     and in every Python version (unlike ``hash()``), so N imports of one file, each with
-    its own shard, take every identifier exactly once. A record without an identifier (a
-    bad row) goes by its position, ``index`` mod N, so exactly one shard reports it.
+    its own shard, take every identifier exactly once. A row that fails to parse has the
+    key its identifier cells give as typed (:meth:`ProspectFile.shard_key`): fixed without
+    touching them, it comes back to the same shard. A record without any identifier
+    (``key`` None) belongs to shard 0, whatever file it is read from: the split never
+    depends on a row's position, which differs between a file and its failures file.
     """
     number, count = shard
     if key is None:
-        return index % count == number
+        return number == 0
     return zlib.crc32(key.strip().casefold().encode()) % count == number
+
+
+def _row_key(row: dict[str, Any]) -> str | None:
+    """The key of a row as typed, whether or not it parses: for a row that parses, the same
+    as :func:`prospect_key` of its request; None without an identifier value."""
+    value = _text(row, "identifier_value")
+    if value is None:
+        return None
+    try:
+        kind = _code(row, "identifier_type", m.IdentifierType) or m.IdentifierType.WEB_ACCOUNT
+    except RowError:
+        return f"{_text(row, 'identifier_type')}:{value}"
+    return f"{int(kind)}:{value}"
 
 
 def _check_shard(shard: object) -> tuple[int, int] | None:
@@ -923,16 +939,18 @@ class _Import:
         try:
             request = self._to_request(record) if self._to_request is not None else record
         except Exception as exc:  # noqa: BLE001  (a row the mapping refuses fails alone)
-            if shard is not None and not in_shard(None, index, shard):
+            # Sharded on its identifier cells as typed: fixed, it stays in its shard.
+            typed = _row_key(record) if isinstance(record, dict) else None
+            if shard is not None and not in_shard(typed, shard):
                 return None
             return ImportResult(index, None, Outcome.FAILED, error=exc)
         if not isinstance(request, m.CreatePersonRequest):
-            if shard is not None and not in_shard(None, index, shard):
+            if shard is not None and not in_shard(None, shard):
                 return None
             msg = f"expected a CreatePersonRequest, got {type(request).__name__}"
             return ImportResult(index, None, Outcome.FAILED, error=TypeError(msg))
         key = _default_key(request)
-        if shard is not None and not in_shard(key, index, shard):
+        if shard is not None and not in_shard(key, shard):
             return None  # another shard's record
         if key is None:
             missing = RowError("identifier_value", "missing: a prospect needs an identifier")
@@ -1111,7 +1129,8 @@ def import_prospects(
         concurrency: the most records in progress at once (and so requests in flight).
             Keep it below the client's ``max_connections`` (100 by default): the wait for
             a pooled connection counts in the connect time limit, so records beyond the
-            pool wait and may fail with a connect timeout while WsOne is fine.
+            pool wait and may fail with a connect timeout while WsOne is fine (a warning
+            is logged when it exceeds them).
         rate_limit: the most calls per second, each lookup and each creation; the client's
             retries of a call come on top, spaced by its backoff. None for no cap.
         dedupe: how to search before creating: ``True``/``"identifier"`` looks the
@@ -1161,6 +1180,14 @@ def import_prospects(
         breaker=breaker,
         preflight=preflight,
     )
+    if concurrency > client.max_connections:
+        # Not refused: a session of the caller's may pool more than the client says.
+        logger.warning(
+            "concurrency %d exceeds the client's max_connections %d: records beyond the "
+            "pool wait for a connection, and that wait counts in the connect time limit",
+            concurrency,
+            client.max_connections,
+        )
     return job.results(records)
 
 
@@ -1496,6 +1523,24 @@ def _mostly_utf8(sample: bytes) -> bool:
     return utf8 >= other
 
 
+_NOT_ASCII: Final = re.compile(rb"[\x80-\xff]")
+
+
+def _later_sample(file: IO[bytes]) -> bytes:
+    """Up to 64 KiB of ``file`` from the start of its first line that is not plain ASCII,
+    read on from where ``file`` stands (its start was ASCII); b"" when there is none."""
+    offset = file.tell()
+    while chunk := file.read(1 << 20):
+        found = _NOT_ASCII.search(chunk)
+        if found is not None:
+            # The line starts in this chunk, or at its start: the chunk before was ASCII,
+            # so no character is cut there.
+            file.seek(offset + chunk.rfind(b"\n", 0, found.start()) + 1)
+            return file.read(_SAMPLE)
+        offset += len(chunk)
+    return b""
+
+
 def _column_for(
     name: str, mapping: dict[str, str], known: dict[str, str]
 ) -> tuple[str | None, bool]:
@@ -1527,6 +1572,49 @@ def _line_break(row: dict[str, Any]) -> str | None:
         if "\n" in cell or "\r" in cell:
             return column
     return None
+
+
+def _csv_records(
+    lines: Iterable[str], delimiter: str, *, after_header: Callable[[], None] | None = None
+) -> Generator[tuple[int, int, list[str], str | None], None, None]:
+    """``(first line, last line, cells, problem)`` of each CSV record after the header.
+
+    Read strictly: a quote left open reports its record instead of swallowing every line
+    after it into one cell without a word. A record the csv module cannot read comes back
+    line by line, each line cut on the delimiter as typed (its quotes kept) with the
+    problem: the failures file then holds every line the reader took, one row each, for the
+    user to fix and import again (it held one empty row). Blank lines are left out there.
+    """
+    taken: list[str] = []
+
+    def tracked() -> Iterator[str]:
+        for text in lines:
+            taken.append(text)
+            yield text
+
+    reader = csv.reader(tracked(), delimiter=delimiter, strict=True)
+    with contextlib.suppress(csv.Error):
+        next(reader, None)  # the header, checked by open_prospects
+    if after_header is not None:
+        after_header()
+    while True:
+        first = reader.line_num + 1  # a record is reported by its first line
+        taken.clear()
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problem = _csv_problem(exc, first, reader.line_num)
+            for offset, text in enumerate(taken):
+                pieces = text.rstrip("\r\n").split(delimiter)
+                if offset == 0:
+                    yield first, first, pieces, problem
+                elif "".join(pieces).strip():
+                    why = f"read into the record of line {first}, which cannot be read: {problem}"
+                    yield first + offset, first + offset, pieces, why
+            continue
+        yield first, reader.line_num, cells, None
 
 
 class ProspectFile:
@@ -1584,6 +1672,31 @@ class ProspectFile:
                 fallback.append(number)
             yield line
 
+    def shard_key(self, row: dict[str, Any], raw: Any) -> str | None:
+        """The key a record of :meth:`rows` is sharded on (see :func:`in_shard`).
+
+        For a row that parses, :func:`prospect_key` of its request; for one that does not
+        (even one the reader could not cut into cells), the key its identifier cells give
+        as typed; None when there are none (the record then belongs to shard 0).
+        """
+        if "__error__" in row and self.dialect.kind == "csv" and isinstance(raw, list):
+            row = {column: raw[i] for i, column in self._positions if i < len(raw)}
+        return _row_key(row)
+
+    def count(self) -> int:
+        """The records :meth:`rows` gives (a progress bar's total), read quickly.
+
+        Records are counted as :meth:`rows` reads them (a quoted cell may hold line breaks,
+        rows of empty cells are skipped, a record that cannot be read counts each of its
+        lines), parsed as Latin-1: every byte is a character there, and the delimiters,
+        quotes and line ends of an ASCII-compatible encoding are the same.
+        """
+        with open(self.path, encoding="latin-1", newline="") as file:
+            if self.dialect.kind == "jsonl":
+                return sum(1 for line in file if line.strip())
+            records = _csv_records(file, self.dialect.delimiter)
+            return sum(1 for *_, cells, problem in records if problem or "".join(cells).strip())
+
     def rows(self) -> Generator[tuple[int, dict[str, Any], Any], None, None]:
         """``(line number, row, raw)`` for each record: ``row`` maps documented columns to
         cells, ``raw`` is the record as the file has it (the CSV cells, or the JSON object),
@@ -1597,23 +1710,13 @@ class ProspectFile:
             if self.dialect.kind == "jsonl":
                 yield from self._json_rows(lines, bad, encoding)
                 return
-            # strict: a quote left open reports its record at the end of the file instead of
-            # swallowing every line after it into one cell without a word.
-            reader = csv.reader(lines, delimiter=self.dialect.delimiter, strict=True)
-            with contextlib.suppress(csv.Error):
-                next(reader, None)  # the header, checked by open_prospects
-            bad.clear()  # the header's own undecodable bytes are no record's
             positions = self._positions
             width = len(self.dialect.header)
-            while True:
-                line = reader.line_num + 1  # a record is reported by its first line
-                try:
-                    cells = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as exc:
+            records = _csv_records(lines, self.dialect.delimiter, after_header=bad.clear)
+            for line, last, cells, problem in records:
+                if problem is not None:
                     bad.clear()
-                    yield line, {"__error__": _csv_problem(exc, line, reader.line_num)}, []
+                    yield line, {"__error__": problem}, cells
                     continue
                 if bad:
                     where = ", ".join(map(str, bad))
@@ -1630,11 +1733,11 @@ class ProspectFile:
                     yield line, {"__error__": why}, cells
                     continue
                 row = {column: cells[i] for i, column in positions if i < count}
-                if reader.line_num != line and (broken := _line_break(row)) is not None:
+                if last != line and (broken := _line_break(row)) is not None:
                     # A record over several lines with a line break in a documented cell:
                     # most likely a quote left open, which glued the next lines to it.
                     why = (
-                        f"{broken} holds a line break (lines {line}-{reader.line_num} were "
+                        f"{broken} holds a line break (lines {line}-{last} were "
                         f"read as one record): is a quote left open on line {line}?"
                     )
                     yield line, {"__error__": why}, cells
@@ -1688,14 +1791,16 @@ def open_prospects(
     """Open a prospects file: detect its encoding and delimiter and check its header.
 
     ``.jsonl``/``.ndjson`` files hold one JSON object per line; anything else is CSV with a
-    header line. Nothing is read beyond the first 64 KiB here.
+    header line. Nothing is read beyond the first 64 KiB here, unless they are plain ASCII:
+    the file is then read on to its first line that is not, to tell its encoding.
 
     Args:
         path: the file.
         encoding: force an encoding (such as ``"cp1252"``); a line it cannot decode is a
-            bad row. By default a file is UTF-8 (with or without BOM) if its start decodes
-            as UTF-8, else cp1252, and each line that is not valid in the first is read in
-            the second.
+            bad row. By default a file is UTF-8 (with or without BOM) if its first lines
+            that are not plain ASCII (in its first 64 KiB, or the first such lines after)
+            decode as UTF-8, else cp1252, and each line that is not valid in the first is
+            read in the second.
         delimiter: force the CSV delimiter; by default the one of ``,`` ``;`` tab that the
             header holds most often.
         mapping: the file's header names to documented :data:`COLUMNS`, such as
@@ -1715,6 +1820,10 @@ def open_prospects(
         folded_map[source.strip().casefold()] = column
     with open(path, "rb") as file:
         sample = file.read(_SAMPLE)
+        # A start in plain ASCII tells nothing of the encoding: it is decided on the first
+        # lines that are not, wherever they are (a cp1252 file whose first accent came
+        # after 64 KiB was taken for UTF-8, and so was its failures file).
+        later = _later_sample(file) if encoding is None and sample.isascii() else b""
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
         msg = (
             'the file is UTF-16 (Excel\'s "Unicode Text"): save it as "CSV UTF-8" or '
@@ -1739,7 +1848,7 @@ def open_prospects(
     if encoding is not None:
         used, forced = codecs.lookup(encoding).name, True
     else:
-        used, forced = ("utf-8" if bom or _mostly_utf8(sample) else _FALLBACK), False
+        used, forced = ("utf-8" if bom or _mostly_utf8(later or sample) else _FALLBACK), False
     name = os.fspath(path).lower()
     if name.endswith((".jsonl", ".ndjson")):
         dialect = Dialect(kind="jsonl", encoding=used, bom=bom, delimiter=",")

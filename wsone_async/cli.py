@@ -10,19 +10,29 @@ import asyncio
 import codecs
 import contextlib
 import csv
-import getpass
 import json
 import os
 import pathlib
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import IO, Any, Final, NoReturn
 
 from wsone_async import _probe
 from wsone_async import models as m
 from wsone_async._config import PASSWORD_ENV
+from wsone_async._console import (
+    MAX_CONCURRENCY,
+    UsageError,
+    add_insecure_http,
+    concurrency,
+    option_words,
+    password,
+    pool_size,
+    positive_int,
+    say,
+)
 from wsone_async._version import __version__
 from wsone_async.bulk import (
     COLUMNS,
@@ -41,7 +51,6 @@ from wsone_async.bulk import (
     in_shard,
     open_prospects,
     prospect_from_row,
-    prospect_key,
     run_import,
 )
 from wsone_async.client import WsOneClient
@@ -52,19 +61,6 @@ __all__ = ["main"]
 _EXIT_USAGE: Final = 2
 _EXIT_INTERRUPTED: Final = 130
 _STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
-
-
-def _out(text: str = "", *, stream: IO[str] | None = None) -> None:
-    stream = stream or sys.stdout
-    stream.write(text + "\n")
-    stream.flush()
-
-
-def _mask(value: str | None) -> str:
-    """A customer identifier made fit for a terminal: its last 4 characters only."""
-    if not value:
-        return "-"
-    return "•" * 4 + value[-4:]
 
 
 # --------------------------------------------------------------------------- progress
@@ -183,31 +179,6 @@ class _OneLineErrors(argparse.ArgumentParser):
         self.exit(_EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        number = 0
-    if number < 1:
-        msg = f"must be a whole number of at least 1, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return number
-
-
-#: The most records in progress in one process: each holds a connection (a file
-#: descriptor, against a usual limit of 1024), and a million of them took 1.4 GB for 300
-#: rows. More goes through --shard, in more processes.
-_MAX_CONCURRENCY: Final = 500
-
-
-def _concurrency(text: str) -> int:
-    number = _positive_int(text)
-    if number > _MAX_CONCURRENCY:
-        msg = f"must be at most {_MAX_CONCURRENCY} (run --shard K/N imports for more), not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return number
-
-
 def _positive_float(text: str) -> float:
     try:
         number = float(text)
@@ -286,16 +257,12 @@ def _import_parser(sub: Any) -> None:
         "--simulate", action="store_true", help="import into an embedded simulator instead"
     )
     parser.add_argument("--user", help="the API user (with --base-url)")
-    parser.add_argument(
-        "--allow-insecure-http",
-        action="store_true",
-        help="allow a plain http:// --base-url off loopback (the password then travels in clear)",
-    )
+    add_insecure_http(parser)
     parser.add_argument(
         "--concurrency",
-        type=_concurrency,
+        type=concurrency,
         default=16,
-        help=f"records in progress at once, at most {_MAX_CONCURRENCY}",
+        help=f"records in progress at once, at most {MAX_CONCURRENCY}",
     )
     parser.add_argument(
         "--rate", type=_positive_float, default=None, help="max requests per second"
@@ -347,31 +314,11 @@ def _import_parser(sub: Any) -> None:
         default=None,
         metavar="K/N",
         help="import only shard K of N (K from 0), split on the identifier: N imports "
-        "of one file, each with its own --journal, create each person exactly once",
+        "of one file, each with its own --journal, create each person exactly once. A row "
+        "that fails goes by its identifier as typed (none: shard 0), so its --failures "
+        "file, fixed, imports with the same K/N; after changing an identifier there, "
+        "import that file with every K (or no --shard)",
     )
-
-
-def _count_rows(path: str, dialect: Dialect) -> int:
-    """The records of the file, for the progress bar's total and the summary.
-
-    CSV records are counted as the import reads them (a quoted cell may hold line breaks,
-    rows of empty cells are skipped), parsed as Latin-1: every byte is a character there,
-    and the delimiters, quotes and line ends of an ASCII-compatible encoding are the same.
-    """
-    with open(path, encoding="latin-1", newline="") as file:
-        if dialect.kind == "jsonl":
-            return sum(1 for line in file if line.strip())
-        reader = csv.reader(file, delimiter=dialect.delimiter)
-        count = 0
-        try:
-            next(reader, None)
-            for cells in reader:
-                if cells and "".join(cells).strip():
-                    count += 1
-        except csv.Error:
-            count += 1  # the import reports it as a bad row, and goes on
-            count += sum(1 for cells in reader if cells and "".join(cells).strip())
-        return count
 
 
 class _FailuresInUseError(OSError):
@@ -415,7 +362,7 @@ class _Failures:
         #: The input lines of the rows written with a character the file's encoding cannot
         #: hold (a UTF-8 line in a cp1252 file): written as "?", to be fixed by hand.
         self.replaced: list[int] = []
-        self._encoding = dialect.encoding
+        self.encoding = dialect.encoding
         self._json = dialect.kind == "jsonl"
         self._file: IO[str] | None = None
         self._writer: Any = None
@@ -453,7 +400,7 @@ class _Failures:
             cells = [raw[i] if i < len(raw) else "" for i in self._keep]
             self._writer.writerow([*cells, *reasons])
             try:
-                "".join(cells).encode(self._encoding)
+                "".join(cells).encode(self.encoding)
             except UnicodeEncodeError:
                 self.replaced.append(line)
         self.written += 1
@@ -463,28 +410,10 @@ class _Failures:
             self._file.close()
 
 
-def _password(args: argparse.Namespace) -> str:
-    password = os.environ.get(PASSWORD_ENV)
-    if password:
-        return password
-    if not sys.stdin.isatty():
-        msg = f"no password: set ${PASSWORD_ENV} (it is never taken from the command line)"
-        raise _Exit(_EXIT_USAGE, msg)
-    return getpass.getpass(f"WsOne password for {args.user}: ")
-
-
-def _pool(args: argparse.Namespace) -> int:
-    """Connections for ``--concurrency`` records (and a probe of the circuit breaker).
-
-    The wait for a free connection counts in the connect time limit: with more records in
-    progress than connections, records failed "no connection to WsOne within the connect
-    timeout" although WsOne was fine (191 of 20,000 at --concurrency 400).
-    """
-    return max(100, int(args.concurrency) + 1)
-
-
 @contextlib.asynccontextmanager
-async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[WsOneClient, str]]:
+async def _target(
+    args: argparse.Namespace, signals: _StopSignals
+) -> AsyncIterator[tuple[WsOneClient, str]]:
     if args.simulate:
         from wsone_async.testing import SIMULATOR_ERROR_CLASSES, WsOneSimulator
 
@@ -494,24 +423,27 @@ async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[WsOneClient, 
                 sim.url,
                 username=sim.username,
                 password=sim.password,
-                max_connections=_pool(args),
+                max_connections=pool_size(args.concurrency),
                 codes=SIMULATOR_ERROR_CLASSES,
             ) as client,
         ):
             yield client, f"an embedded WsOne simulator at {sim.url}"
         return
     try:
+        secret = password(args.user, prompting=signals.blocking)
+    except UsageError as exc:
+        raise _Exit(_EXIT_USAGE, str(exc)) from None
+    try:
         client = WsOneClient(
             args.base_url,
             username=args.user,
-            password=_password(args),
+            password=secret,
             allow_insecure_http=args.allow_insecure_http,
-            max_connections=_pool(args),
+            max_connections=pool_size(args.concurrency),
         )
     except ValueError as exc:
         # The library names its keyword; a user of the command needs the option's name.
-        text = str(exc).replace("allow_insecure_http=True", "--allow-insecure-http")
-        raise _Exit(_EXIT_USAGE, f"--base-url / --user: {text}") from None
+        raise _Exit(_EXIT_USAGE, f"--base-url / --user: {option_words(str(exc))}") from None
     async with client:
         yield client, f"{args.base_url.rstrip('/')} as {args.user}"
 
@@ -585,53 +517,165 @@ def _open_source(args: argparse.Namespace) -> ProspectFile | None:
         raise _Exit(_EXIT_USAGE, f"{args.file}: {exc.strerror or exc}") from None
 
 
+class _StopSignals:
+    """Ctrl-C and SIGTERM (a job runner's stop, a Kubernetes eviction), from the command's
+    first line to its summary: each cancels what runs at that moment, the command itself
+    until the import starts, then the import (its workers cancelled, the journal closed
+    with everything that settled). Either way the summary is written and the exit status is
+    130. Installed first thing: a SIGTERM while the file was read or WsOne checked ended the
+    process on the spot, without a word. (Not available on Windows, nor outside the main
+    thread: there the default actions stay.)
+    """
+
+    def __init__(self) -> None:
+        self.received = False
+        self._target: asyncio.Future[Any] | None = None
+        self._installed = False
+
+    def aim(self, target: asyncio.Future[Any] | None) -> None:
+        """Cancel ``target`` on a signal from now on (None: only note the signal)."""
+        self._target = target
+
+    def _stop(self) -> None:
+        self.received = True
+        if self._target is not None:
+            self._target.cancel()
+
+    def _install(self) -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            for stop_signal in _STOP_SIGNALS:
+                loop.add_signal_handler(stop_signal, self._stop)
+            self._installed = True
+
+    def _remove(self) -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            for stop_signal in _STOP_SIGNALS:
+                loop.remove_signal_handler(stop_signal)
+
+    def __enter__(self) -> _StopSignals:
+        self._target = asyncio.current_task()
+        self._install()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._remove()
+
+    @contextlib.contextmanager
+    def blocking(self) -> Iterator[None]:
+        """For a call that blocks the event loop (the password prompt), whose handlers
+        then cannot run: a signal raises KeyboardInterrupt in the call itself instead."""
+        if not self._installed:
+            yield
+            return
+
+        def interrupt(signum: int, frame: object) -> None:
+            self.received = True
+            raise KeyboardInterrupt
+
+        self._remove()
+        try:
+            for stop_signal in _STOP_SIGNALS:
+                signal.signal(stop_signal, interrupt)
+            yield
+        finally:
+            self._install()
+
+
 async def _run_import(args: argparse.Namespace) -> int:
-    try:
-        return await _import(args)
-    except _Exit as stop:
-        _out(f"wsone import: {stop}", stream=sys.stderr)
-        return stop.status
+    with _StopSignals() as signals:
+        try:
+            return await _import(args, signals)
+        except _Exit as stop:
+            say(f"wsone import: {stop}", stream=sys.stderr)
+            return stop.status
 
 
-async def _import(args: argparse.Namespace) -> int:
+async def _import(args: argparse.Namespace, signals: _StopSignals) -> int:
     if args.base_url and not args.user:
         raise _Exit(_EXIT_USAGE, "--user is required with --base-url")
-    source = await asyncio.to_thread(_open_source, args)
-    if source is None:
-        _out(f"{args.file} is empty: nothing to import")
-        return 0
-    dialect = source.dialect
     err = sys.stderr
-    _out(f"reading {args.file}: {dialect.describe()}", stream=err)
-    if dialect.unknown:
-        _out(
-            f"warning: ignoring the unknown columns {', '.join(map(repr, dialect.unknown))} "
-            "(--map SOURCE=COLUMN imports one, --strict-columns refuses them)",
-            stream=err,
-        )
-    total = await asyncio.to_thread(_count_rows, args.file, dialect)
-    if total == 0:
-        _out(f"{args.file} has no rows: nothing to import")
-        return 0
     shard: tuple[int, int] | None = args.shard
-    progress = _Progress(total, err, share=1 / shard[1] if shard else 1.0)
+    progress = _Progress(None, err, share=1 / shard[1] if shard else 1.0)
     pending: dict[int, tuple[int, Any]] = {}
+    source: ProspectFile | None = None
+    failures: _Failures | None = None
+    total: int | None = None
+    interrupted = False
+    stopped: _Exit | None = None
+    summary: ImportSummary | None = None
+    started = time.monotonic()
+    try:
+        source = await asyncio.to_thread(_open_source, args)
+        if source is None:
+            say(f"{args.file} is empty: nothing to import")
+            return 0
+        dialect = source.dialect
+        say(f"reading {args.file}: {dialect.describe()}", stream=err)
+        if dialect.unknown:
+            say(
+                f"warning: ignoring the unknown columns {', '.join(map(repr, dialect.unknown))} "
+                "(--map SOURCE=COLUMN imports one, --strict-columns refuses them)",
+                stream=err,
+            )
+        total = progress.total = await asyncio.to_thread(source.count)
+        if total == 0:
+            say(f"{args.file} has no rows: nothing to import")
+            return 0
+        try:
+            failures = _Failures(args.failures, dialect)
+        except _FailuresInUseError as exc:
+            raise _Exit(_EXIT_USAGE, f"--failures {args.failures}: {exc}") from None
+        except OSError as exc:
+            msg = f"--failures {args.failures}: {exc.strerror or exc}"
+            raise _Exit(_EXIT_USAGE, msg) from None
+        summary, stopped, interrupted = await _run_rows(
+            args, source, failures, progress, pending, signals, total
+        )
+    except (asyncio.CancelledError, KeyboardInterrupt) as exc:
+        if not signals.received:
+            raise  # this command itself was cancelled, not by Ctrl-C or SIGTERM
+        task = asyncio.current_task()
+        if isinstance(exc, asyncio.CancelledError) and task is not None:
+            task.uncancel()
+        interrupted = True
+        say("interrupted before the first row: nothing was imported", stream=err)
+    finally:
+        progress.finish()
+        if failures is not None:
+            failures.close()
+    return await _finish(
+        args, source, failures, progress, total, summary, stopped, interrupted, started
+    )
+
+
+async def _run_rows(
+    args: argparse.Namespace,
+    source: ProspectFile,
+    failures: _Failures,
+    progress: _Progress,
+    pending: dict[int, tuple[int, Any]],
+    signals: _StopSignals,
+    total: int,
+) -> tuple[ImportSummary | None, _Exit | None, bool]:
+    """Check WsOne, then import the rows: ``(summary, stopped, interrupted)``."""
+    shard: tuple[int, int] | None = args.shard
 
     async def records() -> AsyncIterator[m.CreatePersonRequest | RowError]:
         # Rows become requests here, so that another shard's rows are dropped before
-        # they are handed over (the split needs the identifier).
-        index = position = 0
+        # they are handed over. The split is on the identifier as typed, for a row that
+        # fails too (never its position): fixed, it comes back to the same shard.
+        index = 0
         async for line, row, raw in aread(source.rows()):
+            if shard is not None and not in_shard(source.shard_key(row, raw), shard):
+                progress.skip()
+                continue
             record: m.CreatePersonRequest | RowError
             try:
                 record = prospect_from_row(row, source=args.source)
             except RowError as exc:
                 record = RowError(exc.field, exc.problem, line=line)
-            key = prospect_key(record) if isinstance(record, m.CreatePersonRequest) else None
-            position += 1
-            if shard is not None and not in_shard(key, position - 1, shard):
-                progress.skip()
-                continue
             pending[index] = (line, raw)
             index += 1
             yield record
@@ -641,13 +685,6 @@ async def _import(args: argparse.Namespace) -> int:
             raise record
         return record
 
-    try:
-        failures = _Failures(args.failures, dialect)
-    except _FailuresInUseError as exc:
-        raise _Exit(_EXIT_USAGE, f"--failures {args.failures}: {exc}") from None
-    except OSError as exc:
-        raise _Exit(_EXIT_USAGE, f"--failures {args.failures}: {exc.strerror or exc}") from None
-
     def on_result(result: ImportResult) -> None:
         line, raw = pending.pop(result.index)
         progress.add(result)
@@ -655,72 +692,74 @@ async def _import(args: argparse.Namespace) -> int:
             failures.add(line, raw, result)
 
     dedupe: Any = False if args.dedupe == "none" else args.dedupe
-    interrupted = False
-    stopped: _Exit | None = None
     summary: ImportSummary | None = None
-    started = time.monotonic()
-    try:
-        async with _target(args) as (client, where):
-            part = f" (shard {shard[0]}/{shard[1]})" if shard else ""
-            _out(f"importing {total} rows{part} into {where}", stream=err)
-            try:
-                await check_connection(client)
-            except AuthenticationError as exc:
-                msg = f"WsOne refused the credentials ({exc}); nothing was imported"
-                raise _Exit(_EXIT_CREDENTIALS, msg) from None
-            except WsOneUnavailableError as exc:
-                raise _Exit(_EXIT_UNAVAILABLE, f"{exc}; nothing was imported") from None
-            except asyncio.CancelledError:
-                # Ctrl-C while WsOne is slow to answer the check: said, not a silent 130.
-                _out("interrupted before the first row: nothing was imported", stream=err)
-                raise
-            task = asyncio.ensure_future(
-                run_import(
-                    client,
-                    records(),
-                    to_request=to_request,
-                    on_result=on_result,
-                    concurrency=args.concurrency,
-                    rate_limit=args.rate,
-                    dedupe=dedupe,
-                    journal=args.journal,
-                )
+    stopped: _Exit | None = None
+    interrupted = False
+    async with _target(args, signals) as (client, where):
+        part = f" (shard {shard[0]}/{shard[1]})" if shard else ""
+        say(f"importing {total} rows{part} into {where}", stream=sys.stderr)
+        try:
+            await check_connection(client)
+        except AuthenticationError as exc:
+            msg = f"WsOne refused the credentials ({exc}); nothing was imported"
+            raise _Exit(_EXIT_CREDENTIALS, msg) from None
+        except WsOneUnavailableError as exc:
+            raise _Exit(_EXIT_UNAVAILABLE, f"{exc}; nothing was imported") from None
+        task = asyncio.ensure_future(
+            run_import(
+                client,
+                records(),
+                to_request=to_request,
+                on_result=on_result,
+                concurrency=args.concurrency,
+                rate_limit=args.rate,
+                dedupe=dedupe,
+                journal=args.journal,
             )
-            loop = asyncio.get_running_loop()
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                # (Not available on Windows, nor outside the main thread.)
-                # Ctrl-C, or the SIGTERM of a job runner (a Kubernetes eviction), stops the
-                # import cleanly: workers cancelled, the journal closed with everything
-                # that settled, the summary written.
-                for stop_signal in _STOP_SIGNALS:
-                    loop.add_signal_handler(stop_signal, task.cancel)
-            try:
-                summary = await task
-            except asyncio.CancelledError:
-                if not task.cancelled():
-                    raise  # this command itself was cancelled, not the import by Ctrl-C
-                interrupted = True
-            except JournalInUseError as exc:
-                raise _Exit(_EXIT_USAGE, str(exc)) from None
-            except OSError as exc:
-                # The journal or the file could not be read or written: nothing is lost
-                # (the journal holds what settled), and it is the user's to fix.
-                name = exc.filename or args.journal or args.file
-                raise _Exit(_EXIT_USAGE, f"{name}: {exc.strerror or exc}") from None
-            except AuthenticationError as exc:
-                stopped = _Exit(
-                    _EXIT_CREDENTIALS,
-                    f"WsOne refused the credentials ({exc}): import stopped at once",
-                )
-            except WsOneUnavailableError as exc:
-                stopped = _Exit(_EXIT_UNAVAILABLE, str(exc))
-            finally:
-                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                    for stop_signal in _STOP_SIGNALS:
-                        loop.remove_signal_handler(stop_signal)
-    finally:
-        progress.finish()
-        failures.close()
+        )
+        signals.aim(task)  # no await since the check: no signal went astray in between
+        try:
+            summary = await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise  # this command itself was cancelled, not the import by a signal
+            interrupted = True
+        except JournalInUseError as exc:
+            raise _Exit(_EXIT_USAGE, str(exc)) from None
+        except OSError as exc:
+            # The journal or the file could not be read or written: nothing is lost
+            # (the journal holds what settled), and it is the user's to fix.
+            name = exc.filename or args.journal or args.file
+            raise _Exit(_EXIT_USAGE, f"{name}: {exc.strerror or exc}") from None
+        except AuthenticationError as exc:
+            stopped = _Exit(
+                _EXIT_CREDENTIALS,
+                f"WsOne refused the credentials ({exc}): import stopped at once",
+            )
+        except WsOneUnavailableError as exc:
+            stopped = _Exit(_EXIT_UNAVAILABLE, str(exc))
+        finally:
+            signals.aim(None)  # the import is over: a late signal stops nothing more
+    return summary, stopped, interrupted
+
+
+async def _finish(
+    args: argparse.Namespace,
+    source: ProspectFile | None,
+    failures: _Failures | None,
+    progress: _Progress,
+    total: int | None,
+    summary: ImportSummary | None,
+    stopped: _Exit | None,
+    interrupted: bool,
+    started: float,
+) -> int:
+    """The summary, on screen and in --summary-json, of an import however it ended;
+    returns the exit status. An import stopped before it began has no rows counted yet,
+    maybe not even a file read."""
+    err = sys.stderr
+    shard: tuple[int, int] | None = args.shard
+    dialect = source.dialect if source is not None else None
     if summary is not None:
         total = progress.done + progress.skipped  # every record, as the import read them
     counts = summary.counts if summary is not None else dict(progress.counts)
@@ -744,8 +783,8 @@ async def _import(args: argparse.Namespace) -> int:
         "stopped": str(stopped) if stopped is not None else None,
         "all_settled": all_settled and not interrupted,
         "exit_status": status,
-        "encoding": "utf-8-sig" if dialect.bom else dialect.encoding,
-        "delimiter": dialect.delimiter,
+        "encoding": None if dialect is None else "utf-8-sig" if dialect.bom else dialect.encoding,
+        "delimiter": None if dialect is None else dialect.delimiter,
         "shard": f"{shard[0]}/{shard[1]}" if shard else None,
         "journal": args.journal,
         "failures_file": args.failures,
@@ -759,44 +798,45 @@ async def _import(args: argparse.Namespace) -> int:
             # Said after the summary on screen; exit 0 would tell a job runner it is there.
             unwritten = f"--summary-json {args.summary_json}: {exc.strerror or exc}"
             status = status or _EXIT_USAGE
-    if source.fallback_lines:
+    if source is not None and source.fallback_lines:
         first = source.fallback_lines[0]
-        _out(
-            f"note: {len(source.fallback_lines)} line(s) were not {dialect.encoding} and "
+        say(
+            f"note: {len(source.fallback_lines)} line(s) were not {source.dialect.encoding} and "
             f"were read as {source.other_encoding} (the first: line {first}); check their "
             "accents",
             stream=err,
         )
     words = ", ".join(f"{name} {counts[name]}" for name in counts)
     state = "interrupted" if interrupted else "stopped" if stopped is not None else "done"
-    of_rows = f"{progress.done} of {total} rows"
+    in_file = "?" if total is None else total  # stopped before the rows were counted
+    of_rows = f"{progress.done} of {in_file} rows"
     if shard is not None:
-        of_rows = f"{progress.done} rows of shard {shard[0]}/{shard[1]} ({total} in the file)"
-    _out(f"{state}: {of_rows} in {seconds:.1f}s: {words}")
+        of_rows = f"{progress.done} rows of shard {shard[0]}/{shard[1]} ({in_file} in the file)"
+    say(f"{state}: {of_rows} in {seconds:.1f}s: {words}")
     if shard is not None and progress.done == 0 and stopped is None and not interrupted:
-        _out(f"no rows of {args.file} fall in shard {shard[0]}/{shard[1]}")
-    if failures.written:
-        _out(f"{failures.written} failed or unknown rows written to {args.failures}")
-    if failures.replaced:
+        say(f"no rows of {args.file} fall in shard {shard[0]}/{shard[1]}")
+    if failures is not None and failures.written:
+        say(f"{failures.written} failed or unknown rows written to {args.failures}")
+    if failures is not None and failures.replaced:
         lines = ", ".join(map(str, failures.replaced[:5])) + (
             ", ..." if len(failures.replaced) > 5 else ""
         )
-        _out(
+        say(
             f"warning: {len(failures.replaced)} row(s) of {args.failures} hold characters "
-            f"{dialect.encoding} cannot write, written as '?' (input lines {lines}): fix "
+            f"{failures.encoding} cannot write, written as '?' (input lines {lines}): fix "
             "them before importing that file again",
             stream=err,
         )
     if stopped is not None:
-        _out(f"wsone import: {stopped}", stream=err)
+        say(f"wsone import: {stopped}", stream=err)
     if interrupted or stopped is not None:
         if args.journal:
             hint = f"the journal {args.journal} lists what settled; it is skipped"
         else:
             hint = "without --journal every row is looked up again first, none created twice"
-        _out(f"to resume, run the same command again ({hint})", stream=err)
+        say(f"to resume, run the same command again ({hint})", stream=err)
     if unwritten is not None:
-        _out(f"wsone import: {unwritten}", stream=err)
+        say(f"wsone import: {unwritten}", stream=err)
     return status
 
 
@@ -812,8 +852,16 @@ def _demo_parser(sub: Any) -> None:
             "workflows through WsOneClient, as a user would."
         ),
     )
-    parser.add_argument("--prospects", type=int, default=300, help="prospects to create")
-    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight at once")
+    parser.__class__ = _OneLineErrors  # the subparsers' class is shared by every command
+    parser.add_argument(
+        "--prospects", type=positive_int, default=300, help="prospects to create (at least 5)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=concurrency,
+        default=32,
+        help=f"records in progress at once, at most {MAX_CONCURRENCY}",
+    )
 
 
 async def _demo(args: argparse.Namespace) -> int:
@@ -865,5 +913,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _EXIT_INTERRUPTED
     except (OSError, WsOneError) as exc:
-        _out(f"wsone {args.command}: {exc}", stream=sys.stderr)
+        say(f"wsone {args.command}: {exc}", stream=sys.stderr)
         return 1

@@ -463,6 +463,14 @@ class WsOneClient(CallPipeline):
         return self._settings.timeouts
 
     @property
+    def max_connections(self) -> int:
+        """The most connections the client's pool opens at once (so requests in flight).
+
+        With a ``session`` of your own, that session's connector sets the real limit.
+        """
+        return self._shared.transport._max_connections
+
+    @property
     def retry_policy(self) -> RetryPolicy:
         """The retry policy of this client (or view)."""
         return self._settings.policy

@@ -146,10 +146,11 @@ class TestRows:
         # into one cell and imported as a name.
         open_quote = tmp_path / "open.csv"
         open_quote.write_text('identifier_value;last_name\na@b.fr;A\nc@d.fr;"B\ne@f.fr;C\n')
+        never_closed = "a quote opened on line 3 is never closed (lines 3-4 to the end of the file)"
         assert list(read_rows(open_quote)) == [
             (2, {"identifier_value": "a@b.fr", "last_name": "A"}),
-            (3, {"__error__": "a quote opened on line 3 is never closed (lines 3-4 to the end "
-                 "of the file)"}),
+            (3, {"__error__": never_closed}),
+            (4, {"__error__": f"read into the record of line 3, which cannot be read: {never_closed}"}),
         ]  # fmt: skip
         # A quote opened and closed lines later glues rows into a documented cell.
         glued = tmp_path / "glued.csv"
@@ -719,11 +720,51 @@ class TestShards:
 
         keys = [f"10:person{i}@example.fr" for i in range(1000)]
         for count in (1, 2, 3, 7):
-            owners = [[k for k in range(count) if in_shard(key, 0, (k, count))] for key in keys]
+            owners = [[k for k in range(count) if in_shard(key, (k, count))] for key in keys]
             assert all(len(owner) == 1 for owner in owners)  # each key in exactly one shard
         # A stable hash of the normalised identifier, the same in every process and version.
-        assert in_shard(" 10:Jean@Example.FR ", 0, (zlib.crc32(b"10:jean@example.fr") % 4, 4))
-        assert [in_shard(None, i, (1, 3)) for i in range(6)] == [0, 1, 0, 0, 1, 0]
+        assert in_shard(" 10:Jean@Example.FR ", (zlib.crc32(b"10:jean@example.fr") % 4, 4))
+        # No identifier: shard 0, wherever the record sits (its position differs between a
+        # file and its failures file).
+        assert [in_shard(None, (k, 3)) for k in range(3)] == [True, False, False]
+
+    @pytest.mark.parametrize(
+        "row",
+        [
+            {"identifier_value": " Jean@Example.fr "},
+            {"identifier_type": "1", "identifier_value": "2990000000123"},
+            {"identifier_type": "card", "identifier_value": "2990000000123"},
+            {"identifier_type": " 10 ", "identifier_value": "a@b.fr", "birth_date": "02/03/1990"},
+            {"identifier_type": 1, "identifier_value": 2990000000123},
+        ],
+    )
+    def test_a_row_is_sharded_alike_before_and_after_it_parses(self, row: dict[str, Any]) -> None:
+        # A failed row goes by its identifier as typed: once its other cells are fixed, it
+        # parses into a request of the same key, hence the same shard.
+        from wsone_async.bulk import _row_key, prospect_key
+
+        assert _row_key(row) == prospect_key(prospect_from_row(row))
+        broken = {**row, "birth_date": "31/13/1990"}
+        with pytest.raises(RowError):
+            prospect_from_row(broken)
+        assert _row_key(broken) == _row_key(row)
+
+    async def test_a_refused_row_goes_by_its_identifier_not_its_position(self) -> None:
+        from wsone_async.bulk import _row_key, in_shard
+
+        rows = _rows(30)
+        for row in rows[::3]:
+            row["birth_date"] = "31/13/1990"
+        refused = []
+        async with simulated() as (_sim, client):
+            for k in range(3):
+                summary = await run_import(
+                    client, rows, to_request=prospect_from_row, shard=(k, 3),
+                    on_result=lambda result, k=k: refused.append((k, result.index)) if result.error else None,
+                )  # fmt: skip
+                assert summary.counts["failed"] == sum(1 for shard, _ in refused if shard == k)
+        assert sorted(index for _, index in refused) == list(range(0, 30, 3))  # each once
+        assert all(in_shard(_row_key(rows[index]), (k, 3)) for k, index in refused)
 
     async def test_two_shards_together_import_each_person_once(self) -> None:
         async with simulated() as (sim, client):
@@ -745,6 +786,30 @@ class TestShards:
                 import_prospects(client, [], shard=shard)  # type: ignore[arg-type]
 
 
+class TestPool:
+    async def test_a_concurrency_beyond_the_pool_is_warned_once_not_refused(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        # Records beyond the pool wait for a connection, a wait that counts in the connect
+        # time limit: a fine WsOne then looks down. Said once, before the first record.
+        async with simulated(max_connections=3) as (sim, client):
+            with caplog.at_level("WARNING", logger="wsone_async"):
+                beyond = await run_import(
+                    client, _rows(8), to_request=prospect_from_row, concurrency=4
+                )
+            warned = [r for r in caplog.records if "max_connections" in r.getMessage()]
+            assert len(warned) == 1 and warned[0].levelname == "WARNING"
+            assert "concurrency 4 exceeds the client's max_connections 3" in warned[0].getMessage()
+            assert beyond.counts["created"] == 8
+            caplog.clear()
+            with caplog.at_level("WARNING", logger="wsone_async"):
+                await run_import(
+                    client, _rows(4, start=8), to_request=prospect_from_row, concurrency=3
+                )
+            assert not [r for r in caplog.records if "max_connections" in r.getMessage()]
+            assert sim.backend.persons_count() == 12
+
+
 class TestFiles:
     def test_dialects_are_detected(self, tmp_path: pathlib.Path) -> None:
         from wsone_async.bulk import open_prospects
@@ -761,6 +826,34 @@ class TestFiles:
             assert source.dialect.describe() == described
             rows = [row for _, row, _ in source.rows()]
             assert rows == [{"identifier_value": "x@y.fr", "last_name": "Noël"}]
+
+    @pytest.mark.parametrize("encoding", ["cp1252", "utf-8"])
+    def test_the_encoding_is_told_by_the_first_accents_even_past_64_kib(
+        self, tmp_path: pathlib.Path, encoding: str
+    ) -> None:
+        # The first 64 KiB in plain ASCII said "UTF-8" for a cp1252 file: its failures file
+        # then came out in UTF-8, and Excel showed the accents of the later rows as mojibake.
+        from wsone_async.bulk import open_prospects
+
+        lines = ["identifier_value;last_name"] + [
+            f"p{i}@example.fr;{'X' * 60}" for i in range(1200)
+        ]
+        path = tmp_path / "p.csv"
+        path.write_bytes(
+            ("\n".join([*lines, "h@example.fr;Hélène", "n@example.fr;Noël"]) + "\n").encode(
+                encoding
+            )
+        )
+        assert path.stat().st_size > 65536 + 1000
+        source = open_prospects(path)
+        assert source.dialect.encoding == encoding
+        rows = [row for _, row, _ in source.rows()]
+        assert len(rows) == 1202 and rows[-2:] == [
+            {"identifier_value": "h@example.fr", "last_name": "Hélène"},
+            {"identifier_value": "n@example.fr", "last_name": "Noël"},
+        ]
+        assert source.fallback_lines == []  # each line read in the file's own encoding
+        assert source.count() == 1202
 
     def test_header_problems_are_input_errors(self, tmp_path: pathlib.Path) -> None:
         from wsone_async.bulk import InputError, open_prospects

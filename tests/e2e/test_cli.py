@@ -197,10 +197,10 @@ def test_import_of_a_missing_file_fails_with_a_message(
 
 
 def test_identifiers_are_masked_on_screen() -> None:
-    from wsone_async.cli import _mask
+    from wsone_async._console import mask
 
-    assert _mask("2990000000123") == "••••0123"
-    assert _mask(None) == "-"
+    assert mask("2990000000123") == "••••0123"
+    assert mask(None) == "-"
 
 
 def test_import_on_a_journal_in_use_exits_2(
@@ -500,7 +500,7 @@ async def test_two_shards_at_once_import_every_person_exactly_once(
                 for k in (0, 1)
             )
         )  # fmt: skip
-        assert codes == [1, 1]  # the bad rows, two in each shard
+        assert codes == [1, 1]  # the bad rows: three in shard 0, one in shard 1
         assert sim.backend.persons_count() == 396
         assert sim.backend.shared_identifiers() == []
         assert sim.stats.processed["createPerson"] == 396  # nobody created twice
@@ -509,6 +509,46 @@ async def test_two_shards_at_once_import_every_person_exactly_once(
     assert sum(s["failed"] for s in summaries) == 4
     assert all(s["created"] > 100 for s in summaries)  # a real split, not all in one
     assert [s["other_shards"] + s["created"] + s["failed"] for s in summaries] == [400, 400]
+
+
+async def test_a_failed_row_fixed_comes_back_to_its_own_shard(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A row that failed was sharded by its position, which differs in the failures file:
+    # fixed and imported again with the same --shard, some rows fell in other shards and
+    # were imported by no run at all.
+    source = tmp_path / "p.csv"
+    _write_csv(source, 120, bad_every=7)  # 17 rows with the birth date 31/13/1990
+    with source.open("a", encoding="utf-8") as file:
+        file.write(",nobody@example.fr,NOM,02/03/1990\n")  # no identifier: shard 0 says so
+    options = ["--concurrency", "4"]
+    async with _simulator(monkeypatch) as sim:
+        summaries = []
+        for k in range(3):
+            summary = tmp_path / f"summary{k}.json"
+            code = await _wsone_import(
+                sim, str(source), "--shard", f"{k}/3", "--journal", str(tmp_path / f"j{k}"),
+                "--failures", str(tmp_path / f"failures{k}.csv"), "--summary-json", str(summary),
+                *options,
+            )  # fmt: skip
+            assert code == 1
+            summaries.append(json.loads(summary.read_text()))
+        # Every row handled by exactly one shard.
+        assert sum(s["created"] for s in summaries) == 103
+        assert sum(s["failed"] for s in summaries) == 18
+        assert all(s["other_shards"] + s["created"] + s["failed"] == 121 for s in summaries)
+        failed = [(tmp_path / f"failures{k}.csv").read_text(encoding="utf-8") for k in range(3)]
+        assert ["nobody@example.fr" in text for text in failed] == [True, False, False]
+        for k, text in enumerate(failed):
+            fixed = tmp_path / f"fixed{k}.csv"
+            lines = [line for line in text.splitlines() if "nobody@" not in line]
+            fixed.write_text("\n".join(lines).replace("31/13/1990", "02/03/1990") + "\n")
+            code = await _wsone_import(
+                sim, str(fixed), "--shard", f"{k}/3", "--journal", str(tmp_path / f"j{k}"),
+                *options,
+            )  # fmt: skip
+            assert code == 0, k
+        assert sim.backend.persons_count() == 120  # every fixed row imported, by its shard
 
 
 def test_every_bad_option_is_an_argparse_error(
@@ -700,9 +740,14 @@ async def test_a_quote_left_open_fails_its_row_and_loses_none_silently(
         assert code == 1
         assert set(_names(sim)) == {"s0@example.fr", "s1@example.fr"}
         with failures.open(encoding="cp1252", newline="") as file:
-            (row,) = list(csv.DictReader(file, delimiter=";"))
+            (row, *swallowed) = list(csv.DictReader(file, delimiter=";"))
         assert (row["wsone_line"], row["wsone_field"]) == ("4", "row")
         assert "a quote opened on line 4 is never closed" in row["wsone_reason"]
+        assert [r["Courriel"] for r in swallowed] == [
+            "s3@example.fr",
+            "s4@example.fr",
+            "s5@example.fr",
+        ]
         code = await _wsone_import(
             sim, str(big), *options, "--failures", str(failures), "--summary-json", str(summary)
         )
@@ -711,7 +756,38 @@ async def test_a_quote_left_open_fails_its_row_and_loses_none_silently(
     err = capsys.readouterr().err
     assert "Traceback" not in err
     report = json.loads(summary.read_text())
-    assert report["failed"] == 1 and report["rows"] == report["created"] + 1
+    # b0's open quote took the lines up to the cell limit: each is a failed row of its own.
+    assert report["failed"] > 1 and report["rows"] == report["created"] + report["failed"] == 80
+
+
+async def test_a_row_the_reader_cannot_parse_keeps_its_text_in_the_failures_file(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It was written as a row of empty cells: the user lost the row (and the rows its open
+    # quote swallowed), with nothing to fix and import again.
+    source, failures = tmp_path / "p.csv", tmp_path / "failures.csv"
+    lines = ["Courriel;Nom"] + [f"m{i}@example.fr;Nom{i}" for i in range(6)]
+    lines[3] = 'm2@example.fr;"Dupont'  # an open quote in a middle row
+    source.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    options = ["--map", "Courriel=identifier_value", "--map", "Nom=last_name"]
+    async with _simulator(monkeypatch) as sim:
+        assert await _wsone_import(sim, str(source), *options, "--failures", str(failures)) == 1
+        with failures.open(encoding="utf-8", newline="") as file:
+            header, *rows = list(csv.reader(file, delimiter=";"))
+        assert header[:2] == ["Courriel", "Nom"]
+        assert [row[:3] for row in rows] == [
+            ["m2@example.fr", '"Dupont', "4"],
+            ["m3@example.fr", "Nom3", "5"],
+            ["m4@example.fr", "Nom4", "6"],
+            ["m5@example.fr", "Nom5", "7"],
+        ]
+        # Fixed as a user does in Excel (the stray quote removed), it imports as it is.
+        rows[0][1] = "Dupont"
+        with failures.open("w", encoding="utf-8", newline="") as file:
+            csv.writer(file, delimiter=";").writerows([header, *rows])
+        assert await _wsone_import(sim, str(failures), *options) == 0
+        names = _names(sim)
+    assert len(names) == 6 and names["m2@example.fr"][1] == "Dupont"
 
 
 async def test_rows_of_empty_cells_are_skipped_and_the_rows_counted_as_records(
@@ -888,6 +964,34 @@ async def test_a_failed_row_the_failures_encoding_cannot_hold_is_flagged(
     ]
 
 
+def test_the_failures_file_of_a_cp1252_file_whose_accents_come_late_is_cp1252(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Its first 64 KiB were plain ASCII: detected as UTF-8, the failures file was written in
+    # UTF-8, and Excel (which reads a CSV without BOM as cp1252) showed "HÃ©lÃ¨ne".
+    source, failures, summary = tmp_path / "p.csv", tmp_path / "f.csv", tmp_path / "s.json"
+    lines = ["identifier_value;last_name;birth_date;Commentaire"]
+    lines += [f"p{i}@example.fr;NOM;02/03/1990;{'x' * 1000}" for i in range(70)]
+    lines += ["h@example.fr;Hélène;31/13/1990;à rappeler"]  # a bad date: a failed row
+    source.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    assert source.read_bytes().find(b"\xe9") > 65536
+    from wsone_async.cli import main
+
+    command = ["import", str(source), "--simulate", "--failures", str(failures)]
+    assert main([*command, "--summary-json", str(summary)]) == 1
+    assert "CSV, cp1252, ';'-separated" in capsys.readouterr().err
+    assert json.loads(summary.read_text())["encoding"] == "cp1252"
+    written = failures.read_bytes()
+    assert b"H\xe9l\xe8ne" in written and b"\xc3" not in written
+    with failures.open(encoding="cp1252", newline="") as file:
+        (row,) = list(csv.DictReader(file, delimiter=";"))
+    assert (row["last_name"], row["Commentaire"], row["wsone_line"]) == (
+        "Hélène",
+        "à rappeler",
+        "72",
+    )
+
+
 def test_the_pool_holds_a_connection_for_every_record_in_progress(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -930,6 +1034,81 @@ def test_ctrl_c_while_wsone_is_slow_to_answer_the_check_says_so(tmp_path: pathli
     assert run.returncode == 130
     assert "interrupted before the first row: nothing was imported" in rest  # was: silence
     assert "Traceback" not in rest
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_before_the_first_row_stops_in_order_with_a_summary(
+    tmp_path: pathlib.Path, signum: signal.Signals
+) -> None:
+    # SIGTERM before the import began (the file being read, WsOne being checked) took the
+    # default action: the process died without a summary, exit -15.
+    source, summary = tmp_path / "p.csv", tmp_path / "summary.json"
+    _write_csv(source, 3)
+    with socket.socket() as silent:  # accepts, never answers: the check waits
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        env = {**os.environ, "WSONE_PASSWORD": "pw"}
+        command = [*WSONE, "import", str(source), "--base-url", url, "--user", "u"]
+        command += ["--summary-json", str(summary)]
+        with subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        ) as run:
+            assert run.stderr is not None and run.stdout is not None
+            for line in run.stderr:  # the marker: the import is about to check WsOne
+                if line.startswith("importing"):
+                    break
+            run.send_signal(signum)
+            try:
+                out, rest = run.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                run.kill()
+                raise
+    assert run.returncode == 130, rest
+    assert "interrupted before the first row: nothing was imported" in rest
+    assert "Traceback" not in rest
+    assert out.startswith("interrupted: 0 of 3 rows")
+    report = json.loads(summary.read_text())
+    assert report["interrupted"] is True and report["exit_status"] == 130
+    assert (report["rows"], report["created"], report["encoding"]) == (3, 0, "utf-8")
+
+
+def test_sigterm_at_the_password_prompt_stops_in_order_too(tmp_path: pathlib.Path) -> None:
+    # The prompt blocks the event loop, whose signal handlers then cannot run: a signal
+    # there interrupts the prompt itself, and the command ends as for any other signal.
+    import pty
+
+    source, summary = tmp_path / "p.csv", tmp_path / "summary.json"
+    _write_csv(source, 3)
+    env = {k: v for k, v in os.environ.items() if k != "WSONE_PASSWORD"}
+    command = [*WSONE, "import", str(source), "--base-url", "http://127.0.0.1:9", "--user", "u"]
+    command += ["--summary-json", str(summary)]
+    terminal, tty = pty.openpty()  # stdin is a terminal: the password is asked for
+    try:
+        with subprocess.Popen(
+            command, stdin=tty, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        ) as run:
+            assert run.stderr is not None and run.stdout is not None
+            said = b""
+            while b"WsOne password for u: " not in said:  # the marker: the prompt waits
+                chunk = os.read(run.stderr.fileno(), 4096)
+                assert chunk, said
+                said += chunk
+            run.send_signal(signal.SIGTERM)
+            try:
+                answered = run.communicate(timeout=30)  # it hung in the prompt: a failure
+            except subprocess.TimeoutExpired:
+                run.kill()
+                raise
+            out, rest = (text.decode() for text in answered)
+    finally:
+        os.close(terminal)
+        os.close(tty)
+    assert run.returncode == 130, rest
+    assert "interrupted before the first row: nothing was imported" in rest
+    assert "Traceback" not in rest
+    assert out.startswith("interrupted: 0 of 3 rows")
+    assert json.loads(summary.read_text())["interrupted"] is True
 
 
 def test_sigterm_stops_the_import_like_ctrl_c(

@@ -529,3 +529,27 @@ async def test_chunked_bodies_statuses_headers_and_undecodable_answers(
     markdown = _probe.render_markdown(report)
     assert "| 503 |" in markdown
     assert "`Retry-After`: `120`" in markdown
+
+
+@pytest.mark.usefixtures("password_env")
+def test_allow_insecure_http_opens_plain_http_off_loopback_as_for_import(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 0.0.0.0 is not a loopback address, yet on this machine a connection to it stays here:
+    # refused (nothing listens on the port), which shows the URL was let through.
+    argv = ["probe", "--base-url", f"http://0.0.0.0:{_free_port()}", "--user", USER]
+    argv += ["--identifier", "1:1234567891011", "--report", str(tmp_path / "r")]
+    assert cli.main(argv) == _probe.EXIT_USAGE
+    refused = capsys.readouterr().err
+    assert "plain http" in refused and "--allow-insecure-http" in refused  # the option's name
+    assert cli.main([*argv, "--allow-insecure-http"]) == _probe.EXIT_UNREACHABLE
+    assert capsys.readouterr().err.startswith("wsone probe: cannot reach WsOne")
+    # One definition: the same flag, the same words, in both commands.
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    helps = [
+        next(a for a in commands[name]._actions if a.dest == "allow_insecure_http")
+        for name in ("import", "probe")
+    ]
+    assert helps[0].option_strings == helps[1].option_strings == ["--allow-insecure-http"]
+    assert helps[0].help == helps[1].help and helps[0].default is helps[1].default is False

@@ -98,3 +98,43 @@ async def test_bad_sizes_are_refused_with_one_line() -> None:
     err = io.StringIO()
     assert await run_demo(prospects=2, out=io.StringIO(), err=err) == 2
     assert err.getvalue().count("\n") == 1 and "--prospects" in err.getvalue()
+
+
+async def test_the_pool_follows_the_rule_of_wsone_import() -> None:
+    # The demo gave its client as many connections as records in progress, no more: the
+    # breaker's probe and the lookups then waited for one, which counts in connect time.
+    from wsone_async._console import pool_size
+
+    seen: list[int] = []
+
+    async def pool(demo: Demo) -> str:
+        seen.append(demo.client.max_connections)
+        return "seen"
+
+    for concurrency in (4, 200):
+        assert (
+            await run_demo(concurrency=concurrency, steps=(Step("pool", pool),), out=io.StringIO())
+            == 0
+        )
+    assert seen == [pool_size(4), pool_size(200)]
+    assert seen[1] > 200
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "x", "501", "1e9"])
+def test_a_bad_concurrency_gets_one_line_and_the_usage_status(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsone_async.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--concurrency", value])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--concurrency" in err and "Traceback" not in err
+    assert ("at most 500" in err) == (value == "501")
+
+
+async def test_run_demo_refuses_a_concurrency_beyond_the_command_s_limit() -> None:
+    err = io.StringIO()
+    assert await run_demo(concurrency=501, out=io.StringIO(), err=err) == 2
+    assert err.getvalue().count("\n") == 1 and "--concurrency from 1 to 500" in err.getvalue()

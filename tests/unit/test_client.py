@@ -78,6 +78,16 @@ class TestConstruction:
         with pytest.raises(ValueError, match="person_path"):
             client_for(person_path="rest")
 
+    def test_max_connections_is_readable_and_shared_by_views(self) -> None:
+        # The import compares its concurrency with it: more records than connections wait
+        # for one, and the wait counts in the connect time limit.
+        assert client_for().max_connections == 100
+        client = client_for(max_connections=7)
+        assert client.max_connections == 7
+        assert client.with_options(timeout=Timeouts(total=5)).max_connections == 7
+        with pytest.raises(AttributeError):
+            client.max_connections = 8  # type: ignore[misc]
+
     def test_repr_shows_url_and_user_never_the_password(self) -> None:
         client = client_for()
         assert repr(client) == (

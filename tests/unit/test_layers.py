@@ -28,6 +28,7 @@ LAYERS = {
     "wsone_async.cli": 6,
     "wsone_async._probe": 6,
     "wsone_async._demo": 6,
+    "wsone_async._console": 6,
     "wsone_async.__main__": 6,
     "wsone_async.testing": 6,
 }

@@ -1,0 +1,53 @@
+"""The commands' shared pieces (``wsone_async._console``): each defined once, used by all."""
+
+from __future__ import annotations
+
+import ast
+import io
+import pathlib
+
+import pytest
+
+from wsone_async import _console
+
+PACKAGE = pathlib.Path(_console.__file__).resolve().parent
+COMMANDS = ("cli.py", "_probe.py", "_demo.py")
+
+
+def test_no_command_keeps_its_own_copy_of_a_shared_helper() -> None:
+    # The password was asked in two places and lines written by three helpers: a fix in
+    # one (a prompt, a flush) missed the others.
+    copies = {"_out", "_say", "_write", "_password", "_mask", "_pool", "_concurrency",
+              "_positive_int"} | {f"_{name}" for name in _console.__all__}  # fmt: skip
+    found = []
+    for name in COMMANDS:
+        tree = ast.parse((PACKAGE / name).read_text(encoding="utf-8"))
+        found += [
+            f"{name}: {node.name}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in copies
+        ]
+    assert found == []
+
+
+def test_say_writes_one_line_and_flushes_it() -> None:
+    class Recording(io.StringIO):
+        flushed = ""
+
+        def flush(self) -> None:
+            self.flushed = self.getvalue()
+
+    stream = Recording()
+    _console.say("hello", stream)
+    assert stream.flushed == "hello\n"
+
+
+def test_the_password_comes_from_the_environment_never_a_missing_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(_console.PASSWORD_ENV, "s3cret")
+    assert _console.password("u") == "s3cret"
+    monkeypatch.delenv(_console.PASSWORD_ENV)
+    monkeypatch.setattr("sys.stdin", io.StringIO())
+    with pytest.raises(_console.UsageError, match=f"set \\${_console.PASSWORD_ENV}"):
+        _console.password("u")
