@@ -13,12 +13,13 @@ p99 are what the other requests of a busy web app feel; a control round (the 64 
 alone) shows how much of that the 64 calls cause by themselves: one turn of the loop
 handles every answer that arrived meanwhile, so it runs long on a busy loop.
 
-Two clients, the same but for one setting: ``decode_in_thread_above=None`` (the default)
-decodes every answer on the event loop, ``decode_in_thread_above=131072`` (128 KiB) decodes
-the large answer in the decoding thread. They run in paired rounds in ABBA order (one
-first in a round, the other in the next), so the machine's drift hits both sides of a
-pair alike; the script prints the median of each side's maximum and p99 lag over the
-rounds, with their spread (min to max).
+Three clients, the same but for one setting: ``decode_in_steps_above=None`` decodes each
+answer at once on the event loop; the default (``decode_in_steps_above=131072``, 128 KiB)
+decodes the large answer on the loop in steps (the parse, then slices of 256 offers) with
+a turn of the loop between two; ``decode_in_thread_above=131072`` decodes it in the
+decoding thread. They run in rounds in alternating order (ABC, then CBA), so the
+machine's drift hits every side alike; the script prints the median of each side's
+maximum and p99 lag over the rounds, with their spread (min to max).
 
 Both clients are built with ``telemetry=False``: the client as users get it without the
 ``otel`` extra, whatever this virtual environment has installed.
@@ -202,17 +203,19 @@ async def measure(url: str, rounds: int) -> dict[str, list[Round]]:
         )
     )
     common = {"username": "bench", "password": "bench", "telemetry": False}
-    results: dict[str, list[Round]] = {"inline": [], "thread": [], "control": []}
+    results: dict[str, list[Round]] = {"inline": [], "steps": [], "thread": [], "control": []}
     HOLDS.install()
     async with (
-        WsOneClient(url, decode_in_thread_above=None, **common) as inline,  # type: ignore[arg-type]
+        WsOneClient(url, decode_in_steps_above=None, **common) as inline,  # type: ignore[arg-type]
+        WsOneClient(url, **common) as steps,  # type: ignore[arg-type]
         WsOneClient(url, decode_in_thread_above=THRESHOLD, **common) as threaded,  # type: ignore[arg-type]
     ):
-        sides = {"inline": inline, "thread": threaded}
+        sides = {"inline": inline, "steps": steps, "thread": threaded}
         for client in sides.values():  # warm up connections and code paths
             await one_round(client, create, read)
         for number in range(rounds):
-            order = ("inline", "thread") if number % 2 == 0 else ("thread", "inline")
+            # Each side first, then last, in turn (ABC, CBA): drift hits all sides alike.
+            order = list(sides) if number % 2 == 0 else list(reversed(sides))
             for name in order:
                 results[name].append(await one_round(sides[name], create, read))
             # The control, between pairs: what 64 calls alone do to the ticker.
@@ -262,8 +265,9 @@ def main() -> int:
         f"median of {args.rounds} paired rounds (min to max)"
     )
     for name, label in (
-        ("inline", "decoded on the loop  (decode_in_thread_above=None)"),
-        ("thread", "decoded in a thread  (decode_in_thread_above=131072)"),
+        ("inline", "decoded at once on the loop  (decode_in_steps_above=None)"),
+        ("steps", "decoded in steps on the loop (the default: decode_in_steps_above=131072)"),
+        ("thread", "decoded in a thread         (decode_in_thread_above=131072)"),
         ("control", "control: the 64 calls alone, no large answer"),
     ):
         rounds = results[name]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from keyword import iskeyword
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
@@ -167,6 +167,16 @@ _MAX_NULL_SHAPES: Final = 1024
 NULLS_ONLY: set[int] = set()
 
 
+class _Decoded:
+    """A list of blocks already decoded (by :func:`decode_in_steps`), in place of the JSON
+    list its parent's decoder reads; no JSON value can be one."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: tuple[Any, ...]) -> None:
+        self.items = items
+
+
 def _read_one(info: FieldInfo, value: Any) -> Any:
     """Any accepted spelling of one value of ``info`` -> its Python value (not for models)."""
     return RULES[info.kind].read(value, info.target)
@@ -212,6 +222,7 @@ _BASE_NS: Final[dict[str, Any]] = {
     "_many_is_canonical": _many_is_canonical,
     "_tuple": tuple,
     "_map": map,
+    "_Decoded": _Decoded,
 }
 
 # Blocks nested up to this depth are inlined in their parent's decoder and encoder; deeper
@@ -321,7 +332,12 @@ def _emit_value(
         src.emit(indent + 1, missing)
     if info.many:
         src.emit(indent, f"elif {v}.__class__ is not list:")
-        src.emit(indent + 1, "raise _Bad('expected a list')")
+        if info.kind is Kind.MODEL:  # or items decoded beforehand (decode_in_steps)
+            src.emit(indent + 1, f"if {v}.__class__ is not _Decoded:")
+            src.emit(indent + 2, "raise _Bad('expected a list')")
+            src.emit(indent + 1, f"{v} = {v}.items")
+        else:
+            src.emit(indent + 1, "raise _Bad('expected a list')")
         src.emit(indent, "else:")
         if info.kind is Kind.MODEL:
             assert info.target is not None
@@ -663,6 +679,73 @@ def from_wire(cls: type[M], data: Any) -> M:
         raise ResponseDecodeError(msg)
     message, path = explained
     raise ResponseDecodeError(message, path=path)
+
+
+#: Blocks of a long list decoded in one step of :func:`decode_in_steps` (about 1 ms of work
+#: for getFullPerson's offers).
+STEP_ITEMS: Final = 256
+
+
+def decode_in_steps(cls: type[M], data: Any, step: int = STEP_ITEMS) -> Generator[None, None, M]:
+    """:func:`from_wire`, cut into steps: a generator that yields between steps.
+
+    The long lists of blocks of ``data`` (more than ``step`` items; getFullPerson's offers)
+    are decoded ``step`` items at a time, then the rest of the body at once. An event
+    loop that runs other callbacks between steps is never held by one answer for longer
+    than one step (see ``WsOneClient(decode_in_steps_above=...)``). ``data`` is changed
+    while it is decoded (each long list replaced by its decoded blocks) and given back as
+    it was; a refused block raises what :func:`from_wire` raises.
+
+    Example:
+        >>> from wsone_async.models import OffersResponse
+        >>> body = {"GetOffersResponses": [{"offerId": str(n)} for n in range(3)]}
+        >>> steps = decode_in_steps(OffersResponse, body, step=2)
+        >>> while True:
+        ...     try:
+        ...         next(steps)  # an event loop runs its other callbacks here
+        ...     except StopIteration as done:
+        ...         answer = done.value
+        ...         break
+        >>> [offer.offer_id for offer in answer.get_offers_responses]
+        ['0', '1', '2']
+    """
+    replaced: list[tuple[dict[str, Any], str, list[Any]]] = []
+    try:
+        for holder, key, target in _long_lists(cls, data, step, 0):
+            items = holder[key]
+            decode = _decoder(target)
+            blocks: list[Any] = []
+            for start in range(0, len(items), step):
+                blocks.extend([decode(item) for item in items[start : start + step]])
+                yield
+            holder[key] = _Decoded(tuple(blocks))
+            replaced.append((holder, key, items))
+        return _decoder(cls)(data)  # type: ignore[no-any-return]
+    except Exception:  # noqa: BLE001, S110  (refused: explained below, by the usual path)
+        pass
+    finally:
+        for holder, key, items in replaced:
+            holder[key] = items
+    # Out of the except block, as in from_wire: the fast path's exception may quote a value.
+    return from_wire(cls, data)  # raises the explained refusal
+
+
+def _long_lists(
+    cls: type[Any], data: Any, step: int, depth: int
+) -> Iterable[tuple[dict[str, Any], str, type[Any]]]:
+    """(dict, key, block class) of each list of blocks longer than ``step`` in ``data``,
+    outside other lists (a list's items are decoded whole)."""
+    if type(data) is not dict or depth > _INLINE_DEPTH:
+        return
+    for key, field in wire_schema(cls).items():
+        if field.model is None:
+            continue
+        value = data.get(key)
+        if field.many:
+            if type(value) is list and len(value) > step:
+                yield data, key, field.model
+        else:
+            yield from _long_lists(field.model, value, step, depth + 1)
 
 
 def dumps(obj: Model) -> bytes:

@@ -61,7 +61,15 @@ from wsone_async._codec import dumps, to_wire
 from wsone_async._config import RetryPolicy, Timeouts
 from wsone_async._drift import DriftMonitor
 from wsone_async._retry import BudgetState, RetryEngine, describe, is_ambiguous, is_retryable
-from wsone_async._transport import SUCCESS, Limits, Reply, Transport, decode_reply, log_view
+from wsone_async._transport import (
+    SUCCESS,
+    Limits,
+    Reply,
+    Transport,
+    decode_reply,
+    decode_reply_in_steps,
+    log_view,
+)
 from wsone_async.errors import (
     APIError,
     APITimeoutError,
@@ -176,6 +184,7 @@ class _Shared:
         "decode_above",
         "drift",
         "loop",
+        "thread_above",
         "transport",
         "urls",
         "username",
@@ -191,13 +200,18 @@ class _Shared:
         drift: DriftMonitor,
         *,
         decode_in_thread_above: int | None = None,
+        decode_in_steps_above: int | None = None,
     ) -> None:
         self.transport = transport
-        # Bodies longer than this are decoded in the decoding thread; one int comparison
-        # per call (None, "never", becomes a length no body can have).
-        self.decode_above = (
+        # Bodies longer than ``thread_above`` are decoded in the decoding thread, others
+        # longer than the steps' threshold in steps on the loop: ``decode_above`` is the
+        # smaller, so that a call pays one int comparison (None, "never", becomes a length
+        # no body can have).
+        self.thread_above = (
             sys.maxsize if decode_in_thread_above is None else decode_in_thread_above
         )
+        steps_above = sys.maxsize if decode_in_steps_above is None else decode_in_steps_above
+        self.decode_above = min(self.thread_above, steps_above)
         self.budget = budget
         self.base_url = base_url
         self.username = username
@@ -376,7 +390,7 @@ class CallPipeline:
                     shared.urls[operation.name], body, settings.first_limits, operation.name
                 )
                 if len(reply.body) > shared.decode_above:
-                    response = await _decode_in_thread(reply, operation, settings)
+                    response = await _decode_large(reply, operation, settings, shared)
                 else:
                     response = decode_reply(
                         reply,
@@ -476,7 +490,7 @@ class CallPipeline:
         try:
             reply = await transport.post(state.url, state.body, limits, operation.name)
             if len(reply.body) > self._shared.decode_above:
-                response = await _decode_in_thread(reply, operation, settings)
+                response = await _decode_large(reply, operation, settings, self._shared)
             else:
                 response = decode_reply(
                     reply,
@@ -678,6 +692,35 @@ def _raise_final(state: _CallState, error: WsOneError) -> NoReturn:
             state.operation.name, state.request, reason=describe(error)
         ) from error
     raise error
+
+
+# ------------------------------------------------------------ decoding a large answer
+
+
+async def _decode_large(
+    reply: Reply, operation: Operation[Any, Any], settings: _Settings, shared: _Shared
+) -> Any:
+    """A large answer, decoded in the decoding thread, or in steps on the event loop.
+
+    In steps, the loop runs its other callbacks between two steps (the parse of the body,
+    then slices of its long lists of blocks; see ``decode_in_steps_above``), so other
+    requests wait one step, not the whole answer.
+    """
+    if len(reply.body) > shared.thread_above:
+        return await _decode_in_thread(reply, operation, settings)
+    steps = decode_reply_in_steps(
+        reply,
+        operation.response_type,
+        operation=operation.name,
+        write=operation.is_write,
+        error_class=settings.error_class,
+    )
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+        await asyncio.sleep(0)  # one turn of the loop for the other callbacks
 
 
 # ------------------------------------------------------------ decoding off the event loop

@@ -35,7 +35,7 @@ import math
 import select
 import ssl
 import zlib
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from typing import Any, Final, TypeVar
 
 import aiohttp
@@ -46,7 +46,7 @@ from aiohttp.client_reqrep import ClientRequest
 from aiohttp.connector import Connection
 from aiohttp.tracing import Trace
 
-from wsone_async._codec import decode_json, from_wire, redact_wire, wire_name
+from wsone_async._codec import decode_in_steps, decode_json, from_wire, redact_wire, wire_name
 from wsone_async._redact import REDACTED
 from wsone_async.errors import (
     APIConnectionError,
@@ -72,6 +72,7 @@ __all__ = [
     "TraceConfig",
     "Transport",
     "decode_reply",
+    "decode_reply_in_steps",
     "log_view",
     "parse_retry_after",
 ]
@@ -680,6 +681,44 @@ def decode_reply(
     class (the global registry by default). ``debug`` says whether the answer is logged at
     DEBUG; None asks the logger.
     """
+    data = _envelope(reply, response_type, operation, write, error_class, debug)
+    try:
+        return from_wire(response_type, data)
+    except ResponseDecodeError as exc:
+        # Re-raised with the operation's name; the path stays.
+        raise ResponseDecodeError(str(exc), path=exc.path, operation=operation) from exc
+
+
+def decode_reply_in_steps(
+    reply: Reply,
+    response_type: type[M],
+    *,
+    operation: str,
+    write: bool = False,
+    error_class: Any = error_class_for,
+) -> Generator[None, None, M]:
+    """:func:`decode_reply` as a generator that yields between steps of the decoding.
+
+    The parse of the body is one step, then each slice of a long list of blocks (see
+    :func:`~wsone_async._codec.decode_in_steps`); the caller runs other work in between.
+    """
+    data = _envelope(reply, response_type, operation, write, error_class, None)
+    yield
+    try:
+        return (yield from decode_in_steps(response_type, data))
+    except ResponseDecodeError as exc:
+        raise ResponseDecodeError(str(exc), path=exc.path, operation=operation) from exc
+
+
+def _envelope(
+    reply: Reply,
+    response_type: type[Any],
+    operation: str,
+    write: bool,
+    error_class: Any,
+    debug: bool | None,
+) -> dict[str, Any]:
+    """The answer's JSON object, once its status and ``responseCode`` say it is a success."""
     status = reply.status
     if not _HTTP_OK_FIRST <= status <= _HTTP_OK_LAST:
         raise _status_error(status, reply.retry_after, operation)
@@ -692,11 +731,7 @@ def decode_reply(
     code = data.get("responseCode")
     if code != SUCCESS:
         _check_unsuccessful(data, code, response_type, operation, write, error_class)
-    try:
-        return from_wire(response_type, data)
-    except ResponseDecodeError as exc:
-        # Re-raised with the operation's name; the path stays.
-        raise ResponseDecodeError(str(exc), path=exc.path, operation=operation) from exc
+    return data
 
 
 def _check_unsuccessful(

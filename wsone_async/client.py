@@ -79,6 +79,13 @@ DEFAULT_MAX_RESPONSE_SIZE: Final = 16 * 1024 * 1024
 #: the loop's own callback durations are what is watched.
 DEFAULT_DECODE_IN_THREAD_ABOVE: Final[int | None] = None
 
+#: Answers longer than this (in bytes, after decompression) are decoded in steps on the
+#: event loop: the parse, then slices of 256 blocks of their long lists (about 1 ms each),
+#: with a turn of the loop between two steps, so that one large answer (a getFullPerson
+#: with thousands of offers) does not hold the loop while the other requests wait. 128 KiB
+#: is about 300 offers: below it, a whole decode takes about a millisecond.
+DEFAULT_DECODE_IN_STEPS_ABOVE: Final[int | None] = 131072
+
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
@@ -260,7 +267,13 @@ class WsOneClient(CallPipeline):
             (the default) decodes every answer inline: under the GIL the thread does not
             shorten what other requests wait (see the README's Performance section); 0
             sends every answer to the thread; 131072 (128 KiB: about 300 offers, about 1 ms
-            to decode) keeps ordinary answers inline.
+            to decode) keeps ordinary answers inline. It takes precedence over
+            ``decode_in_steps_above``.
+        decode_in_steps_above: answers with a longer body (128 KiB by default) are decoded
+            on the event loop in steps, with a turn of the loop between two: the parse of
+            the body, then slices of 256 blocks of its long lists (about 1 ms each). Other
+            requests then wait one step, not the whole answer (a 5,000-offer getFullPerson
+            held the loop about 25 ms at once). None decodes every answer at once.
 
     Example:
         >>> import asyncio
@@ -295,6 +308,7 @@ class WsOneClient(CallPipeline):
         telemetry: bool = True,
         drift: bool = True,
         decode_in_thread_above: int | None = DEFAULT_DECODE_IN_THREAD_ABOVE,
+        decode_in_steps_above: int | None = DEFAULT_DECODE_IN_STEPS_ABOVE,
     ) -> None:
         base = _check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         for name, value in (("username", username), ("password", password)):
@@ -319,13 +333,15 @@ class WsOneClient(CallPipeline):
         ):
             msg = "keepalive_timeout must be a positive number of seconds, or None"
             raise ValueError(msg)
-        if decode_in_thread_above is not None and (
-            isinstance(decode_in_thread_above, bool)
-            or not isinstance(decode_in_thread_above, int)
-            or decode_in_thread_above < 0
+        for name, size in (
+            ("decode_in_thread_above", decode_in_thread_above),
+            ("decode_in_steps_above", decode_in_steps_above),
         ):
-            msg = "decode_in_thread_above must be a number of bytes (an int >= 0), or None"
-            raise ValueError(msg)
+            if size is not None and (
+                isinstance(size, bool) or not isinstance(size, int) or size < 0
+            ):
+                msg = f"{name} must be a number of bytes (an int >= 0), or None"
+                raise ValueError(msg)
         policy = _check_policy(retry)
         transport = Transport(
             base_url=base,
@@ -356,6 +372,7 @@ class WsOneClient(CallPipeline):
                 urls,
                 DriftMonitor(enabled=drift),
                 decode_in_thread_above=decode_in_thread_above,
+                decode_in_steps_above=decode_in_steps_above,
             ),
             _Settings.build(
                 transport,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from typing import Any
 
+from tests._support.data import example
 from wsone_async import WsOneClient
 from wsone_async.models import (
     ContactsRequest,
@@ -112,3 +114,16 @@ def a_receipt(number: str, amount: float, **extra: Any) -> ReceiptRequest:
         entity_request=store(),
         **extra,
     )
+
+
+def full_person_answer(offers: int) -> dict[str, Any]:
+    """The vendor's getFullPerson answer with ``offers`` offers (its one offer, renumbered)."""
+    body = example("getFullPerson_response")
+    template = body["OffersResponse"]["GetOffersResponses"][0]
+    items = []
+    for i in range(offers):
+        offer = copy.deepcopy(template)
+        offer["offerId"] = str(57384 + i)
+        items.append(offer)
+    body["OffersResponse"]["GetOffersResponses"] = items
+    return body

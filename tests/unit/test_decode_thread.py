@@ -7,15 +7,13 @@ call cancelled while its answer is decoded in the thread leaves nothing behind.
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import threading
 from typing import Any
 
 import pytest
 
-from tests._support.builders import card_key, write_request
-from tests._support.data import example
+from tests._support.builders import card_key, full_person_answer, write_request
 from tests._support.mocks import MockedWsOne
 from wsone_async import ResponseDecodeError, RetryPolicy, WsOneClient, _pipeline
 from wsone_async.models import (
@@ -24,18 +22,6 @@ from wsone_async.models import (
 
 BASE = "https://wsone.example.fr"
 PERSON = f"{BASE}/rest/2.0/personWebService"
-
-
-def _full_person(offers: int) -> dict[str, Any]:
-    body = example("getFullPerson_response")
-    template = body["OffersResponse"]["GetOffersResponses"][0]
-    items = []
-    for i in range(offers):
-        offer = copy.deepcopy(template)
-        offer["offerId"] = str(57384 + i)
-        items.append(offer)
-    body["OffersResponse"]["GetOffersResponses"] = items
-    return body
 
 
 @pytest.fixture
@@ -64,7 +50,7 @@ async def _drain_decoder() -> None:
 async def test_an_answer_above_the_threshold_is_decoded_in_the_thread(
     mocked: MockedWsOne, decoded_in: list[str]
 ) -> None:
-    body = _full_person(40)
+    body = full_person_answer(40)
     size = len(json.dumps(body))
     mocked.post(f"{PERSON}/getFullPerson", payload=body, repeat=True)
     async with _client(decode_in_thread_above=size // 2) as client:
@@ -80,7 +66,7 @@ async def test_an_answer_above_the_threshold_is_decoded_in_the_thread(
 async def test_an_answer_at_or_below_the_threshold_is_decoded_on_the_loop(
     mocked: MockedWsOne, decoded_in: list[str]
 ) -> None:
-    body = _full_person(2)
+    body = full_person_answer(2)
     # aioresponses writes the payload with json.dumps, as measured here.
     size = len(json.dumps(body))
     mocked.post(f"{PERSON}/getFullPerson", payload=body, repeat=True)
@@ -95,7 +81,7 @@ async def test_by_default_every_answer_is_decoded_on_the_loop(
     mocked: MockedWsOne, decoded_in: list[str]
 ) -> None:
     mocked.post(f"{PERSON}/createPerson", payload={"responseCode": "000"})
-    mocked.post(f"{PERSON}/getFullPerson", payload=_full_person(40))
+    mocked.post(f"{PERSON}/getFullPerson", payload=full_person_answer(40))
     async with _client() as client:
         await client.create_person(write_request())
         await client.get_full_person(GetFullPersonRequest(identifier_request=card_key()))
@@ -131,7 +117,7 @@ async def test_a_call_cancelled_while_its_answer_is_decoded_leaves_nothing_behin
         raise ResponseDecodeError(msg)
 
     monkeypatch.setattr(_pipeline, "decode_reply", slow_then_failing)
-    mocked.post(f"{PERSON}/getFullPerson", payload=_full_person(1))
+    mocked.post(f"{PERSON}/getFullPerson", payload=full_person_answer(1))
     async with _client(decode_in_thread_above=0) as client:
         call = asyncio.create_task(
             client.get_full_person(GetFullPersonRequest(identifier_request=card_key()))
