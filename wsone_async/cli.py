@@ -54,7 +54,7 @@ from wsone_async.bulk import (
     run_import,
 )
 from wsone_async.client import WsOneClient
-from wsone_async.errors import AuthenticationError, WsOneError
+from wsone_async.errors import APIError, AuthenticationError, NotFoundError, WsOneError
 
 __all__ = ["main"]
 
@@ -202,6 +202,17 @@ def _shard(text: str) -> tuple[int, int]:
     return shard
 
 
+def _response_code(text: str) -> str:
+    code = text.strip()
+    if not (0 < len(code) <= _MAX_CODE and code.isascii() and code.replace("-", "").isalnum()):
+        msg = f"must be a responseCode, such as 101 (letters, digits, '-'), not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return code
+
+
+_MAX_CODE = 16  # WsOne's codes are three digits; anything much longer is a typo
+
+
 def _column_map(text: str) -> tuple[str, str]:
     source, equals, column = text.rpartition("=")
     if not equals or not source.strip():
@@ -302,6 +313,17 @@ def _import_parser(sub: Any) -> None:
         metavar="SOURCE=COLUMN",
         help="read the file's column SOURCE as COLUMN, such as 'Courriel=identifier_value' "
         "(repeatable)",
+    )
+    parser.add_argument(
+        "--not-found-code",
+        type=_response_code,
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="a responseCode your WsOne answers for a person it does not know, such as 101 "
+        "(repeatable): with it, a creation whose outcome is unknown and that a lookup does "
+        "not find is sent again; without it, that row ends unknown (the vendor documents "
+        "no such code)",
     )
     parser.add_argument(
         "--strict-columns",
@@ -424,7 +446,7 @@ async def _target(
                 username=sim.username,
                 password=sim.password,
                 max_connections=pool_size(args.concurrency),
-                codes=SIMULATOR_ERROR_CLASSES,
+                codes={**SIMULATOR_ERROR_CLASSES, **_not_found(args)},
             ) as client,
         ):
             yield client, f"an embedded WsOne simulator at {sim.url}"
@@ -440,12 +462,18 @@ async def _target(
             password=secret,
             allow_insecure_http=args.allow_insecure_http,
             max_connections=pool_size(args.concurrency),
+            codes=_not_found(args) or None,
         )
     except ValueError as exc:
         # The library names its keyword; a user of the command needs the option's name.
         raise _Exit(_EXIT_USAGE, f"--base-url / --user: {option_words(str(exc))}") from None
     async with client:
         yield client, f"{args.base_url.rstrip('/')} as {args.user}"
+
+
+def _not_found(args: argparse.Namespace) -> dict[str, type[APIError]]:
+    """The --not-found-code options, as the client's ``codes=``."""
+    return dict.fromkeys(args.not_found_code, NotFoundError)
 
 
 def _mapping(pairs: list[tuple[str, str]]) -> dict[str, str]:

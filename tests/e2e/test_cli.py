@@ -459,6 +459,32 @@ async def test_credentials_refused_during_the_import_stop_it_at_once(
     assert "import stopped at once" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("registered", [False, True])
+async def test_a_not_found_code_lets_a_lost_creation_be_sent_again(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    registered: bool,
+) -> None:
+    # The connection drops before WsOne applies one creation: its outcome is unknown. The
+    # lookup answers the simulator's "person not found" (101), which says "not applied"
+    # only when registered as such; otherwise the row stays unknown, never sent twice.
+    source = tmp_path / "p.csv"
+    _write_csv(source, 6)
+    options = ["--not-found-code", "101"] if registered else []
+    async with _simulator(monkeypatch) as sim:
+        sim.faults.add("createPerson", "drop_before", times=1)
+        code = await _wsone_import(sim, str(source), "--dedupe", "none", *options)
+        created = sim.backend.persons_count()
+        assert sim.backend.shared_identifiers() == []
+    if registered:
+        assert (code, created) == (0, 6)
+    else:
+        assert code != 0
+        assert created == 5
+        assert "unknown" in capsys.readouterr().out.lower()
+
+
 async def test_an_unreachable_wsone_exits_4_before_importing(
     tmp_path: pathlib.Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -563,6 +589,7 @@ def test_every_bad_option_is_an_argparse_error(
         ("--rate", "-1"),
         ("--shard", "2/2"), ("--shard", "1"), ("--map", "Email"), ("--map", "Email=mail"),
         ("--delimiter", "|"), ("--encoding", "klingon"), ("--encoding", "utf-16"),
+        ("--not-found-code", ""), ("--not-found-code", "1 01"), ("--not-found-code", "x" * 17),
     ]:  # fmt: skip
         with pytest.raises(SystemExit) as info:
             main(["import", str(source), "--simulate", option, value])
