@@ -15,7 +15,7 @@ handles every answer that arrived meanwhile, so it runs long on a busy loop.
 
 Three clients, the same but for one setting: ``decode_in_steps_above=None`` decodes each
 answer at once on the event loop; the default (``decode_in_steps_above=131072``, 128 KiB)
-decodes the large answer on the loop in steps (the parse, then slices of 256 offers) with
+decodes the large answer on the loop in steps (the parse, then slices of 128 offers) with
 a turn of the loop between two; ``decode_in_thread_above=131072`` decodes it in the
 decoding thread. They run in rounds in alternating order (ABC, then CBA), so the
 machine's drift hits every side alike; the script prints the median of each side's

@@ -681,25 +681,30 @@ def from_wire(cls: type[M], data: Any) -> M:
     raise ResponseDecodeError(message, path=path)
 
 
-#: Blocks of a long list decoded in one step of :func:`decode_in_steps` (about 1 ms of work
-#: for getFullPerson's offers).
-STEP_ITEMS: Final = 256
+#: Blocks of a long list decoded in one step of :func:`decode_in_steps` (about half a
+#: millisecond of work for getFullPerson's offers).
+STEP_ITEMS: Final = 128
 
 
-def decode_in_steps(cls: type[M], data: Any, step: int = STEP_ITEMS) -> Generator[None, None, M]:
+def decode_in_steps(
+    cls: type[M], data: Any, reread: Callable[[], Any], step: int = STEP_ITEMS
+) -> Generator[None, None, M]:
     """:func:`from_wire`, cut into steps: a generator that yields between steps.
 
     The long lists of blocks of ``data`` (more than ``step`` items; getFullPerson's offers)
     are decoded ``step`` items at a time, then the rest of the body at once. An event
     loop that runs other callbacks between steps is never held by one answer for longer
-    than one step (see ``WsOneClient(decode_in_steps_above=...)``). ``data`` is changed
-    while it is decoded (each long list replaced by its decoded blocks) and given back as
-    it was; a refused block raises what :func:`from_wire` raises.
+    than one step (see ``WsOneClient(decode_in_steps_above=...)``).
+
+    ``data`` is consumed: the JSON of each slice is dropped once decoded, so that the whole
+    parsed body does not stay alive, and walked by every pass of the garbage collector,
+    until the end. A refused block is explained from ``reread()``, the body parsed again,
+    and raises what :func:`from_wire` raises.
 
     Example:
         >>> from wsone_async.models import OffersResponse
-        >>> body = {"GetOffersResponses": [{"offerId": str(n)} for n in range(3)]}
-        >>> steps = decode_in_steps(OffersResponse, body, step=2)
+        >>> def body(): return {"GetOffersResponses": [{"offerId": str(n)} for n in range(3)]}
+        >>> steps = decode_in_steps(OffersResponse, body(), body, step=2)
         >>> while True:
         ...     try:
         ...         next(steps)  # an event loop runs its other callbacks here
@@ -715,8 +720,11 @@ def decode_in_steps(cls: type[M], data: Any, step: int = STEP_ITEMS) -> Generato
             items = holder[key]
             decode = _decoder(target)
             blocks: list[Any] = []
-            for start in range(0, len(items), step):
-                blocks.extend([decode(item) for item in items[start : start + step]])
+            count = len(items)
+            for start in range(0, count, step):
+                end = min(start + step, count)
+                blocks.extend([decode(item) for item in items[start:end]])
+                items[start:end] = [None] * (end - start)  # the slice's JSON goes now
                 yield
             holder[key] = _Decoded(tuple(blocks))
             replaced.append((holder, key, items))
@@ -724,10 +732,11 @@ def decode_in_steps(cls: type[M], data: Any, step: int = STEP_ITEMS) -> Generato
     except Exception:  # noqa: BLE001, S110  (refused: explained below, by the usual path)
         pass
     finally:
-        for holder, key, items in replaced:
+        for holder, key, items in replaced:  # no _Decoded left behind in the caller's data
             holder[key] = items
     # Out of the except block, as in from_wire: the fast path's exception may quote a value.
-    return from_wire(cls, data)  # raises the explained refusal
+    del data
+    return from_wire(cls, reread())  # raises the explained refusal
 
 
 def _long_lists(

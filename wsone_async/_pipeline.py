@@ -716,11 +716,14 @@ async def _decode_large(
         error_class=settings.error_class,
     )
     while True:
+        # A turn of the loop for the other callbacks before each step, the first included:
+        # the callback that read the body (joining its chunks) is then not also the one
+        # that parses it.
+        await asyncio.sleep(0)
         try:
             next(steps)
         except StopIteration as done:
             return done.value
-        await asyncio.sleep(0)  # one turn of the loop for the other callbacks
 
 
 # ------------------------------------------------------------ decoding off the event loop

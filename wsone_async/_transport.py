@@ -705,7 +705,11 @@ def decode_reply_in_steps(
     data = _envelope(reply, response_type, operation, write, error_class, None)
     yield
     try:
-        return (yield from decode_in_steps(response_type, data))
+        return (
+            yield from decode_in_steps(
+                response_type, data, lambda: decode_json(reply.body, operation=operation)
+            )
+        )
     except ResponseDecodeError as exc:
         raise ResponseDecodeError(str(exc), path=exc.path, operation=operation) from exc
 

@@ -80,7 +80,7 @@ DEFAULT_MAX_RESPONSE_SIZE: Final = 16 * 1024 * 1024
 DEFAULT_DECODE_IN_THREAD_ABOVE: Final[int | None] = None
 
 #: Answers longer than this (in bytes, after decompression) are decoded in steps on the
-#: event loop: the parse, then slices of 256 blocks of their long lists (about 1 ms each),
+#: event loop: the parse, then slices of 128 blocks of their long lists (about 0.5 ms each),
 #: with a turn of the loop between two steps, so that one large answer (a getFullPerson
 #: with thousands of offers) does not hold the loop while the other requests wait. 128 KiB
 #: is about 300 offers: below it, a whole decode takes about a millisecond.
@@ -271,7 +271,7 @@ class WsOneClient(CallPipeline):
             ``decode_in_steps_above``.
         decode_in_steps_above: answers with a longer body (128 KiB by default) are decoded
             on the event loop in steps, with a turn of the loop between two: the parse of
-            the body, then slices of 256 blocks of its long lists (about 1 ms each). Other
+            the body, then slices of 128 blocks of its long lists (about 0.5 ms each). Other
             requests then wait one step, not the whole answer (a 5,000-offer getFullPerson
             held the loop about 25 ms at once). None decodes every answer at once.
 
