@@ -156,7 +156,7 @@ class CallObserver(Protocol):
 
     def call_started(self, state: _CallState) -> None: ...
     def attempt_started(self, state: _CallState) -> None: ...
-    def attempt_ended(self, state: _CallState, error: WsOneError | None) -> None: ...
+    def attempt_ended(self, state: _CallState, error: BaseException | None) -> None: ...
     def settle_started(self, state: _CallState, settler: Settler) -> None: ...
     def settle_ended(
         self, state: _CallState, settled: Settled | None, error: BaseException | None
@@ -499,21 +499,26 @@ class CallPipeline:
                     write=operation.is_write,
                     error_class=settings.error_class,
                 )
-        except WsOneError as error:
+        except BaseException as failure:
+            # A cancel (or a bug) ends the attempt too: its span must not stay open.
             if watched:
-                self._attempt_ended(state, started, error)
+                self._attempt_ended(state, started, failure)
             raise
         if watched:
             self._attempt_ended(state, started, None)
         return response
 
-    def _attempt_ended(self, state: _CallState, started: float, error: WsOneError | None) -> None:
+    def _attempt_ended(
+        self, state: _CallState, started: float, error: BaseException | None
+    ) -> None:
         settings = self._settings
         observer = settings.hooks.observer
         if observer is not None:
             observer.attempt_ended(state, error)  # OBSERVER: an attempt ends
         hook = settings.on_attempt
-        if hook is None:
+        if hook is None or not (error is None or isinstance(error, WsOneError)):
+            # on_attempt hears of attempts that got an answer or a WsOne error; one cut
+            # short by a cancel is the caller's, not WsOne's.
             return
         info = AttemptInfo(
             state.operation.name, state.attempts, settings.hooks.clock() - started, error

@@ -8,6 +8,7 @@ set after the client was made. Another checks that without the package nothing i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -26,7 +27,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from tests._support.clients import simulator_client
 from tests._support.mocks import no_wait
-from wsone_async import APIError, OutcomeUnknownError, RetryPolicy, _telemetry
+from tests._support.rawserver import RawServer, hang
+from wsone_async import APIError, OutcomeUnknownError, RetryPolicy, WsOneClient, _telemetry
 from wsone_async.errors import ServerError
 from wsone_async.models import (
     ContactsRequest,
@@ -365,3 +367,23 @@ def test_importing_the_library_imports_no_opentelemetry() -> None:
         """
     )
     assert out == "[]"
+
+
+async def test_a_call_cancelled_during_its_attempt_ends_the_attempts_span(otel: Otel) -> None:
+    heard: list[object] = []
+    async with RawServer() as server:
+        server.default("getPerson", hang())
+        async with WsOneClient(
+            server.url, username="api", password="pw", on_attempt=heard.append
+        ) as client:
+            call = asyncio.create_task(client.get_person(_get_person()))
+            await server.arrived["getPerson"].wait()
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+    span = otel.span("person/getPerson")
+    (attempt,) = otel.children(span)  # ended, so exported: not left open forever
+    assert attempt.name == "getPerson attempt"
+    assert dict(attempt.attributes or {})["error.type"] == "CancelledError"
+    assert dict(span.attributes or {})["error.type"] == "CancelledError"
+    assert heard == []  # on_attempt hears of WsOne's answers and errors, not of a cancel
