@@ -780,11 +780,12 @@ def decode_json(body: bytes, *, operation: str | None = None) -> Any:
 def redact_wire(data: Any, cls: type[Any] | None) -> Any:
     """A copy of a JSON body fit for a log, read along model ``cls``.
 
-    Keys stay visible, so the structure can be debugged. A value shows only where the model
-    declares a field whose kind logs may show (``Redaction.VALUE`` in the table of kinds)
-    and that is not personal data or free text; everything else (personal fields, the
-    vendor's ``infos``, raw JSON fields, keys and blocks the models do not describe) is
-    redacted.
+    The keys the model declares stay visible, so the structure can be debugged; the others
+    become ``<redacted>#n`` (their position), since a server chooses them freely (an email
+    address can be a key). A value shows only where the model declares a field whose kind
+    logs may show (``Redaction.VALUE`` in the table of kinds) and that is not personal data
+    or free text; everything else (personal fields, the vendor's ``infos``, raw JSON fields,
+    blocks the models do not describe) is redacted.
     """
     return _redact(data, cls, 0)
 
@@ -798,9 +799,11 @@ def _redact(data: Any, cls: type[Any] | None, depth: int) -> Any:
         return REDACTED
     fields = _fields_by_wire(cls) if cls is not None else {}
     out: dict[str, Any] = {}
-    for key, value in data.items():
+    for number, (key, value) in enumerate(data.items(), 1):
         info = fields.get(key)
         redaction = Redaction.HIDDEN if info is None else RULES[info.kind].redaction
+        if info is None:
+            key = f"{REDACTED}#{number}"
         if isinstance(value, dict | list):
             target = info.target if info is not None and redaction is Redaction.NESTED else None
             out[key] = _redact(value, target, depth + 1)

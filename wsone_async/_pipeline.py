@@ -57,7 +57,7 @@ from typing import Any, Generic, NoReturn, Protocol, Self, TypeVar
 
 import attrs
 
-from wsone_async._codec import dumps, to_wire
+from wsone_async._codec import dumps, redact_wire, to_wire
 from wsone_async._config import RetryPolicy, Timeouts
 from wsone_async._drift import DriftMonitor
 from wsone_async._retry import BudgetState, RetryEngine, describe, is_ambiguous, is_retryable
@@ -68,7 +68,6 @@ from wsone_async._transport import (
     Transport,
     decode_reply,
     decode_reply_in_steps,
-    log_view,
 )
 from wsone_async.errors import (
     APIError,
@@ -375,7 +374,7 @@ class CallPipeline:
         debug = logger.isEnabledFor(logging.DEBUG)  # asked once a call: the logger's cache
         if debug:  # costs a Python call each time
             logger.debug(
-                "%s request: %s", operation.name, log_view(to_wire(request), type(request))
+                "%s request: %s", operation.name, redact_wire(to_wire(request), type(request))
             )
         hooks = settings.hooks
         started = hooks.clock()

@@ -46,7 +46,7 @@ from aiohttp.client_reqrep import ClientRequest
 from aiohttp.connector import Connection
 from aiohttp.tracing import Trace
 
-from wsone_async._codec import decode_in_steps, decode_json, from_wire, redact_wire, wire_name
+from wsone_async._codec import decode_in_steps, decode_json, from_wire, redact_wire, wire_schema
 from wsone_async._redact import REDACTED
 from wsone_async.errors import (
     APIConnectionError,
@@ -61,7 +61,6 @@ from wsone_async.errors import (
     error_class_for,
 )
 from wsone_async.models import Model
-from wsone_async.models._base import Kind, model_fields
 
 __all__ = [
     "DEFAULT_KEEPALIVE_TIMEOUT",
@@ -73,7 +72,6 @@ __all__ = [
     "Transport",
     "decode_reply",
     "decode_reply_in_steps",
-    "log_view",
     "parse_retry_after",
 ]
 
@@ -654,7 +652,7 @@ def _known_blocks(cls: type[Any]) -> frozenset[str]:
     except KeyError:
         pass
     blocks = _BLOCKS[cls] = frozenset(
-        wire_name(cls, info) for info in model_fields(cls) if info.kind is Kind.MODEL
+        key for key, field in wire_schema(cls).items() if field.model is not None
     )
     return blocks
 
@@ -728,7 +726,7 @@ def _envelope(
         raise _status_error(status, reply.retry_after, operation)
     data = decode_json(reply.body, operation=operation)
     if debug if debug is not None else logger.isEnabledFor(logging.DEBUG):
-        logger.debug("%s answer: %s", operation, log_view(data, response_type))
+        logger.debug("%s answer: %s", operation, redact_wire(data, response_type))
     if type(data) is not dict:
         msg = f"the answer is a JSON {type(data).__name__}, not an object"
         raise ResponseDecodeError(msg, path="$", operation=operation)
@@ -779,34 +777,3 @@ def _status_error(status: int, retry_after_header: str | None, operation: str) -
     if status >= 500:
         return ServerError(status, operation=operation, retry_after=retry_after)
     return HTTPStatusError(status, operation=operation, retry_after=retry_after)
-
-
-def log_view(data: Any, cls: type[Any] | None) -> Any:
-    """A JSON body as it may appear in a DEBUG log, read along model ``cls``.
-
-    Values follow the codec's redaction; keys the model does not declare are replaced too,
-    since a server chooses them freely (an email address can be a key).
-    """
-    return _hide_keys(redact_wire(data, cls), cls, 0)
-
-
-_MAX_LOG_DEPTH: Final = 32
-
-
-def _hide_keys(data: Any, cls: type[Any] | None, depth: int) -> Any:
-    if depth > _MAX_LOG_DEPTH:
-        return REDACTED
-    if isinstance(data, list):
-        return [_hide_keys(item, cls, depth + 1) for item in data]
-    if not isinstance(data, dict):
-        return data
-    fields = {wire_name(cls, info): info for info in model_fields(cls)} if cls else {}
-    out: dict[str, Any] = {}
-    for number, (key, value) in enumerate(data.items(), 1):
-        info = fields.get(key)
-        if info is None:
-            out[f"{REDACTED}#{number}"] = _hide_keys(value, None, depth + 1)
-        else:
-            target = info.target if info.kind is Kind.MODEL else None
-            out[key] = _hide_keys(value, target, depth + 1)
-    return out
