@@ -460,7 +460,7 @@ class _Timers:
         self._entries.append(bound)
         self._live += 1
         if self._handle is None:
-            self._handle = loop.call_at(when, self._fire)
+            self._handle = loop.call_at(when, self._fire, when)
         return when
 
     def done(self, bound: _Bound) -> None:
@@ -480,19 +480,22 @@ class _Timers:
             self._handle.cancel()
             self._handle = None
 
-    def _fire(self) -> None:
+    def _fire(self, due: float) -> None:
         self._handle = None
         loop = self._loop
         if loop is None:
             return
-        now = loop.time()
+        # The loop runs a timer up to its clock resolution before the deadline it was armed
+        # for (``asyncio.timeout`` expires then too): what is due by then expires now, or
+        # the timer would be armed again for the same deadline, turn after turn.
+        now = max(loop.time(), due)
         entries = self._entries
         while entries:
             head = entries[0]
             if not head.live:
                 entries.popleft()
             elif head.when > now:
-                self._handle = loop.call_at(head.when, self._fire)
+                self._handle = loop.call_at(head.when, self._fire, head.when)
                 return
             else:
                 entries.popleft()
