@@ -223,6 +223,10 @@ def _watch(fd: int) -> Any:
     return poller
 
 
+#: At most this many sets of limits of one transport share a queue with a timer kept armed.
+_MAX_SHARED_LIMITS: Final = 64
+
+
 class Transport:
     """The HTTP side of a client: its session, its headers and its failure translation."""
 
@@ -260,6 +264,9 @@ class Transport:
         self._max_response_size = max_response_size
         self._keepalive_timeout = keepalive_timeout
         self._base = yarl.URL(base_url.rstrip("/"))
+        # The reusable limits handed out, by their parameters: a view made for one request
+        # with the same limits as others shares their queue (see :meth:`limits`).
+        self._limits: dict[tuple[float, float | None, float | None, str], Limits] = {}
 
     def url(self, path: str) -> yarl.URL:
         """The absolute URL of ``path`` (such as ``/rest/2.0/personWebService/getPerson``)."""
@@ -307,9 +314,19 @@ class Transport:
 
         A read limit at or above the attempt's is not armed: it could never fire first, and
         aiohttp pays for it on every chunk received (about 6% of throughput here). ``once``
-        says the limits serve a single attempt (see :class:`_Timers`).
+        says the limits serve a single attempt (see :class:`_Timers`). Others are shared by
+        every settings (client, views) asking for the same ones: a reused queue keeps its
+        timer armed after its last attempt, so one per ``with_options`` view made for a
+        single request would leave a timer in the loop per request. Past
+        :data:`_MAX_SHARED_LIMITS` sets of parameters, new ones serve as ``once``.
         """
-        return Limits(
+        key = (attempt, connect, read, name)
+        if not once:
+            shared = self._limits.get(key)
+            if shared is not None:
+                return shared
+            once = len(self._limits) >= _MAX_SHARED_LIMITS
+        limits = Limits(
             attempt,
             name,
             aiohttp.ClientTimeout(
@@ -320,6 +337,9 @@ class Transport:
             ),
             reused=not once,
         )
+        if not once:
+            self._limits[key] = limits
+        return limits
 
     async def post(self, url: yarl.URL, body: bytes, limits: Limits, operation: str) -> Reply:
         """Send one attempt of ``operation``; every failure leaves as a wsone_async error."""
