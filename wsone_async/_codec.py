@@ -692,9 +692,8 @@ def decode_in_steps(cls: type[M], data: Any, step: int = STEP_ITEMS) -> Generato
     The long lists of blocks of ``data`` (more than ``step`` items; getFullPerson's offers)
     are decoded ``step`` items at a time, then the rest of the body at once. An event
     loop that runs other callbacks between steps is never held by one answer for longer
-    than one step (see ``WsOneClient(decode_in_steps_above=...)``). ``data`` is changed
-    while it is decoded (each long list replaced by its decoded blocks) and given back as
-    it was; a refused block raises what :func:`from_wire` raises.
+    than one step (see ``WsOneClient(decode_in_steps_above=...)``). ``data`` is not
+    changed; a refused block raises what :func:`from_wire` raises.
 
     Example:
         >>> from wsone_async.models import OffersResponse
@@ -709,43 +708,49 @@ def decode_in_steps(cls: type[M], data: Any, step: int = STEP_ITEMS) -> Generato
         >>> [offer.offer_id for offer in answer.get_offers_responses]
         ['0', '1', '2']
     """
-    replaced: list[tuple[dict[str, Any], str, list[Any]]] = []
     try:
-        for holder, key, target in _long_lists(cls, data, step, 0):
-            items = holder[key]
-            decode = _decoder(target)
-            blocks: list[Any] = []
-            for start in range(0, len(items), step):
-                blocks.extend([decode(item) for item in items[start : start + step]])
-                yield
-            holder[key] = _Decoded(tuple(blocks))
-            replaced.append((holder, key, items))
-        return _decoder(cls)(data)  # type: ignore[no-any-return]
+        stepped = yield from _decode_long_lists(cls, data, step, 0)
+        return _decoder(cls)(stepped)  # type: ignore[no-any-return]
     except Exception:  # noqa: BLE001, S110  (refused: explained below, by the usual path)
         pass
-    finally:
-        for holder, key, items in replaced:
-            holder[key] = items
     # Out of the except block, as in from_wire: the fast path's exception may quote a value.
     return from_wire(cls, data)  # raises the explained refusal
 
 
-def _long_lists(
+def _decode_long_lists(
     cls: type[Any], data: Any, step: int, depth: int
-) -> Iterable[tuple[dict[str, Any], str, type[Any]]]:
-    """(dict, key, block class) of each list of blocks longer than ``step`` in ``data``,
-    outside other lists (a list's items are decoded whole)."""
+) -> Generator[None, None, Any]:
+    """``data``, with each list of blocks longer than ``step`` (outside other lists: a
+    list's items are decoded whole) replaced by its blocks, decoded ``step`` at a time.
+
+    The dicts on the way to a long list are copied, never changed: a dict that ``data``
+    holds in two places (from_wire's callers may build such bodies) is decoded as each
+    place says, and the caller's ``data`` stays as it was, even if the decoding stops.
+    """
     if type(data) is not dict or depth > _INLINE_DEPTH:
-        return
+        return data
+    copied: dict[str, Any] | None = None
     for key, field in wire_schema(cls).items():
         if field.model is None:
             continue
         value = data.get(key)
-        if field.many:
-            if type(value) is list and len(value) > step:
-                yield data, key, field.model
+        if not field.many:
+            new = yield from _decode_long_lists(field.model, value, step, depth + 1)
+            if new is value:
+                continue
+        elif type(value) is list and len(value) > step:
+            decode = _decoder(field.model)
+            blocks: list[Any] = []
+            for start in range(0, len(value), step):
+                blocks.extend([decode(item) for item in value[start : start + step]])
+                yield
+            new = _Decoded(tuple(blocks))
         else:
-            yield from _long_lists(field.model, value, step, depth + 1)
+            continue
+        if copied is None:
+            copied = dict(data)  # the same keys in the same order: the same wire_extra
+        copied[key] = new
+    return data if copied is None else copied
 
 
 def dumps(obj: Model) -> bytes:
