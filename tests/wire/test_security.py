@@ -1111,9 +1111,7 @@ async def test_the_debug_log_hides_unmodelled_person_information(
     answer = {**FULL_PERSON, "PersonResponse": {**PERSON_BLOCK, "InfoPersonResponse": info}}
     async with fake_wsone() as fake:
         fake.default = body(answer)
-        async with watched_client(
-            fake.url, clock, decode_in_steps_above=steps_above
-        ) as client:
+        async with watched_client(fake.url, clock, decode_in_steps_above=steps_above) as client:
             response = await client.get_full_person(full_person_request())
     exposure.show(response)
     assert exposure.messages().count("getFullPerson answer: ") == 1
