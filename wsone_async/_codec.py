@@ -691,15 +691,18 @@ def decode_in_steps(
 ) -> Generator[None, None, M]:
     """:func:`from_wire`, cut into steps: a generator that yields between steps.
 
-    The long lists of blocks of ``data`` (more than ``step`` items; getFullPerson's offers)
-    are decoded ``step`` items at a time, then the rest of the body at once. An event
-    loop that runs other callbacks between steps is never held by one answer for longer
-    than one step (see ``WsOneClient(decode_in_steps_above=...)``).
+    The long lists of blocks of ``data`` (more than ``step`` items, outside other lists;
+    getFullPerson's offers) are decoded ``step`` items at a time, then the rest of the body
+    at once. An event loop that runs other callbacks between steps is never held by one
+    answer for longer than one step (see ``WsOneClient(decode_in_steps_above=...)``).
 
-    ``data`` is consumed: the JSON of each slice is dropped once decoded, so that the whole
-    parsed body does not stay alive, and walked by every pass of the garbage collector,
-    until the end. A refused block is explained from ``reread()``, the body parsed again,
-    and raises what :func:`from_wire` raises.
+    ``data`` is not changed: the dicts on the way to a long list are copied (a dict held in
+    two places is decoded as each place says), and each long list is read from a copy of
+    its own whose items are dropped once decoded. A caller that lets go of ``data`` once
+    the first step ran (as the client does) thereby frees the JSON of each slice as it goes,
+    instead of keeping the whole parsed body alive, and walked by every pass of the garbage
+    collector, until the end. A refused block is explained from ``reread()``, the body
+    parsed again, and raises what :func:`from_wire` raises.
 
     Example:
         >>> from wsone_async.models import OffersResponse
@@ -714,47 +717,59 @@ def decode_in_steps(
         >>> [offer.offer_id for offer in answer.get_offers_responses]
         ['0', '1', '2']
     """
-    replaced: list[tuple[dict[str, Any], str, list[Any]]] = []
     try:
-        for holder, key, target in _long_lists(cls, data, step, 0):
-            items = holder[key]
+        lists: list[tuple[dict[str, Any], str, list[Any], type[Any]]] = []
+        spine = _spine(cls, data, step, 0, lists)
+        del data  # from here on, only the copies hold what is left to decode
+        for holder, key, items, target in lists:
             decode = _decoder(target)
             blocks: list[Any] = []
             count = len(items)
             for start in range(0, count, step):
                 end = min(start + step, count)
                 blocks.extend([decode(item) for item in items[start:end]])
-                items[start:end] = [None] * (end - start)  # the slice's JSON goes now
+                items[start:end] = [None] * (end - start)  # this slice's JSON may go now
                 yield
             holder[key] = _Decoded(tuple(blocks))
-            replaced.append((holder, key, items))
-        return _decoder(cls)(data)  # type: ignore[no-any-return]
+        return _decoder(cls)(spine)  # type: ignore[no-any-return]
     except Exception:  # noqa: BLE001, S110  (refused: explained below, by the usual path)
         pass
-    finally:
-        for holder, key, items in replaced:  # no _Decoded left behind in the caller's data
-            holder[key] = items
     # Out of the except block, as in from_wire: the fast path's exception may quote a value.
-    del data
     return from_wire(cls, reread())  # raises the explained refusal
 
 
-def _long_lists(
-    cls: type[Any], data: Any, step: int, depth: int
-) -> Iterable[tuple[dict[str, Any], str, type[Any]]]:
-    """(dict, key, block class) of each list of blocks longer than ``step`` in ``data``,
-    outside other lists (a list's items are decoded whole)."""
+def _spine(
+    cls: type[Any],
+    data: Any,
+    step: int,
+    depth: int,
+    lists: list[tuple[dict[str, Any], str, list[Any], type[Any]]],
+) -> Any:
+    """``data``, with the dicts on the way to each list of blocks longer than ``step``
+    copied, and each such list taken out into ``lists`` (a copy of its own, and where its
+    decoded blocks go)."""
     if type(data) is not dict or depth > _INLINE_DEPTH:
-        return
+        return data
+    copied: dict[str, Any] | None = None
     for key, field in wire_schema(cls).items():
         if field.model is None:
             continue
         value = data.get(key)
         if field.many:
-            if type(value) is list and len(value) > step:
-                yield data, key, field.model
+            if not (type(value) is list and len(value) > step):
+                continue
+            if copied is None:
+                copied = dict(data)  # the same keys in the same order: the same wire_extra
+            copied[key] = None  # the decoded blocks take its place
+            lists.append((copied, key, list(value), field.model))
         else:
-            yield from _long_lists(field.model, value, step, depth + 1)
+            new = _spine(field.model, value, step, depth + 1, lists)
+            if new is value:
+                continue
+            if copied is None:
+                copied = dict(data)
+            copied[key] = new
+    return data if copied is None else copied
 
 
 def dumps(obj: Model) -> bytes:

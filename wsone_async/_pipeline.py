@@ -246,14 +246,20 @@ class _Settings:
         settlers: Mapping[str, Settler],
         error_class: Callable[[str], type[APIError]],
         hooks: _Hooks,
+        once: bool = False,
     ) -> _Settings:
+        """``once``: the settings serve a single call (their limits' timers are not kept)."""
         limits = transport.limits(
-            attempt=timeouts.attempt, connect=timeouts.connect, read=timeouts.read
+            attempt=timeouts.attempt, connect=timeouts.connect, read=timeouts.read, once=once
         )
         first = limits
         if timeouts.total is not None and timeouts.total <= timeouts.attempt:
             first = transport.limits(
-                attempt=timeouts.total, connect=timeouts.connect, read=timeouts.read, name="total"
+                attempt=timeouts.total,
+                connect=timeouts.connect,
+                read=timeouts.read,
+                name="total",
+                once=once,
             )
         return cls(
             timeouts, policy, on_attempt, settlers, error_class, hooks, limits, first_limits=first
@@ -617,7 +623,9 @@ class CallPipeline:
         # The lookup is a read, retried as reads are, on this client's session and budget.
         # (A WsOneClient, since WsOneClient is the only class built on this pipeline.)
         reader: Any = self._derive(
-            timeouts=timeouts, policy=attrs.evolve(settings.policy, reconcile_writes=False)
+            timeouts=timeouts,
+            policy=attrs.evolve(settings.policy, reconcile_writes=False),
+            once=True,  # with what is left of this call's deadline: its limits are its own
         )
         observer = settings.hooks.observer
         if observer is not None:

@@ -221,6 +221,10 @@ def _watch(fd: int) -> Any:
     return poller
 
 
+#: At most this many sets of limits of one transport share a queue with a timer kept armed.
+_MAX_SHARED_LIMITS: Final = 64
+
+
 class Transport:
     """The HTTP side of a client: its session, its headers and its failure translation."""
 
@@ -258,6 +262,9 @@ class Transport:
         self._max_response_size = max_response_size
         self._keepalive_timeout = keepalive_timeout
         self._base = yarl.URL(base_url.rstrip("/"))
+        # The reusable limits handed out, by their parameters: a view made for one request
+        # with the same limits as others shares their queue (see :meth:`limits`).
+        self._limits: dict[tuple[float, float | None, float | None, str], Limits] = {}
 
     def url(self, path: str) -> yarl.URL:
         """The absolute URL of ``path`` (such as ``/rest/2.0/personWebService/getPerson``)."""
@@ -305,9 +312,19 @@ class Transport:
 
         A read limit at or above the attempt's is not armed: it could never fire first, and
         aiohttp pays for it on every chunk received (about 6% of throughput here). ``once``
-        says the limits serve a single attempt (see :class:`_Timers`).
+        says the limits serve a single attempt (see :class:`_Timers`). Others are shared by
+        every settings (client, views) asking for the same ones: a reused queue keeps its
+        timer armed after its last attempt, so one per ``with_options`` view made for a
+        single request would leave a timer in the loop per request. Past
+        :data:`_MAX_SHARED_LIMITS` sets of parameters, new ones serve as ``once``.
         """
-        return Limits(
+        key = (attempt, connect, read, name)
+        if not once:
+            shared = self._limits.get(key)
+            if shared is not None:
+                return shared
+            once = len(self._limits) >= _MAX_SHARED_LIMITS
+        limits = Limits(
             attempt,
             name,
             aiohttp.ClientTimeout(
@@ -318,6 +335,9 @@ class Transport:
             ),
             reused=not once,
         )
+        if not once:
+            self._limits[key] = limits
+        return limits
 
     async def post(self, url: yarl.URL, body: bytes, limits: Limits, operation: str) -> Reply:
         """Send one attempt of ``operation``; every failure leaves as a wsone_async error."""
@@ -458,7 +478,7 @@ class _Timers:
         self._entries.append(bound)
         self._live += 1
         if self._handle is None:
-            self._handle = loop.call_at(when, self._fire)
+            self._handle = loop.call_at(when, self._fire, when)
         return when
 
     def done(self, bound: _Bound) -> None:
@@ -478,19 +498,22 @@ class _Timers:
             self._handle.cancel()
             self._handle = None
 
-    def _fire(self) -> None:
+    def _fire(self, due: float) -> None:
         self._handle = None
         loop = self._loop
         if loop is None:
             return
-        now = loop.time()
+        # The loop runs a timer up to its clock resolution before the deadline it was armed
+        # for (``asyncio.timeout`` expires then too): what is due by then expires now, or
+        # the timer would be armed again for the same deadline, turn after turn.
+        now = max(loop.time(), due)
         entries = self._entries
         while entries:
             head = entries[0]
             if not head.live:
                 entries.popleft()
             elif head.when > now:
-                self._handle = loop.call_at(head.when, self._fire)
+                self._handle = loop.call_at(head.when, self._fire, head.when)
                 return
             else:
                 entries.popleft()
@@ -702,12 +725,12 @@ def decode_reply_in_steps(
     """
     data = _envelope(reply, response_type, operation, write, error_class, None)
     yield
+    steps = decode_in_steps(
+        response_type, data, lambda: decode_json(reply.body, operation=operation)
+    )
+    del data  # the steps let go of the parsed body slice by slice: nothing else may hold it
     try:
-        return (
-            yield from decode_in_steps(
-                response_type, data, lambda: decode_json(reply.body, operation=operation)
-            )
-        )
+        return (yield from steps)
     except ResponseDecodeError as exc:
         raise ResponseDecodeError(str(exc), path=exc.path, operation=operation) from exc
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import logging
 import pathlib
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from wsone_async import operations
+from wsone_async import _codec, operations
 from wsone_async._codec import from_wire
 from wsone_async._drift import DriftKey, DriftMonitor, Finding, analyse, safe_key, shape
 from wsone_async.models import (
@@ -125,6 +126,49 @@ def test_nulls_and_tolerated_spellings_of_the_same_type_are_not_drift() -> None:
     monitor.notice("getFullPerson", from_wire(GetFullPersonResponse, body))
     assert not monitor.counts
     assert analyse(body, GetFullPersonResponse) == []
+
+
+def test_explicit_nulls_share_a_mapping_only_when_nothing_else_is_left_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The checker skips the shared mappings of nulls of known fields by identity: a null of
+    # an unknown key, or a kept spelling beside nulls, must not be taken for one.
+    accounts = {
+        "AccountResponse": [
+            {"name": None, "unit": None},  # nulls of known fields: shared, not drift
+            {"name": None, "unit": None},
+            {"name": None, "pending": None},  # a null of an unknown key: drift
+            {"name": None, "value": "17"},  # a number sent as text beside a null: drift
+        ]
+    }
+    answer = from_wire(GetAccountsResponse, accounts)
+    first, second, unknown, spelled = (a.wire_extra for a in answer.account_response)
+    assert first is second
+    assert id(first) in _codec.NULLS_ONLY
+    assert id(unknown) not in _codec.NULLS_ONLY and id(spelled) not in _codec.NULLS_ONLY
+    assert dict(spelled) == {"name": None, "value": "17"}
+    monitor = DriftMonitor()
+    monitor.notice("getAccounts", answer)
+    assert {key.path for key in monitor.counts} == {
+        "AccountResponse[].pending",
+        "AccountResponse[].value",
+    }
+    # Past the cache's bound, a new shape of nulls gets a mapping of its own: still not drift.
+    monkeypatch.setattr(_codec, "_MAX_NULL_SHAPES", len(_codec._NULLS))
+    shapes = len(_codec._NULLS)
+    keys = next(
+        keys
+        for keys in itertools.permutations(("unit", "value", "name", "EntityResponse"))
+        if keys not in _codec._NULLS  # (other tests of this process may have seen some)
+    )
+    fresh = from_wire(GetAccountsResponse, {"AccountResponse": [dict.fromkeys(keys)]})
+    extra = fresh.account_response[0].wire_extra
+    assert len(_codec._NULLS) == shapes
+    assert id(extra) not in _codec.NULLS_ONLY
+    assert dict(extra) == dict.fromkeys(keys)
+    later = DriftMonitor()
+    later.notice("getAccounts", fresh)
+    assert not later.counts
 
 
 def test_one_info_line_per_operation_and_key_path_with_no_value(

@@ -1100,8 +1100,9 @@ async def test_an_error_naming_the_card_holder_shows_no_name(
     exposure.check()
 
 
+@pytest.mark.parametrize("steps_above", [None, 0], ids=["at-once", "in-steps"])
 async def test_the_debug_log_hides_unmodelled_person_information(
-    exposure: Exposure, clock: FakeClock
+    exposure: Exposure, clock: FakeClock, steps_above: int | None
 ) -> None:
     info = [
         {"name": "secondaryEmail", "value": EMAIL},
@@ -1110,10 +1111,10 @@ async def test_the_debug_log_hides_unmodelled_person_information(
     answer = {**FULL_PERSON, "PersonResponse": {**PERSON_BLOCK, "InfoPersonResponse": info}}
     async with fake_wsone() as fake:
         fake.default = body(answer)
-        async with watched_client(fake.url, clock) as client:
+        async with watched_client(fake.url, clock, decode_in_steps_above=steps_above) as client:
             response = await client.get_full_person(full_person_request())
     exposure.show(response)
-    assert "getFullPerson answer" in exposure.messages()
+    assert exposure.messages().count("getFullPerson answer: ") == 1
     exposure.check()
 
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
+import weakref
 
 import aiohttp
 import pytest
 
+from tests._support.builders import card_key, write_request
 from tests._support.rawserver import RawServer, answer_json, reset
-from wsone_async import APIConnectionError, APIError, RetryPolicy, WsOneClient
+from wsone_async import APIConnectionError, APIError, RetryPolicy, Timeouts, WsOneClient, operations
 from wsone_async._transport import _Bound, _Timers
 from wsone_async.models import GetPersonRequest, IdentifierRequest, IdentifierType
 
@@ -149,6 +152,56 @@ async def test_the_queue_stays_short_behind_a_slow_attempt() -> None:
     with slow:
         pass
     assert not timers._entries
+
+
+async def test_views_made_for_one_call_leave_no_timer_armed_behind_them() -> None:
+    # A view per request (a web handler's own timeout) and a settling lookup (a view with
+    # what is left of the call's deadline): their queues' timers must not outlive them by a
+    # whole attempt limit each, or the loop's timer heap grows with the request rate.
+    loop = asyncio.get_running_loop()
+    async with RawServer() as server:
+        server.default("getPerson", answer_json({"responseCode": "000"}))
+        request = GetPersonRequest(identifier_request=card_key())
+        async with WsOneClient(
+            server.url, username="api", password="pw", telemetry=False
+        ) as client:
+            await client.get_person(request)
+            await client.settle(operations.CREATE_PERSON, write_request())
+            before = _armed(loop)
+            for n in range(20):
+                view = client.with_options(timeout=Timeouts(attempt=7.0, total=9.0))
+                await view.get_person(request)
+                await client.settle(operations.CREATE_PERSON, write_request())
+                assert _armed(loop) <= before + 1, n
+    assert len(server.requests) == 42
+
+
+async def test_a_closed_client_is_not_kept_alive_by_its_armed_timers() -> None:
+    # A client's queues keep their timer armed for the next call; once the client is
+    # closed and dropped, what stays in the loop until those timers fire holds no attempt.
+    loop = asyncio.get_running_loop()
+    async with RawServer() as server:
+        server.default("getPerson", answer_json({"responseCode": "000"}))
+        client = WsOneClient(server.url, username="api", password="pw", telemetry=False)
+        async with client:
+            await asyncio.gather(
+                *(
+                    client.get_person(GetPersonRequest(identifier_request=card_key()))
+                    for _ in range(5)
+                )
+            )
+        alive = weakref.ref(client)
+        del client
+        gc.collect()
+        assert alive() is None
+    queues = [
+        handle._callback.__self__  # type: ignore[attr-defined]
+        for handle in loop._scheduled  # type: ignore[attr-defined]
+        if not handle.cancelled()
+        and isinstance(getattr(handle._callback, "__self__", None), _Timers)
+    ]
+    assert queues
+    assert all(not queue._entries for queue in queues)
 
 
 async def test_a_call_made_while_its_task_is_being_cancelled_keeps_its_own_error() -> None:
