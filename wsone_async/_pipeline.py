@@ -28,6 +28,10 @@ whole life of a call reads in this one module, in the order it happens::
       v
     OBSERVER: call_ended; a success releases tokens back to the budget
 
+An answer is decoded where it arrives, at once; a large one (``decode_in_steps_above``) in
+steps with turns of the event loop between them, or in the decoding thread
+(``decode_in_thread_above``): :func:`_decode_large`, at the end of this module.
+
 Each attempt is bounded by :mod:`wsone_async._transport` (``asyncio.timeout``), which also
 turns aiohttp's failures into :mod:`wsone_async.errors` errors; the rules (which failure is
 retried, which is ambiguous) are in :mod:`wsone_async._retry`; the settlers (which lookup
@@ -377,8 +381,8 @@ class CallPipeline:
             raise TypeError(msg)
         settings = self._settings
         body = dumps(request)
-        debug = logger.isEnabledFor(logging.DEBUG)  # asked once a call: the logger's cache
-        if debug:  # costs a Python call each time
+        debug = logger.isEnabledFor(logging.DEBUG)  # asked once a call: a Python call each
+        if debug:
             logger.debug(
                 "%s request: %s", operation.name, redact_wire(to_wire(request), type(request))
             )
