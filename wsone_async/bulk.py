@@ -83,6 +83,7 @@ from wsone_async.errors import (
     WsOneError,
 )
 from wsone_async.operations import CREATE_PERSON
+from wsone_async.settlement import CannotSettle
 
 __all__ = [
     "COLUMNS",
@@ -1061,14 +1062,34 @@ class _Import:
                 try:
                     settled = await self._send(lambda: self._client.settle(CREATE_PERSON, request))
                 except OutcomeUnknownError as exc:
-                    if isinstance(exc.__cause__, AuthenticationError):
-                        raise _Stop(exc.__cause__) from None
-                    last = exc  # cannot tell for now (or the budget is spent)
-                    continue
-                if settled.applied:
-                    return (Outcome.CREATED if ambiguous else Outcome.EXISTING), None
-                # Known not to be there: what follows decides the outcome.
-                ambiguous = False
+                    cause = exc.__cause__
+                    if isinstance(cause, AuthenticationError):
+                        raise _Stop(cause) from None
+                    refused = isinstance(cause, APIError) or (
+                        isinstance(cause, CannotSettle) and isinstance(cause.__cause__, APIError)
+                    )
+                    if ambiguous and last is not None:
+                        # Still cannot tell. The row keeps its creation's error, which says
+                        # what happened (this one reads "asked by the caller"), with this
+                        # one's notes (a spent retry budget).
+                        notes = getattr(last, "__notes__", [])
+                        for note in getattr(exc, "__notes__", []):
+                            if note not in notes:
+                                last.add_note(note)
+                        continue
+                    if not refused:
+                        last = exc  # cannot tell for now (or the budget is spent)
+                        continue
+                    # No creation of this row may have been applied, and the lookup was
+                    # refused with a code not known as "not found": as for the search
+                    # before creating, that leaves the creation to decide (WsOne refuses a
+                    # duplicate identifier). Stopping here failed every row that WsOne had
+                    # refused for a while, where no "not found" code is registered.
+                else:
+                    if settled.applied:
+                        return (Outcome.CREATED if ambiguous else Outcome.EXISTING), None
+                    # Known not to be there: what follows decides the outcome.
+                    ambiguous = False
             if check and (run == 1 or (self._dedupe == "search" and not by_identifier)):
                 try:
                     if await self._exists(request, by_identifier=by_identifier):

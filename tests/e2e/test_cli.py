@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import csv
+import functools
 import json
 import os
 import pathlib
@@ -20,6 +22,9 @@ from typing import Any
 
 import pytest
 
+from tests._support.mocks import no_wait
+from tests._support.rawserver import Exchange, RawServer, answer_json, close, respond
+from wsone_async import WsOneClient
 from wsone_async.testing import SimulatorProcess, WsOneSimulator
 
 WSONE = [sys.executable, "-m", "wsone_async"]
@@ -1169,3 +1174,151 @@ def test_sigterm_stops_the_import_like_ctrl_c(
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert 1 <= len(journal.read_text().splitlines()) < 200
+
+
+# ------------------------------------------- a WsOne that is not the simulator, on a raw server
+
+MARKETING = [  # a French marketing team's export: cp1252, ';', French headers
+    ("Courriel", "Nom", "Prénom", "Date de naissance", "Commentaire"),
+    *(
+        (f"client{i}@exemple.fr", f"Lefèvre{i}", "Élodie", "14/07/1990", "fidèle")
+        for i in range(12)
+    ),
+]
+ENVOY = b"upstream connect error or disconnect/reset before headers. reset reason: remote reset"
+
+
+class _OwnWsOne:
+    """A WsOne with codes of its own on the raw server: persons by identifier, a proxy in
+    front that answers 503 after forwarding some creations (applied), and connections
+    dropped before some creations are processed (not applied). ``faults`` lists, per
+    identifier, what its successive creations meet ("503 after", "drop before", or None)."""
+
+    username = "api-marketing"
+
+    def __init__(self, server: RawServer, faults: dict[str, list[str | None]]) -> None:
+        self.server = server
+        self.faults = {value: list(plan) for value, plan in faults.items()}
+        self.creations: collections.Counter[str] = collections.Counter()
+        self.passwords: set[str] = set()
+        server.default("getPerson", self._get_person)
+        server.default("createPerson", self._create_person)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def _value(self, x: Exchange, block: str) -> str:
+        token = x.request.headers["authorization"].removeprefix("Basic ")
+        self.passwords.add(base64.b64decode(token).decode().partition(":")[2])
+        value: str = json.loads(x.request.body)[block]["identifierValue"]
+        return value
+
+    async def _get_person(self, x: Exchange) -> bool:
+        value = self._value(x, "IdentifierRequest")
+        if self.creations[value]:
+            person = {"PersonResponse": {"PersonResponse": {"lastName": "X"}}}
+            return await answer_json({"responseCode": "000", "infos": "OK", **person})(x)
+        # Its own "not found": a code and a text quoting the customer.
+        return await answer_json({"responseCode": "404", "infos": f"Personne {value} inconnue"})(x)
+
+    async def _create_person(self, x: Exchange) -> bool:
+        value = self._value(x, "NewIdentifierRequest")
+        plan = self.faults.get(value)
+        fault = plan.pop(0) if plan else None
+        if fault == "drop before":
+            return await close()(x)
+        if self.creations[value]:
+            return await answer_json({"responseCode": "409", "infos": "Identifiant existant"})(x)
+        self.creations[value] += 1
+        if fault == "503 after":
+            return await respond(503, ENVOY)(x)
+        return await answer_json({"responseCode": "000", "infos": "Personne créée"})(x)
+
+
+def _failed_rows(path: pathlib.Path) -> list[dict[str, str]]:
+    with path.open(encoding="cp1252", newline="") as file:  # as the input was written
+        return list(csv.DictReader(file, delimiter=";"))
+
+
+@pytest.mark.parametrize("registered", [False, True])
+async def test_a_marketing_import_into_a_wsone_with_its_own_codes(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    registered: bool,
+) -> None:
+    from wsone_async import cli
+
+    source, failures = tmp_path / "export.csv", tmp_path / "a-corriger.csv"
+    journal, summary = tmp_path / "export.journal", tmp_path / "summary.json"
+    _write_rows(source, MARKETING, encoding="cp1252", delimiter=";")
+    password = "Mot-de-passe-secret-42"
+    monkeypatch.setenv("WSONE_PASSWORD", password)
+    # The waits between a row's rounds and between retries take no time (rounds count).
+    monkeypatch.setattr(cli, "run_import", functools.partial(cli.run_import, sleep=no_wait))
+    monkeypatch.setattr(
+        cli, "WsOneClient", functools.partial(WsOneClient._with_hooks, sleep=no_wait)
+    )
+    faults: dict[str, list[str | None]] = {
+        "client1@exemple.fr": ["503 after"],
+        "client4@exemple.fr": ["drop before"],
+        "client7@exemple.fr": ["drop before", "drop before"],
+        "client9@exemple.fr": ["503 after"],
+        "client10@exemple.fr": ["drop before", "503 after"],
+    }
+    lost = {"client4@exemple.fr", "client7@exemple.fr", "client10@exemple.fr"}
+    options = ["--not-found-code", "404"] if registered else []
+    command = [
+        str(source), *FRENCH_MAP, "--journal", str(journal), "--failures", str(failures),
+        "--summary-json", str(summary), "--concurrency", "4", *options,
+    ]  # fmt: skip
+    async with RawServer() as server:
+        wsone = _OwnWsOne(server, faults)
+        statuses, reports, failed, created = [], [], [], []
+        while not statuses or statuses[-1] != 0:  # rerun as told, until every row settled
+            assert len(statuses) < 4
+            statuses.append(await _wsone_import(wsone, *command))  # type: ignore[arg-type]
+            reports.append(json.loads(summary.read_text()))
+            failed.append(_failed_rows(failures))
+            created.append(set(wsone.creations))
+        # A rerun of a finished import resumes every row, sends no creation.
+        assert await _wsone_import(wsone, *command) == 0  # type: ignore[arg-type]
+        # One creation applied per person, plus one per connection dropped before WsOne.
+        drops = sum(plan.count("drop before") for plan in faults.values())
+        assert server.received["createPerson"] == 12 + drops
+    said = capsys.readouterr()
+    everyone = {row[0] for row in MARKETING[1:]}
+    assert wsone.passwords == {password}
+    # Every person exactly once in the end, whatever the proxy and the network did.
+    assert wsone.creations == dict.fromkeys(everyone, 1)
+    if registered:
+        # The lookup's 404 says "not found": a lost creation is sent again at once.
+        assert statuses == [0]
+        assert (reports[0]["created"], reports[0]["unknown"]) == (12, 0)
+        assert failed == [[]]
+    else:
+        # The lookup's 404 is not known as "not found": the lost creations end unknown,
+        # written to --failures, never sent again in that run.
+        assert statuses == [1, 1, 0]
+        assert [(r["created"], r["unknown"], r["resumed"]) for r in reports] == [
+            (9, 3, 0),  # client4, client7, client10 lost before WsOne processed them
+            (2, 1, 9),  # rerun: looked up, then created; client7 lost a second time
+            (1, 0, 11),
+        ]
+        assert created[0] == everyone - lost
+        assert [{row["Courriel"] for row in rows} for rows in failed] == [
+            lost,
+            {"client7@exemple.fr"},
+            set(),
+        ]
+        assert {row["wsone_outcome"] for row in failed[0]} == {"unknown"}
+        for row in failed[0]:  # what happened, and the code to name if it means "not found"
+            assert "failed after sending" in row["wsone_reason"]
+            assert "answered responseCode '404'" in row["wsone_reason"]
+            assert row["Courriel"] not in row["wsone_reason"]  # WsOne's text quoted it
+        assert {row["Prénom"] for row in failed[0]} == {"Élodie"}  # cp1252 as the input
+    for text in (said.out, said.err):
+        assert "Traceback" not in text
+        assert password not in text
+        assert "@exemple.fr" not in text

@@ -15,9 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from tests._support.mocks import no_wait
-from tests._support.rawserver import RawServer, answer_json, forward, respond
+from tests._support.rawserver import RawServer, answer_json, close, forward, respond
 from wsone_async import RetryPolicy, Timeouts, WsOneClient
-from wsone_async.bulk import _default_key, _digest, prospect_from_row, run_import
+from wsone_async.bulk import (
+    Outcome,
+    _default_key,
+    _digest,
+    import_prospects,
+    prospect_from_row,
+    run_import,
+)
+from wsone_async.errors import OutcomeUnknownError
 from wsone_async.models import IdentifierType
 from wsone_async.testing import SIMULATOR_ERROR_CLASSES, WsOneSimulator
 
@@ -85,3 +93,53 @@ async def test_a_bulk_import_behind_a_lying_proxy_creates_each_person_once(
         assert len(entries) == ROWS
         assert {entry["k"] for entry in entries} <= digests
         assert {entry["o"] for entry in entries} <= {"created", "existing"}
+
+
+# A WsOne whose "not found" is a code of its own, which the client has not registered (as
+# by default: the vendor documents none). Lookups answer it for everyone.
+OWN_NOT_FOUND = {"responseCode": "404", "infos": "Personne inconnue"}
+ON_PURPOSE_503 = respond(503, b"maintenance", {"Retry-After": "0"})  # a refusal: not applied
+
+
+async def _only_result(server: RawServer) -> Any:
+    async with WsOneClient._with_hooks(
+        server.url, username="api", password="pw", retry=RetryPolicy(max_retries=2), sleep=no_wait
+    ) as client:
+        (result,) = [
+            result
+            async for result in import_prospects(
+                client, [{"identifier_value": "a@exemple.fr"}], to_request=prospect_from_row,
+                sleep=no_wait,
+            )
+        ]  # fmt: skip
+    return result
+
+
+async def test_a_refused_creation_gets_its_later_rounds_with_an_unregistered_not_found() -> None:
+    # WsOne refused the creation on purpose (503 with Retry-After) past the client's own
+    # retries: not applied, so the import's later rounds send it again. The lookup before
+    # each round answers a code not registered as "not found": as for the search before
+    # creating, that leaves the creation to decide (WsOne refuses a duplicate identifier).
+    # Each later round used to stop at that lookup, and the row failed.
+    async with RawServer() as server:
+        server.default("getPerson", answer_json(OWN_NOT_FOUND))
+        server.default("createPerson", answer_json({"responseCode": "000", "infos": "ok"}))
+        server.script("createPerson", *[ON_PURPOSE_503] * 3)  # the first round's 3 attempts
+        result = await _only_result(server)
+        assert (result.outcome, result.error) == (Outcome.CREATED, None)
+        assert server.received["createPerson"] == 4
+
+
+async def test_an_unknown_row_says_why_its_outcome_is_unknown() -> None:
+    # The connection dropped after the creation was sent; the lookups cannot tell. The
+    # row's error is the creation's, which names what happened: the later rounds' lookups
+    # used to replace it with "asked by the caller".
+    async with RawServer() as server:
+        server.default("getPerson", answer_json(OWN_NOT_FOUND))
+        server.default("createPerson", close())
+        result = await _only_result(server)
+        assert result.outcome is Outcome.UNKNOWN
+        assert isinstance(result.error, OutcomeUnknownError)
+        assert "asked by the caller" not in str(result.error)
+        assert "disconnect" in str(result.error).lower()
+        assert server.received["createPerson"] == 1  # never sent twice
