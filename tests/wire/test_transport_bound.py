@@ -16,7 +16,7 @@ import weakref
 import aiohttp
 import pytest
 
-from tests._support.builders import card_key, write_request
+from tests._support.builders import card_key, read_request, write_request
 from tests._support.rawserver import RawServer, answer_json, reset
 from wsone_async import APIConnectionError, APIError, RetryPolicy, Timeouts, WsOneClient, operations
 from wsone_async._transport import _Bound, _Timers
@@ -288,3 +288,39 @@ async def test_every_request_carries_the_clients_headers(borrowed: bool) -> None
         assert headers["accept"] == "application/json"
         assert headers["accept-encoding"] == "gzip, deflate"
         assert headers["user-agent"].startswith("wsone_async/")
+
+
+@pytest.mark.parametrize("per_request", ["same limits", "limits of its own"])
+async def test_a_view_per_request_leaves_nothing_behind(per_request: str) -> None:
+    # A web handler makes a view for each request, with the limits it can wait: the same
+    # for every request, or what is left of the request's own budget (a float of its
+    # own each time). Thousands of them must not leave timers armed in the loop, nor
+    # views alive, in proportion to the requests served.
+    loop = asyncio.get_running_loop()
+    async with RawServer() as server:
+        found = {"responseCode": "000", "PersonResponse": {"PersonResponse": {"lastName": "X"}}}
+        server.default("getPerson", answer_json(found))
+        async with WsOneClient(
+            server.url, username="api", password="pw", telemetry=False
+        ) as client:
+            await client.get_person(read_request("1234567891011"))
+            armed, scheduled = _armed(loop), len(loop._scheduled)  # type: ignore[attr-defined]
+            views: list[weakref.ref[WsOneClient]] = []
+
+            async def handler(n: int) -> None:
+                budget = 5.0 if per_request == "same limits" else 5.0 - n * 1e-6
+                view = client.with_options(timeout=Timeouts(attempt=budget, total=budget))
+                views.append(weakref.ref(view))
+                answer = await view.get_person(read_request(f"10{n:011d}"))
+                assert answer.person_response is not None
+
+            for batch in range(20):
+                await asyncio.gather(*(handler(100 * batch + n) for n in range(100)))
+            gc.collect()
+            assert [view for view in views if view() is not None] == []
+            # One timer for the views' shared limits; with limits of their own, at most one
+            # per set of limits shared (64 at most) and none per request: past those, the
+            # limits are one-off, and the loop drops the timers they cancel as it goes.
+            assert _armed(loop) <= armed + (1 if per_request == "same limits" else 64)
+            assert len(loop._scheduled) <= scheduled + 200  # type: ignore[attr-defined]
+    assert len(server.requests) == 2001
