@@ -49,6 +49,7 @@ from aiohttp.tracing import Trace
 from wsone_async._codec import decode_in_steps, decode_json, from_wire, redact_wire, wire_schema
 from wsone_async._redact import REDACTED
 from wsone_async.errors import (
+    SUCCESS,
     APIConnectionError,
     APITimeoutError,
     AuthenticationError,
@@ -84,8 +85,6 @@ logger = logging.getLogger("wsone_async")
 
 M = TypeVar("M", bound=Model)
 
-#: The ``responseCode`` of a success.
-SUCCESS: Final = "000"
 _HTTP_OK_FIRST, _HTTP_OK_LAST = 200, 299
 
 #: Seconds an idle pooled connection is kept. Below the idle timeouts of common servers

@@ -54,7 +54,13 @@ from wsone_async.bulk import (
     run_import,
 )
 from wsone_async.client import WsOneClient
-from wsone_async.errors import APIError, AuthenticationError, NotFoundError, WsOneError
+from wsone_async.errors import (
+    SUCCESS,
+    APIError,
+    AuthenticationError,
+    NotFoundError,
+    WsOneError,
+)
 
 __all__ = ["main"]
 
@@ -206,6 +212,9 @@ def _response_code(text: str) -> str:
     code = text.strip()
     if not (0 < len(code) <= _MAX_CODE and code.isascii() and code.replace("-", "").isalnum()):
         msg = f"must be a responseCode, such as 101 (letters, digits, '-'), not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    if code == SUCCESS:
+        msg = f"{code} is WsOne's success code, not a refusal: name the code of 'not found'"
         raise argparse.ArgumentTypeError(msg)
     return code
 

@@ -256,6 +256,9 @@ class ClientClosedError(ClientStateError):
 
 _REGISTRY: dict[str, type[APIError]] = {}
 
+#: The ``responseCode`` of a success.
+SUCCESS: Final = "000"
+
 
 def register_error_code(code: str, cls: type[APIError]) -> None:
     """Map a WsOne ``responseCode`` to an :class:`APIError` subclass, for every client.
@@ -288,6 +291,11 @@ def _check_registration(code: object, cls: object) -> None:
     if not (isinstance(cls, type) and issubclass(cls, APIError)):
         msg = "cls must be a subclass of wsone_async.errors.APIError"
         raise TypeError(msg)
+    if code == SUCCESS:
+        # Accepted, it would never be consulted (an answer with it is a success): a
+        # "not found" registered as "000" by mistake would silently settle nothing.
+        msg = f"code {SUCCESS!r} means success: it cannot be registered as an error"
+        raise ValueError(msg)
 
 
 def unregister_error_code(code: str) -> None:

@@ -595,6 +595,7 @@ def test_every_bad_option_is_an_argparse_error(
         ("--shard", "2/2"), ("--shard", "1"), ("--map", "Email"), ("--map", "Email=mail"),
         ("--delimiter", "|"), ("--encoding", "klingon"), ("--encoding", "utf-16"),
         ("--not-found-code", ""), ("--not-found-code", "1 01"), ("--not-found-code", "x" * 17),
+        ("--not-found-code", "000"),
     ]:  # fmt: skip
         with pytest.raises(SystemExit) as info:
             main(["import", str(source), "--simulate", option, value])

@@ -9,11 +9,12 @@ import re
 import pytest
 
 from tests._support.errors import DuplicateError
-from wsone_async import errors
+from wsone_async import WsOneClient, errors
 from wsone_async.errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    NotFoundError,
     OutcomeUnknownError,
     RateLimitError,
     error_class_for,
@@ -84,6 +85,17 @@ def test_registry_maps_codes_to_classes() -> None:
 def test_registry_refuses_bad_registrations(code: object, cls: object) -> None:
     with pytest.raises(TypeError):
         register_error_code(code, cls)  # type: ignore[arg-type]
+
+
+def test_the_success_code_cannot_be_registered_as_an_error() -> None:
+    # It would never be consulted: a "not found" given as "000" by mistake settled nothing.
+    with pytest.raises(ValueError, match="success"):
+        register_error_code("000", NotFoundError)
+    assert error_class_for("000") is APIError
+    with pytest.raises(ValueError, match="success"):
+        WsOneClient(
+            "https://wsone.example.fr", username="u", password="p", codes={"000": NotFoundError}
+        )
 
 
 def test_api_error_message_leaves_the_vendors_text_out_but_keeps_it() -> None:
