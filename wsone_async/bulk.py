@@ -1509,8 +1509,8 @@ def _mostly_utf8(sample: bytes) -> bool:
     """Whether most lines of the sample that are not plain ASCII are UTF-8."""
     utf8 = other = 0
     lines = sample.split(b"\n")
-    if len(lines) > 1:
-        lines.pop()  # maybe cut by the sample's end
+    if len(lines) > 1 and len(sample) == _SAMPLE:
+        lines.pop()  # maybe cut by the sample's end (a shorter one is the rest of the file)
     for line in lines:
         if line.isascii():
             continue
@@ -1791,8 +1791,8 @@ def open_prospects(
     """Open a prospects file: detect its encoding and delimiter and check its header.
 
     ``.jsonl``/``.ndjson`` files hold one JSON object per line; anything else is CSV with a
-    header line. Nothing is read beyond the first 64 KiB here, unless they are plain ASCII:
-    the file is then read on to its first line that is not, to tell its encoding.
+    header line. Nothing is read beyond the first 64 KiB here, unless their whole lines are
+    plain ASCII: the file is then read on to its first line that is not, to tell its encoding.
 
     Args:
         path: the file.
@@ -1822,8 +1822,13 @@ def open_prospects(
         sample = file.read(_SAMPLE)
         # A start in plain ASCII tells nothing of the encoding: it is decided on the first
         # lines that are not, wherever they are (a cp1252 file whose first accent came
-        # after 64 KiB was taken for UTF-8, and so was its failures file).
-        later = _later_sample(file) if encoding is None and sample.isascii() else b""
+        # after 64 KiB was taken for UTF-8, and so was its failures file). The sample's
+        # end may cut a line: read on from that line's start, so that it is judged whole.
+        whole = sample.rfind(b"\n") + 1 if len(sample) == _SAMPLE else len(sample)
+        later = b""
+        if encoding is None and sample[:whole].isascii():
+            file.seek(whole)
+            later = _later_sample(file)
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
         msg = (
             'the file is UTF-16 (Excel\'s "Unicode Text"): save it as "CSV UTF-8" or '
