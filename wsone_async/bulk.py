@@ -999,6 +999,19 @@ class _Import:
             raise _Stop(exc) from None
 
     async def _exists(self, request: m.CreatePersonRequest, *, by_identifier: bool) -> bool:
+        try:
+            return await self._lookup(request, by_identifier=by_identifier)
+        except APIError as exc:
+            # A search before creating, not a settling: a refusal leaves the creation to
+            # decide, and identifiers are unique, so a person already there is refused as
+            # a duplicate, never created twice. A transient refusal (a code registered
+            # retryable) is raised: the caller looks again, rather than create and, refused
+            # as a duplicate, fail the row on a lookup throttled again.
+            if is_retryable(exc, write=False, policy=self._client.retry_policy):
+                raise
+            return False
+
+    async def _lookup(self, request: m.CreatePersonRequest, *, by_identifier: bool) -> bool:
         client = self._client
         if by_identifier or self._dedupe != "search":
             new = request.new_identifier_request
@@ -1007,22 +1020,13 @@ class _Import:
             identifier = m.IdentifierRequest(
                 identifier_type=new.identifier_type, identifier_value=new.identifier_value
             )
-            try:
-                return await self._send(lambda: find_person(client, identifier)) is not None
-            except APIError:
-                # A search before creating, not a settling: a refusal leaves the creation
-                # to decide, and identifiers are unique, so a person already there is
-                # refused as a duplicate, never created twice (as for searchPerson below).
-                return False
+            return await self._send(lambda: find_person(client, identifier)) is not None
         profile = request.person_profil_request
         criteria = m.SearchPersonRequest(
             person_request=profile.person_request if profile else None,
             contacts_request=profile.contacts_request if profile else None,
         )
-        try:
-            found = await self._send(lambda: client.search_person(criteria))
-        except APIError:
-            return False
+        found = await self._send(lambda: client.search_person(criteria))
         return bool(found.person_response)
 
     async def _settle(self, request: m.CreatePersonRequest) -> tuple[Outcome, Exception | None]:
