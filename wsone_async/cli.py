@@ -551,8 +551,9 @@ class _StopSignals:
     until the import starts, then the import (its workers cancelled, the journal closed
     with everything that settled). Either way the summary is written and the exit status is
     130. Installed first thing: a SIGTERM while the file was read or WsOne checked ended the
-    process on the spot, without a word. (Not available on Windows, nor outside the main
-    thread: there the default actions stay.)
+    process on the spot, without a word. A signal while the command already stops is only
+    noted. (Not available on Windows, nor outside the main thread: there the default
+    actions stay.)
     """
 
     def __init__(self) -> None:
@@ -566,8 +567,11 @@ class _StopSignals:
 
     def _stop(self) -> None:
         self.received = True
-        if self._target is not None:
-            self._target.cancel()
+        # Once: a second signal (an impatient Ctrl-C) while the target stops would cancel
+        # its cleanup, or the summary, and end the command on a CancelledError traceback.
+        target, self._target = self._target, None
+        if target is not None:
+            target.cancel()
 
     def _install(self) -> None:
         loop = asyncio.get_running_loop()

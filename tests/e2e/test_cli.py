@@ -1169,3 +1169,50 @@ def test_sigterm_stops_the_import_like_ctrl_c(
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert 1 <= len(journal.read_text().splitlines()) < 200
+
+
+def test_a_second_signal_while_the_summary_is_written_stops_nothing_more(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A stop before the first row (here while the rows were counted) left the command itself
+    # the signals' target: a second Ctrl-C while the summary was written cancelled it, and
+    # the command ended on a CancelledError traceback, without its summary file.
+    import threading
+
+    from wsone_async import cli
+
+    handled = threading.Event()
+    count, write_text, stop = (
+        cli.ProspectFile.count,
+        pathlib.Path.write_text,
+        cli._StopSignals._stop,
+    )
+
+    def noted(self: Any) -> None:
+        stop(self)
+        handled.set()
+
+    def signal_and_wait(signum: signal.Signals) -> None:
+        # In a worker thread: it goes on once the event loop has handled the signal.
+        handled.clear()
+        os.kill(os.getpid(), signum)
+        assert handled.wait(timeout=30)
+
+    def stopped_while_counting(self: Any) -> int:
+        signal_and_wait(signal.SIGTERM)
+        return count(self)
+
+    def interrupted_again(self: pathlib.Path, *args: Any, **kwargs: Any) -> int:
+        signal_and_wait(signal.SIGINT)
+        return write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(cli._StopSignals, "_stop", noted)
+    monkeypatch.setattr(cli.ProspectFile, "count", stopped_while_counting)
+    monkeypatch.setattr(pathlib.Path, "write_text", interrupted_again)
+    source, summary = tmp_path / "p.csv", tmp_path / "summary.json"
+    _write_csv(source, 3)
+    assert cli.main(["import", str(source), "--simulate", "--summary-json", str(summary)]) == 130
+    captured = capsys.readouterr()
+    assert "interrupted before the first row: nothing was imported" in captured.err
+    assert captured.out.startswith("interrupted: 0 of ? rows")
+    assert json.loads(summary.read_text())["exit_status"] == 130
