@@ -469,7 +469,11 @@ def prospect_key(request: m.CreatePersonRequest) -> str | None:
     new = request.new_identifier_request
     if new is None or new.identifier_value is None:
         return None
-    return f"{int(new.identifier_type)}:{new.identifier_value}"
+    return _key(int(new.identifier_type), new.identifier_value)
+
+
+def _key(kind: object, value: str) -> str:
+    return f"{kind}:{value}"
 
 
 _default_key = prospect_key
@@ -500,10 +504,10 @@ def _row_key(row: dict[str, Any]) -> str | None:
     if value is None:
         return None
     try:
-        kind = _code(row, "identifier_type", m.IdentifierType) or m.IdentifierType.WEB_ACCOUNT
+        kind = _identifier_type(row)
     except RowError:
-        return f"{_text(row, 'identifier_type')}:{value}"
-    return f"{int(kind)}:{value}"
+        return _key(_text(row, "identifier_type"), value)
+    return _key(int(kind), value)
 
 
 def _check_shard(shard: object) -> tuple[int, int] | None:
@@ -1292,6 +1296,14 @@ def _code(row: dict[str, Any], column: str, codes: type[m.OpenIntEnum]) -> Any:
     return member
 
 
+def _identifier_type(row: dict[str, Any]) -> m.IdentifierType:
+    """A row's identifier type: 10 (web account) unless it names one."""
+    kind: m.IdentifierType = (
+        _code(row, "identifier_type", m.IdentifierType) or m.IdentifierType.WEB_ACCOUNT
+    )
+    return kind
+
+
 def _date(row: dict[str, Any], column: str) -> dt.date | None:
     text = _text(row, column)
     if text is None:
@@ -1380,7 +1392,7 @@ def prospect_from_row(row: dict[str, Any], *, source: str | None = None) -> m.Cr
             "format the column as Text and export the file again",
         )
         raise RowError(column, problem)
-    kind = _code(row, "identifier_type", m.IdentifierType) or m.IdentifierType.WEB_ACCOUNT
+    kind = _identifier_type(row)
     company, trusted = (
         _flag(row, "allow_company_solicitation"),
         _flag(row, "allow_trusted_solicitation"),
