@@ -54,7 +54,13 @@ from wsone_async.bulk import (
     run_import,
 )
 from wsone_async.client import WsOneClient
-from wsone_async.errors import APIError, AuthenticationError, NotFoundError, WsOneError
+from wsone_async.errors import (
+    APIError,
+    AuthenticationError,
+    NotFoundError,
+    WsOneError,
+    _shown_code,
+)
 
 __all__ = ["main"]
 
@@ -203,14 +209,14 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def _response_code(text: str) -> str:
-    code = text.strip()
-    if not (0 < len(code) <= _MAX_CODE and code.isascii() and code.replace("-", "").isalnum()):
-        msg = f"must be a responseCode, such as 101 (letters, digits, '-'), not {text!r}"
+    code = _shown_code(text.strip())  # what a code looks like, as the library shows one
+    if code is None:
+        msg = (
+            "must be a responseCode, such as 101 (up to 16 letters, digits, '-', '_' or '.'), "
+            f"not {text!r}"
+        )
         raise argparse.ArgumentTypeError(msg)
     return code
-
-
-_MAX_CODE = 16  # WsOne's codes are three digits; anything much longer is a typo
 
 
 def _column_map(text: str) -> tuple[str, str]:

@@ -1216,3 +1216,14 @@ def test_a_second_signal_while_the_summary_is_written_stops_nothing_more(
     assert "interrupted before the first row: nothing was imported" in captured.err
     assert captured.out.startswith("interrupted: 0 of ? rows")
     assert json.loads(summary.read_text())["exit_status"] == 130
+
+
+def test_a_not_found_code_is_taken_as_the_library_shows_codes(tmp_path: pathlib.Path) -> None:
+    # Two rules of what a responseCode looks like: the option refused '_' and '.', which
+    # the library's messages show as codes (such as a platform's 'PERSON_NOT_FOUND').
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 1)
+    for code in ("PERSON_NOT_FOUND", "E.101", "101"):
+        assert main(["import", str(source), "--simulate", "--not-found-code", code]) == 0
