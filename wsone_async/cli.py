@@ -610,6 +610,7 @@ class _StopSignals:
 
         def interrupt(signum: int, frame: object) -> None:
             self.received = True
+            self._target = None  # stopping already, as after _stop
             raise KeyboardInterrupt
 
         self._remove()

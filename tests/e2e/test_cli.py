@@ -1171,15 +1171,20 @@ def test_sigterm_stops_the_import_like_ctrl_c(
     assert 1 <= len(journal.read_text().splitlines()) < 200
 
 
+@pytest.mark.parametrize("first", ["while counting the rows", "at the password prompt"])
 def test_a_second_signal_while_the_summary_is_written_stops_nothing_more(
-    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    first: str,
 ) -> None:
-    # A stop before the first row (here while the rows were counted) left the command itself
-    # the signals' target: a second Ctrl-C while the summary was written cancelled it, and
-    # the command ended on a CancelledError traceback, without its summary file.
+    # A stop before the first row left the command itself the signals' target: a second
+    # Ctrl-C while the summary was written cancelled it, and the command ended on a
+    # CancelledError traceback, without its summary file.
+    import io
     import threading
 
-    from wsone_async import cli
+    from wsone_async import _console, cli
 
     handled = threading.Event()
     count, write_text, stop = (
@@ -1202,19 +1207,35 @@ def test_a_second_signal_while_the_summary_is_written_stops_nothing_more(
         signal_and_wait(signal.SIGTERM)
         return count(self)
 
+    def stopped_at_the_prompt(prompt: str) -> str:
+        os.kill(os.getpid(), signal.SIGTERM)  # handled here, in the main thread
+        return "never read"
+
     def interrupted_again(self: pathlib.Path, *args: Any, **kwargs: Any) -> int:
         signal_and_wait(signal.SIGINT)
         return write_text(self, *args, **kwargs)
 
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
     monkeypatch.setattr(cli._StopSignals, "_stop", noted)
-    monkeypatch.setattr(cli.ProspectFile, "count", stopped_while_counting)
     monkeypatch.setattr(pathlib.Path, "write_text", interrupted_again)
     source, summary = tmp_path / "p.csv", tmp_path / "summary.json"
     _write_csv(source, 3)
-    assert cli.main(["import", str(source), "--simulate", "--summary-json", str(summary)]) == 130
+    command = ["import", str(source), "--summary-json", str(summary)]
+    if first == "while counting the rows":
+        monkeypatch.setattr(cli.ProspectFile, "count", stopped_while_counting)
+        command.append("--simulate")
+    else:
+        monkeypatch.delenv("WSONE_PASSWORD", raising=False)
+        monkeypatch.setattr(sys, "stdin", Terminal())
+        monkeypatch.setattr(_console.getpass, "getpass", stopped_at_the_prompt)
+        command += ["--base-url", "http://127.0.0.1:9", "--user", "u"]
+    assert cli.main(command) == 130
     captured = capsys.readouterr()
     assert "interrupted before the first row: nothing was imported" in captured.err
-    assert captured.out.startswith("interrupted: 0 of ? rows")
+    assert captured.out.startswith("interrupted: 0 of ")
     assert json.loads(summary.read_text())["exit_status"] == 130
 
 
