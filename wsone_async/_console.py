@@ -65,7 +65,7 @@ def password(
     found = os.environ.get(PASSWORD_ENV)
     if found:
         return found
-    if not sys.stdin.isatty():
+    if sys.stdin is None or not sys.stdin.isatty():  # None: a job's stdin closed
         msg = f"no password: set ${PASSWORD_ENV} (it is never taken from the command line)"
         raise UsageError(msg)
     with prompting():

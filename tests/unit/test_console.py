@@ -51,3 +51,12 @@ def test_the_password_comes_from_the_environment_never_a_missing_terminal(
     monkeypatch.setattr("sys.stdin", io.StringIO())
     with pytest.raises(_console.UsageError, match=f"set \\${_console.PASSWORD_ENV}"):
         _console.password("u")
+
+
+def test_a_closed_standard_input_is_no_terminal_either(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A job started with stdin closed (Python's sys.stdin is then None) and no password
+    # set ended on an AttributeError traceback instead of the one line and exit 2.
+    monkeypatch.delenv(_console.PASSWORD_ENV, raising=False)
+    monkeypatch.setattr("sys.stdin", None)
+    with pytest.raises(_console.UsageError, match=f"set \\${_console.PASSWORD_ENV}"):
+        _console.password("u")
