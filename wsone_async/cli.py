@@ -27,6 +27,7 @@ from wsone_async._console import (
     UsageError,
     add_insecure_http,
     concurrency,
+    interruptible,
     option_words,
     password,
     pool_size,
@@ -604,22 +605,19 @@ class _StopSignals:
     def blocking(self) -> Iterator[None]:
         """For a call that blocks the event loop (the password prompt), whose handlers
         then cannot run: a signal raises KeyboardInterrupt in the call itself instead."""
-        if not self._installed:
-            yield
-            return
-
-        def interrupt(signum: int, frame: object) -> None:
+        removed = self._installed
+        if removed:
+            self._remove()  # else the loop would also see the signal once the call returns
+        try:
+            with interruptible():
+                yield
+        except KeyboardInterrupt:
             self.received = True
             self._target = None  # stopping already, as after _stop
-            raise KeyboardInterrupt
-
-        self._remove()
-        try:
-            for stop_signal in _STOP_SIGNALS:
-                signal.signal(stop_signal, interrupt)
-            yield
+            raise
         finally:
-            self._install()
+            if removed:
+                self._install()
 
 
 async def _run_import(args: argparse.Namespace) -> int:
