@@ -10,8 +10,10 @@ import argparse
 import contextlib
 import getpass
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import IO, Any, Final
 
 from wsone_async._config import PASSWORD_ENV
@@ -21,6 +23,7 @@ __all__ = [
     "UsageError",
     "add_insecure_http",
     "concurrency",
+    "interruptible",
     "mask",
     "password",
     "pool_size",
@@ -47,29 +50,60 @@ def mask(value: str | None) -> str:
     return "•" * 4 + value[-4:] if value else "-"
 
 
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt in a call that blocks the event loop.
+
+    The loop's handlers cannot run meanwhile: ``asyncio.run``'s own for Ctrl-C only cancels
+    the main task, seen once the call returns (a prompt then waited on after Ctrl-C), and
+    a SIGTERM's default action ends the process in a prompt with the terminal's echo off.
+    Outside the main thread, where handlers cannot be set, nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    saved = {stop: signal.signal(stop, interrupt) for stop in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for stop, handler in saved.items():
+            signal.signal(stop, handler)
+
+
 def password(
     user: str | None,
     *,
-    prompting: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+    prompting: Callable[[], contextlib.AbstractContextManager[Any]] = interruptible,
 ) -> str:
     """The WsOne password: from ``$WSONE_PASSWORD``, else asked on the terminal.
 
     Args:
         user: the API user, named in the prompt.
         prompting: a context the prompt runs in (it blocks: an event loop's signal
-            handlers cannot run meanwhile).
+            handlers cannot run meanwhile); by default :func:`interruptible`.
 
     Raises:
-        UsageError: neither is there (a job without the variable set).
+        UsageError: neither is there (a job without the variable set, or nothing typed).
     """
     found = os.environ.get(PASSWORD_ENV)
     if found:
         return found
-    if not sys.stdin.isatty():
+    if sys.stdin is None or not sys.stdin.isatty():  # None: a job's stdin closed
         msg = f"no password: set ${PASSWORD_ENV} (it is never taken from the command line)"
         raise UsageError(msg)
     with prompting():
-        return getpass.getpass(f"WsOne password for {user}: ")
+        try:
+            typed = getpass.getpass(f"WsOne password for {user}: ")
+        except EOFError:  # Ctrl-D
+            typed = ""
+    if not typed:
+        msg = f"no password typed (type it at the prompt, or set ${PASSWORD_ENV})"
+        raise UsageError(msg)
+    return typed
 
 
 # ------------------------------------------------------------------ option rules

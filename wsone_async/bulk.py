@@ -470,7 +470,11 @@ def prospect_key(request: m.CreatePersonRequest) -> str | None:
     new = request.new_identifier_request
     if new is None or new.identifier_value is None:
         return None
-    return f"{int(new.identifier_type)}:{new.identifier_value}"
+    return _key(int(new.identifier_type), new.identifier_value)
+
+
+def _key(kind: object, value: str) -> str:
+    return f"{kind}:{value}"
 
 
 _default_key = prospect_key
@@ -501,10 +505,10 @@ def _row_key(row: dict[str, Any]) -> str | None:
     if value is None:
         return None
     try:
-        kind = _code(row, "identifier_type", m.IdentifierType) or m.IdentifierType.WEB_ACCOUNT
+        kind = _identifier_type(row)
     except RowError:
-        return f"{_text(row, 'identifier_type')}:{value}"
-    return f"{int(kind)}:{value}"
+        return _key(_text(row, "identifier_type"), value)
+    return _key(int(kind), value)
 
 
 def _check_shard(shard: object) -> tuple[int, int] | None:
@@ -1000,6 +1004,19 @@ class _Import:
             raise _Stop(exc) from None
 
     async def _exists(self, request: m.CreatePersonRequest, *, by_identifier: bool) -> bool:
+        try:
+            return await self._lookup(request, by_identifier=by_identifier)
+        except APIError as exc:
+            # A search before creating, not a settling: a refusal leaves the creation to
+            # decide, and identifiers are unique, so a person already there is refused as
+            # a duplicate, never created twice. A transient refusal (a code registered
+            # retryable) is raised: the caller looks again, rather than create and, refused
+            # as a duplicate, fail the row on a lookup throttled again.
+            if is_retryable(exc, write=False, policy=self._client.retry_policy):
+                raise
+            return False
+
+    async def _lookup(self, request: m.CreatePersonRequest, *, by_identifier: bool) -> bool:
         client = self._client
         if by_identifier or self._dedupe != "search":
             new = request.new_identifier_request
@@ -1008,22 +1025,13 @@ class _Import:
             identifier = m.IdentifierRequest(
                 identifier_type=new.identifier_type, identifier_value=new.identifier_value
             )
-            try:
-                return await self._send(lambda: find_person(client, identifier)) is not None
-            except APIError:
-                # A search before creating, not a settling: a refusal leaves the creation
-                # to decide, and identifiers are unique, so a person already there is
-                # refused as a duplicate, never created twice (as for searchPerson below).
-                return False
+            return await self._send(lambda: find_person(client, identifier)) is not None
         profile = request.person_profil_request
         criteria = m.SearchPersonRequest(
             person_request=profile.person_request if profile else None,
             contacts_request=profile.contacts_request if profile else None,
         )
-        try:
-            found = await self._send(lambda: client.search_person(criteria))
-        except APIError:
-            return False
+        found = await self._send(lambda: client.search_person(criteria))
         return bool(found.person_response)
 
     async def _settle(self, request: m.CreatePersonRequest) -> tuple[Outcome, Exception | None]:
@@ -1065,8 +1073,12 @@ class _Import:
                     cause = exc.__cause__
                     if isinstance(cause, AuthenticationError):
                         raise _Stop(cause) from None
-                    refused = isinstance(cause, APIError) or (
-                        isinstance(cause, CannotSettle) and isinstance(cause.__cause__, APIError)
+                    if isinstance(cause, CannotSettle):
+                        cause = cause.__cause__
+                    # Refused for good, not throttled: a throttling code (registered as
+                    # retryable) means "look again later", as in the search before creating.
+                    refused = isinstance(cause, APIError) and not is_retryable(
+                        cause, write=False, policy=self._client.retry_policy
                     )
                     if ambiguous and last is not None:
                         # Still cannot tell. The row keeps its creation's error, which says
@@ -1309,6 +1321,14 @@ def _code(row: dict[str, Any], column: str, codes: type[m.OpenIntEnum]) -> Any:
     return member
 
 
+def _identifier_type(row: dict[str, Any]) -> m.IdentifierType:
+    """A row's identifier type: 10 (web account) unless it names one."""
+    kind: m.IdentifierType = (
+        _code(row, "identifier_type", m.IdentifierType) or m.IdentifierType.WEB_ACCOUNT
+    )
+    return kind
+
+
 def _date(row: dict[str, Any], column: str) -> dt.date | None:
     text = _text(row, column)
     if text is None:
@@ -1397,7 +1417,7 @@ def prospect_from_row(row: dict[str, Any], *, source: str | None = None) -> m.Cr
             "format the column as Text and export the file again",
         )
         raise RowError(column, problem)
-    kind = _code(row, "identifier_type", m.IdentifierType) or m.IdentifierType.WEB_ACCOUNT
+    kind = _identifier_type(row)
     company, trusted = (
         _flag(row, "allow_company_solicitation"),
         _flag(row, "allow_trusted_solicitation"),
@@ -1530,8 +1550,8 @@ def _mostly_utf8(sample: bytes) -> bool:
     """Whether most lines of the sample that are not plain ASCII are UTF-8."""
     utf8 = other = 0
     lines = sample.split(b"\n")
-    if len(lines) > 1:
-        lines.pop()  # maybe cut by the sample's end
+    if len(lines) > 1 and len(sample) == _SAMPLE:
+        lines.pop()  # maybe cut by the sample's end (a shorter one is the rest of the file)
     for line in lines:
         if line.isascii():
             continue
@@ -1812,8 +1832,8 @@ def open_prospects(
     """Open a prospects file: detect its encoding and delimiter and check its header.
 
     ``.jsonl``/``.ndjson`` files hold one JSON object per line; anything else is CSV with a
-    header line. Nothing is read beyond the first 64 KiB here, unless they are plain ASCII:
-    the file is then read on to its first line that is not, to tell its encoding.
+    header line. Nothing is read beyond the first 64 KiB here, unless their whole lines are
+    plain ASCII: the file is then read on to its first line that is not, to tell its encoding.
 
     Args:
         path: the file.
@@ -1843,8 +1863,13 @@ def open_prospects(
         sample = file.read(_SAMPLE)
         # A start in plain ASCII tells nothing of the encoding: it is decided on the first
         # lines that are not, wherever they are (a cp1252 file whose first accent came
-        # after 64 KiB was taken for UTF-8, and so was its failures file).
-        later = _later_sample(file) if encoding is None and sample.isascii() else b""
+        # after 64 KiB was taken for UTF-8, and so was its failures file). The sample's
+        # end may cut a line: read on from that line's start, so that it is judged whole.
+        whole = sample.rfind(b"\n") + 1 if len(sample) == _SAMPLE else len(sample)
+        later = b""
+        if encoding is None and sample[:whole].isascii():
+            file.seek(whole)
+            later = _later_sample(file)
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
         msg = (
             'the file is UTF-16 (Excel\'s "Unicode Text"): save it as "CSV UTF-8" or '

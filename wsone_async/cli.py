@@ -27,6 +27,7 @@ from wsone_async._console import (
     UsageError,
     add_insecure_http,
     concurrency,
+    interruptible,
     option_words,
     password,
     pool_size,
@@ -60,6 +61,7 @@ from wsone_async.errors import (
     AuthenticationError,
     NotFoundError,
     WsOneError,
+    _shown_code,
 )
 
 __all__ = ["main"]
@@ -209,17 +211,17 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def _response_code(text: str) -> str:
-    code = text.strip()
-    if not (0 < len(code) <= _MAX_CODE and code.isascii() and code.replace("-", "").isalnum()):
-        msg = f"must be a responseCode, such as 101 (letters, digits, '-'), not {text!r}"
+    code = _shown_code(text.strip())  # what a code looks like, as the library shows one
+    if code is None:
+        msg = (
+            "must be a responseCode, such as 101 (up to 16 letters, digits, '-', '_' or '.'), "
+            f"not {text!r}"
+        )
         raise argparse.ArgumentTypeError(msg)
     if code == SUCCESS:
         msg = f"{code} is WsOne's success code, not a refusal: name the code of 'not found'"
         raise argparse.ArgumentTypeError(msg)
     return code
-
-
-_MAX_CODE = 16  # WsOne's codes are three digits; anything much longer is a typo
 
 
 def _column_map(text: str) -> tuple[str, str]:
@@ -560,8 +562,9 @@ class _StopSignals:
     until the import starts, then the import (its workers cancelled, the journal closed
     with everything that settled). Either way the summary is written and the exit status is
     130. Installed first thing: a SIGTERM while the file was read or WsOne checked ended the
-    process on the spot, without a word. (Not available on Windows, nor outside the main
-    thread: there the default actions stay.)
+    process on the spot, without a word. A signal while the command already stops is only
+    noted. (Not available on Windows, nor outside the main thread: there the default
+    actions stay.)
     """
 
     def __init__(self) -> None:
@@ -575,8 +578,11 @@ class _StopSignals:
 
     def _stop(self) -> None:
         self.received = True
-        if self._target is not None:
-            self._target.cancel()
+        # Once: a second signal (an impatient Ctrl-C) while the target stops would cancel
+        # its cleanup, or the summary, and end the command on a CancelledError traceback.
+        target, self._target = self._target, None
+        if target is not None:
+            target.cancel()
 
     def _install(self) -> None:
         loop = asyncio.get_running_loop()
@@ -603,21 +609,19 @@ class _StopSignals:
     def blocking(self) -> Iterator[None]:
         """For a call that blocks the event loop (the password prompt), whose handlers
         then cannot run: a signal raises KeyboardInterrupt in the call itself instead."""
-        if not self._installed:
-            yield
-            return
-
-        def interrupt(signum: int, frame: object) -> None:
-            self.received = True
-            raise KeyboardInterrupt
-
-        self._remove()
+        removed = self._installed
+        if removed:
+            self._remove()  # else the loop would also see the signal once the call returns
         try:
-            for stop_signal in _STOP_SIGNALS:
-                signal.signal(stop_signal, interrupt)
-            yield
+            with interruptible():
+                yield
+        except KeyboardInterrupt:
+            self.received = True
+            self._target = None  # stopping already, as after _stop
+            raise
         finally:
-            self._install()
+            if removed:
+                self._install()
 
 
 async def _run_import(args: argparse.Namespace) -> int:

@@ -855,6 +855,37 @@ class TestFiles:
         assert source.fallback_lines == []  # each line read in the file's own encoding
         assert source.count() == 1202
 
+    @pytest.mark.parametrize("encoding", ["cp1252", "utf-8"])
+    @pytest.mark.parametrize("where", ["last line of a small file", "line across 64 KiB"])
+    def test_the_encoding_is_told_by_an_accent_on_the_sample_s_last_line(
+        self, tmp_path: pathlib.Path, encoding: str, where: str
+    ) -> None:
+        # The sample's last line was left out as "maybe cut": in a small file it is whole
+        # (and was the only accented one), and a line cut at 64 KiB was never read on.
+        # Both cp1252 files were taken for UTF-8: their failures file came out in UTF-8.
+        from wsone_async.bulk import _SAMPLE, open_prospects
+
+        accented = "h@example.fr;Hélène" + "-Dupont" * 20
+        lines = ["identifier_value;last_name"]
+        if where == "line across 64 KiB":
+            while sum(len(line) + 1 for line in lines) < _SAMPLE - 100:
+                lines.append(f"p{len(lines)}@example.fr;{'X' * 60}")
+            lines += [accented] + [f"q{i}@example.fr;NOM" for i in range(50)]
+        else:
+            lines += ["p@example.fr;NOM", accented]  # no line break after the last
+        path = tmp_path / "p.csv"
+        path.write_bytes("\n".join(lines).encode(encoding))
+        data = path.read_bytes()
+        accent = data.find("é".encode(encoding))
+        if where == "line across 64 KiB":
+            assert data.rfind(b"\n", 0, _SAMPLE) < accent < _SAMPLE < len(data)
+        else:
+            assert data.rfind(b"\n") < accent and len(data) < _SAMPLE
+        source = open_prospects(path)
+        assert source.dialect.encoding == encoding
+        assert accented.split(";")[1] in [row["last_name"] for _, row, _ in source.rows()]
+        assert source.fallback_lines == []  # each line read in the file's own encoding
+
     def test_header_problems_are_input_errors(self, tmp_path: pathlib.Path) -> None:
         from wsone_async.bulk import InputError, open_prospects
 

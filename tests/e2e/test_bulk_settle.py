@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 
 from tests._support.clients import simulated
+from tests._support.errors import BusyError
 from tests._support.mocks import no_wait
 from wsone_async import RetryBudget, RetryPolicy, WsOneClient
 from wsone_async.bulk import Outcome, import_prospects, prospect_from_row
 from wsone_async.errors import OutcomeUnknownError
 from wsone_async.models import CreatePersonRequest
 from wsone_async.settlement import CannotSettle, PersonCreationSettler, Settled
-from wsone_async.testing import WsOneSimulator
+from wsone_async.testing import SIMULATOR_ERROR_CLASSES, WsOneSimulator
 
 ROW = {"identifier_value": "settle.me@example.fr", "last_name": "DURAND"}
 
@@ -162,3 +163,24 @@ async def test_a_round_the_breaker_gave_back_still_settles_before_creating_again
         outcome, _ = await job._settle(prospect_from_row(row))
     assert calls == ["create", "settle"]
     assert outcome is Outcome.CREATED
+
+
+async def test_a_lookup_refused_by_a_retryable_code_is_looked_up_again_not_taken_as_absent() -> (
+    None
+):
+    # The search before creating read any refusal as "not there": a throttling code said so
+    # too. The creation was then refused as a duplicate, the lookup meant to tell was
+    # throttled as well, and the row ended failed although the person was there.
+    codes = {**SIMULATOR_ERROR_CLASSES, "BUSY": BusyError}
+    async with simulated(codes=codes, retry=RetryPolicy(max_retries=0), sleep=no_wait) as (
+        sim,
+        client,
+    ):
+        [first] = await _import_one(client)
+        assert first.outcome is Outcome.CREATED
+        sim.faults.add("getPerson", "response_code", response_code="BUSY", times=2)
+        [again] = await _import_one(client)
+        assert (again.outcome, again.error) == (Outcome.EXISTING, None)
+        assert sim.backend.persons_count() == 1
+        # Nor is a creation sent while the lookup is refused: the next round looks again.
+        assert sim.stats.processed["createPerson"] == 1

@@ -1323,3 +1323,82 @@ async def test_a_marketing_import_into_a_wsone_with_its_own_codes(
         assert "Traceback" not in text
         assert password not in text
         assert "@exemple.fr" not in text
+
+
+@pytest.mark.parametrize("first", ["while counting the rows", "at the password prompt"])
+def test_a_second_signal_while_the_summary_is_written_stops_nothing_more(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    first: str,
+) -> None:
+    # A stop before the first row left the command itself the signals' target: a second
+    # Ctrl-C while the summary was written cancelled it, and the command ended on a
+    # CancelledError traceback, without its summary file.
+    import io
+    import threading
+
+    from wsone_async import _console, cli
+
+    handled = threading.Event()
+    count, write_text, stop = (
+        cli.ProspectFile.count,
+        pathlib.Path.write_text,
+        cli._StopSignals._stop,
+    )
+
+    def noted(self: Any) -> None:
+        stop(self)
+        handled.set()
+
+    def signal_and_wait(signum: signal.Signals) -> None:
+        # In a worker thread: it goes on once the event loop has handled the signal.
+        handled.clear()
+        os.kill(os.getpid(), signum)
+        assert handled.wait(timeout=30)
+
+    def stopped_while_counting(self: Any) -> int:
+        signal_and_wait(signal.SIGTERM)
+        return count(self)
+
+    def stopped_at_the_prompt(prompt: str) -> str:
+        os.kill(os.getpid(), signal.SIGTERM)  # handled here, in the main thread
+        return "never read"
+
+    def interrupted_again(self: pathlib.Path, *args: Any, **kwargs: Any) -> int:
+        signal_and_wait(signal.SIGINT)
+        return write_text(self, *args, **kwargs)
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(cli._StopSignals, "_stop", noted)
+    monkeypatch.setattr(pathlib.Path, "write_text", interrupted_again)
+    source, summary = tmp_path / "p.csv", tmp_path / "summary.json"
+    _write_csv(source, 3)
+    command = ["import", str(source), "--summary-json", str(summary)]
+    if first == "while counting the rows":
+        monkeypatch.setattr(cli.ProspectFile, "count", stopped_while_counting)
+        command.append("--simulate")
+    else:
+        monkeypatch.delenv("WSONE_PASSWORD", raising=False)
+        monkeypatch.setattr(sys, "stdin", Terminal())
+        monkeypatch.setattr(_console.getpass, "getpass", stopped_at_the_prompt)
+        command += ["--base-url", "http://127.0.0.1:9", "--user", "u"]
+    assert cli.main(command) == 130
+    captured = capsys.readouterr()
+    assert "interrupted before the first row: nothing was imported" in captured.err
+    assert captured.out.startswith("interrupted: 0 of ")
+    assert json.loads(summary.read_text())["exit_status"] == 130
+
+
+def test_a_not_found_code_is_taken_as_the_library_shows_codes(tmp_path: pathlib.Path) -> None:
+    # Two rules of what a responseCode looks like: the option refused '_' and '.', which
+    # the library's messages show as codes (such as a platform's 'PERSON_NOT_FOUND').
+    from wsone_async.cli import main
+
+    source = tmp_path / "p.csv"
+    _write_csv(source, 1)
+    for code in ("PERSON_NOT_FOUND", "E.101", "101"):
+        assert main(["import", str(source), "--simulate", "--not-found-code", code]) == 0
