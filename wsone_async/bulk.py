@@ -96,6 +96,7 @@ __all__ = [
     "ProspectFile",
     "Dialect",
     "REASON_COLUMNS",
+    "TEXT_KEY",
     "DELIMITERS",
     "open_prospects",
     "aread",
@@ -1511,6 +1512,9 @@ class InputError(ValueError):
 #: The columns a failures file adds after the input's own: a re-import recognises and
 #: ignores them, so a corrected failures file imports as it is.
 REASON_COLUMNS: Final = ("wsone_line", "wsone_outcome", "wsone_field", "wsone_reason")
+#: The key under which a JSON Lines failures file keeps, as typed, a line that is not a JSON
+#: object (to be rewritten as the object it should be); ignored when imported again.
+TEXT_KEY: Final = "wsone_text"
 
 #: The delimiters detected in a CSV header, in the order ties are settled.
 DELIMITERS: Final = (",", ";", "\t")
@@ -1591,7 +1595,7 @@ def _column_for(
         return mapping[folded], False
     if folded in known:
         return known[folded], False
-    return None, bool(folded) and folded not in REASON_COLUMNS
+    return None, bool(folded) and folded not in REASON_COLUMNS and folded != TEXT_KEY
 
 
 def _csv_problem(error: csv.Error, first: int, last: int) -> str:
@@ -1803,7 +1807,8 @@ class ProspectFile:
             except ValueError:
                 record = None
             if not isinstance(record, dict):
-                yield number, {"__error__": "not a JSON object"}, {}
+                # Kept as typed, so that the failures file holds it to be rewritten.
+                yield number, {"__error__": "not a JSON object"}, {TEXT_KEY: text.rstrip("\r\n")}
                 continue
             row: dict[str, Any] = {}
             for key, value in record.items():

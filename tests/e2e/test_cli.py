@@ -1402,3 +1402,26 @@ def test_a_not_found_code_is_taken_as_the_library_shows_codes(tmp_path: pathlib.
     _write_csv(source, 1)
     for code in ("PERSON_NOT_FOUND", "E.101", "101"):
         assert main(["import", str(source), "--simulate", "--not-found-code", code]) == 0
+
+
+async def test_a_jsonl_line_that_is_not_json_keeps_its_text_in_the_failures_file(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, failures = tmp_path / "p.jsonl", tmp_path / "failures.jsonl"
+    broken = '{"identifier_value": "anne@example.fr", "last_name": "MARTIN"'  # no brace
+    lines = [json.dumps({"identifier_value": "jean@example.fr"}), broken, "[1, 2]"]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    async with _simulator(monkeypatch) as sim:
+        assert await _wsone_import(sim, str(source), "--failures", str(failures)) == 1
+        fixed = tmp_path / "fixed.jsonl"
+        written = [json.loads(line) for line in failures.read_text().splitlines()]
+        assert [(r["wsone_line"], r["wsone_text"]) for r in written] == [
+            ("2", broken),
+            ("3", "[1, 2]"),
+        ]
+        # Imported again as written, the kept text is not taken for a column.
+        assert await _wsone_import(sim, str(failures)) == 1
+        # Rewritten as the object it should be, the line imports.
+        fixed.write_text(broken + "}\n", encoding="utf-8")
+        assert await _wsone_import(sim, str(fixed)) == 0
+        assert sim.backend.persons_count() == 2
