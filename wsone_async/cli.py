@@ -151,7 +151,8 @@ EXIT_STATUSES: Final = (
     (0, "every row ended created or existing (in this run or an earlier one)"),
     (1, "some rows failed or stayed unknown (see --failures)"),
     (2, "usage or input error: a bad option, a missing file, no identifier column, "
-        "a journal in use"),
+        "a journal in use, a journal or --failures file that cannot be written (a full "
+        "disk)"),
     (3, "WsOne refused the credentials (HTTP 401 or 403)"),
     (4, "WsOne unreachable or unavailable, or no WsOne API at --base-url"),
     (130, "interrupted (Ctrl-C or SIGTERM): rerun with the same --journal to resume"),
@@ -391,6 +392,9 @@ class _Failures:
     """
 
     def __init__(self, path: str | None, dialect: Dialect) -> None:
+        self.path = path
+        #: Why the file could not be completed at the end (a full disk at the last flush).
+        self.unwritten: str | None = None
         self.written = 0
         #: The input lines of the rows written with a character the file's encoding cannot
         #: hold (a UTF-8 line in a cp1252 file): written as "?", to be fixed by hand.
@@ -425,22 +429,31 @@ class _Failures:
             error.problem if isinstance(error, RowError) else str(error or result.outcome.value)
         )
         reasons = [str(line), result.outcome.value, field, reason]
-        if self._json:
-            record = {k: v for k, v in (raw or {}).items() if k not in REASON_COLUMNS}
-            record.update(zip(REASON_COLUMNS, reasons, strict=True))
-            self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
-        else:
-            cells = [raw[i] if i < len(raw) else "" for i in self._keep]
-            self._writer.writerow([*cells, *reasons])
-            try:
-                "".join(cells).encode(self.encoding)
-            except UnicodeEncodeError:
-                self.replaced.append(line)
+        try:
+            if self._json:
+                record = {k: v for k, v in (raw or {}).items() if k not in REASON_COLUMNS}
+                record.update(zip(REASON_COLUMNS, reasons, strict=True))
+                self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+            else:
+                cells = [raw[i] if i < len(raw) else "" for i in self._keep]
+                self._writer.writerow([*cells, *reasons])
+                try:
+                    "".join(cells).encode(self.encoding)
+                except UnicodeEncodeError:
+                    self.replaced.append(line)
+        except OSError as exc:
+            # A write error names no file: the import's message must name this one, not
+            # the journal or the input.
+            exc.filename = exc.filename or f"--failures {self.path}"
+            raise
         self.written += 1
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as exc:  # its last flush: said after the summary
+                self.unwritten = f"--failures {self.path}: {exc.strerror or exc}"
 
 
 @contextlib.asynccontextmanager
@@ -813,6 +826,10 @@ async def _finish(
         status = stopped.status
     else:
         status = 0 if all_settled else _EXIT_ROWS
+    if failures is not None and failures.unwritten is not None and status in (0, _EXIT_ROWS):
+        # As when the journal cannot be written: 0 or 1 would tell a job runner that the
+        # failures file lists the rows to fix, and it may not.
+        status = _EXIT_USAGE
     report = {
         "file": args.file,
         "rows": total,
@@ -856,7 +873,9 @@ async def _finish(
     say(f"{state}: {of_rows} in {seconds:.1f}s: {words}")
     if shard is not None and progress.done == 0 and stopped is None and not interrupted:
         say(f"no rows of {args.file} fall in shard {shard[0]}/{shard[1]}")
-    if failures is not None and failures.written:
+    if failures is not None and failures.unwritten is not None:
+        say(f"wsone import: {failures.unwritten}", stream=err)
+    elif failures is not None and failures.written:
         say(f"{failures.written} failed or unknown rows written to {args.failures}")
     if failures is not None and failures.replaced:
         lines = ", ".join(map(str, failures.replaced[:5])) + (

@@ -7,6 +7,7 @@ import base64
 import collections
 import contextlib
 import csv
+import errno
 import functools
 import json
 import os
@@ -1425,3 +1426,53 @@ async def test_a_jsonl_line_that_is_not_json_keeps_its_text_in_the_failures_file
         fixed.write_text(broken + "}\n", encoding="utf-8")
         assert await _wsone_import(sim, str(fixed)) == 0
         assert sim.backend.persons_count() == 2
+
+
+class _FullDisk:
+    """A file on a disk that fills up: the header goes in, then writes (or the last flush)
+    fail with ENOSPC, as a real disk full does."""
+
+    def __init__(self, file: Any, *, fail_on_close: bool) -> None:
+        self._file = file
+        self._fail_on_close = fail_on_close
+        self._writes = 0
+
+    def write(self, text: str) -> int:
+        self._writes += 1
+        if self._writes > 1 and not self._fail_on_close:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return int(self._file.write(text))
+
+    def close(self) -> None:
+        self._file.close()
+        if self._fail_on_close:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("when", ["while writing", "at the last flush"])
+async def test_a_full_disk_under_the_failures_file_is_named_as_such(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    when: str,
+) -> None:
+    from wsone_async import cli
+
+    source, journal = tmp_path / "p.csv", tmp_path / "p.journal"
+    failures = tmp_path / "failures.csv"
+    _write_csv(source, 20, bad_every=5)
+    real_open = open
+
+    def full_open(*args: Any, **kwargs: Any) -> Any:
+        return _FullDisk(real_open(*args, **kwargs), fail_on_close=when != "while writing")
+
+    monkeypatch.setattr(cli, "open", full_open, raising=False)
+    async with _simulator(monkeypatch) as sim:
+        code = await _wsone_import(
+            sim, str(source), "--failures", str(failures), "--journal", str(journal)
+        )
+    err = capsys.readouterr().err
+    assert code == 2
+    said = [line for line in err.splitlines() if line.startswith("wsone import: ")]
+    assert said == [f"wsone import: --failures {failures}: No space left on device"], err
+    assert "Traceback" not in err
