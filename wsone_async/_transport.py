@@ -705,8 +705,7 @@ def decode_reply(
     try:
         return from_wire(response_type, data)
     except ResponseDecodeError as exc:
-        # Re-raised with the operation's name; the path stays.
-        raise ResponseDecodeError(str(exc), path=exc.path, operation=operation) from exc
+        raise _named(exc, operation) from exc
 
 
 def decode_reply_in_steps(
@@ -731,7 +730,12 @@ def decode_reply_in_steps(
     try:
         return (yield from steps)
     except ResponseDecodeError as exc:
-        raise ResponseDecodeError(str(exc), path=exc.path, operation=operation) from exc
+        raise _named(exc, operation) from exc
+
+
+def _named(exc: ResponseDecodeError, operation: str) -> ResponseDecodeError:
+    """The codec's refusal ``exc`` again, naming the operation; its path stays."""
+    return ResponseDecodeError(str(exc), path=exc.path, operation=operation)
 
 
 def _envelope(
