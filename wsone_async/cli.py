@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import codecs
+import collections
 import contextlib
 import csv
 import json
@@ -384,6 +385,21 @@ def _claim(path: str) -> int:
     return fd
 
 
+def _refusal_code(error: BaseException | None) -> str | None:
+    """The code of a refusal (other than "not found") in ``error``'s causes and contexts:
+    for a row left unknown, what the lookup that was to settle it answered."""
+    pending, seen = [error], set()
+    while pending:
+        current = pending.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, APIError) and not isinstance(current, NotFoundError):
+            return _shown_code(current.code)
+        pending += [current.__cause__, current.__context__]
+    return None
+
+
 class _Failures:
     """The failures file, written as the input is: its columns first, then the reasons.
 
@@ -395,6 +411,8 @@ class _Failures:
         self.path = path
         #: Why the file could not be completed at the end (a full disk at the last flush).
         self.unwritten: str | None = None
+        #: The responseCodes that settling lookups answered for the rows left unknown.
+        self.lookup_codes: collections.Counter[str] = collections.Counter()
         self.written = 0
         #: The input lines of the rows written with a character the file's encoding cannot
         #: hold (a UTF-8 line in a cp1252 file): written as "?", to be fixed by hand.
@@ -421,9 +439,13 @@ class _Failures:
         self._writer.writerow([*(dialect.header[i] for i in self._keep), *REASON_COLUMNS])
 
     def add(self, line: int, raw: Any, result: ImportResult) -> None:
+        error = result.error
+        if result.outcome is Outcome.UNKNOWN:
+            code = _refusal_code(error)
+            if code is not None:
+                self.lookup_codes[code] += 1
         if self._file is None:
             return
-        error = result.error
         field = error.field if isinstance(error, RowError) else ""
         reason = (
             error.problem if isinstance(error, RowError) else str(error or result.outcome.value)
@@ -447,6 +469,17 @@ class _Failures:
             exc.filename = exc.filename or f"--failures {self.path}"
             raise
         self.written += 1
+
+    def hint(self) -> str | None:
+        """What to try when rows stayed unknown because a lookup's code was not "not found"."""
+        if not self.lookup_codes:
+            return None
+        (code, count), *_ = self.lookup_codes.most_common(1)
+        return (
+            f"{count} unknown row(s): the lookup that could tell answered responseCode "
+            f"{code!r}; if your WsOne means 'person not found' by it, rerun with "
+            f"--not-found-code {code} (rows it does not find are then sent again)"
+        )
 
     def close(self) -> None:
         if self._file is not None:
@@ -873,6 +906,9 @@ async def _finish(
     say(f"{state}: {of_rows} in {seconds:.1f}s: {words}")
     if shard is not None and progress.done == 0 and stopped is None and not interrupted:
         say(f"no rows of {args.file} fall in shard {shard[0]}/{shard[1]}")
+    hint = failures.hint() if failures is not None else None
+    if hint is not None:
+        say(f"hint: {hint}", stream=err)
     if failures is not None and failures.unwritten is not None:
         say(f"wsone import: {failures.unwritten}", stream=err)
     elif failures is not None and failures.written:

@@ -483,12 +483,17 @@ async def test_a_not_found_code_lets_a_lost_creation_be_sent_again(
         code = await _wsone_import(sim, str(source), "--dedupe", "none", *options)
         created = sim.backend.persons_count()
         assert sim.backend.shared_identifiers() == []
+    said = capsys.readouterr()
+    hint = "rerun with --not-found-code 101"
     if registered:
         assert (code, created) == (0, 6)
+        assert hint not in said.err
     else:
         assert code != 0
         assert created == 5
-        assert "unknown" in capsys.readouterr().out.lower()
+        assert "unknown 1" in said.out
+        # The summary names the code the lookups answered, and the option that says it.
+        assert hint in said.err, said.err
 
 
 async def test_an_unreachable_wsone_exits_4_before_importing(
