@@ -386,15 +386,19 @@ def _claim(path: str) -> int:
 
 
 def _refusal_code(error: BaseException | None) -> str | None:
-    """The code of a refusal (other than "not found") in ``error``'s causes and contexts:
-    for a row left unknown, what the lookup that was to settle it answered."""
+    """The code of a lasting refusal (not "not found", not throttling) in ``error``'s causes
+    and contexts: for a row left unknown, what the lookup that was to settle it answered."""
     pending, seen = [error], set()
     while pending:
         current = pending.pop(0)
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, APIError) and not isinstance(current, NotFoundError):
+        if (
+            isinstance(current, APIError)
+            and not isinstance(current, NotFoundError)
+            and not current.retryable  # a throttling code says "later", not "not found"
+        ):
             return _shown_code(current.code)
         pending += [current.__cause__, current.__context__]
     return None
