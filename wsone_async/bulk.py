@@ -1513,7 +1513,8 @@ class InputError(ValueError):
 #: ignores them, so a corrected failures file imports as it is.
 REASON_COLUMNS: Final = ("wsone_line", "wsone_outcome", "wsone_field", "wsone_reason")
 #: The key under which a JSON Lines failures file keeps, as typed, a line that is not a JSON
-#: object (to be rewritten as the object it should be); ignored when imported again.
+#: object or cannot be decoded (to be rewritten as the object it should be); ignored when
+#: imported again.
 TEXT_KEY: Final = "wsone_text"
 
 #: The delimiters detected in a CSV header, in the order ties are settled.
@@ -1798,7 +1799,9 @@ class ProspectFile:
         for number, text in enumerate(lines, start=1):
             if bad:
                 bad.clear()
-                yield number, {"__error__": f"line {number} is not valid {encoding}"}, {}
+                # Kept as decoded, the bytes it cannot hold replaced: to be fixed by hand.
+                why = f"line {number} is not valid {encoding}"
+                yield number, {"__error__": why}, {TEXT_KEY: text.rstrip("\r\n")}
                 continue
             if not text.strip():
                 continue

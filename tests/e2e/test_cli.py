@@ -1481,3 +1481,21 @@ async def test_a_full_disk_under_the_failures_file_is_named_as_such(
     said = [line for line in err.splitlines() if line.startswith("wsone import: ")]
     assert said == [f"wsone import: --failures {failures}: No space left on device"], err
     assert "Traceback" not in err
+
+
+async def test_a_jsonl_line_that_cannot_be_decoded_keeps_its_text_in_the_failures_file(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 0x81 is neither UTF-8 nor cp1252: the line is a bad row, and its text (the byte
+    # replaced) is kept to be fixed, as a CSV row's cells are.
+    source, failures = tmp_path / "p.jsonl", tmp_path / "failures.jsonl"
+    good = json.dumps({"identifier_value": "jean@example.fr"}).encode()
+    source.write_bytes(good + b'\n{"identifier_value": "anne\x81@example.fr"}\n')
+    async with _simulator(monkeypatch) as sim:
+        code = await _wsone_import(
+            sim, str(source), "--encoding", "utf-8", "--failures", str(failures)
+        )
+    assert code == 1
+    [written] = [json.loads(line) for line in failures.read_text().splitlines()]
+    assert written["wsone_line"] == "2"
+    assert written["wsone_text"] == '{"identifier_value": "anne\ufffd@example.fr"}'
