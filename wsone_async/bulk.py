@@ -387,8 +387,15 @@ class _Journal:
     def record(self, digest: str, outcome: Outcome) -> None:
         pending = self._pending
         if not pending:
-            self._loop.call_soon(self.flush)
+            self._loop.call_soon(self._flush_soon)
         pending.append(_LINES[outcome] % digest.encode())
+
+    def _flush_soon(self) -> None:
+        # A write that fails here (a full disk) is raised by the flush before the record's
+        # result is handed over, which stops the import: not also logged, with its
+        # traceback, as a callback's error. Its lines stay pending for that flush.
+        with contextlib.suppress(OSError):
+            self.flush()
 
     def flush(self) -> None:
         """Hand the lines of the records settled so far to the OS, in one write."""
@@ -412,10 +419,13 @@ class _Journal:
             self._syncing = None
 
     async def close(self) -> None:
-        self.flush()
-        if self._syncing is not None:
-            await asyncio.gather(self._syncing, return_exceptions=True)
-        await asyncio.to_thread(self._close_synced)
+        try:
+            self.flush()
+        finally:
+            # Closed even when its last lines cannot be written: its lock is released.
+            if self._syncing is not None:
+                await asyncio.gather(self._syncing, return_exceptions=True)
+            await asyncio.to_thread(self._close_synced)
 
     def _close_synced(self) -> None:
         try:

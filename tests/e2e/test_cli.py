@@ -10,6 +10,7 @@ import csv
 import errno
 import functools
 import json
+import logging
 import os
 import pathlib
 import re
@@ -1448,10 +1449,18 @@ class _FullDisk:
             raise OSError(errno.ENOSPC, "No space left on device")
         return int(self._file.write(text))
 
+    def flush(self) -> None:
+        if self._writes > 1 and not self._fail_on_close:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self._file.flush()
+
     def close(self) -> None:
         self._file.close()
         if self._fail_on_close:
             raise OSError(errno.ENOSPC, "No space left on device")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)  # fileno (a journal's lock), closed
 
 
 @pytest.mark.parametrize("when", ["while writing", "at the last flush"])
@@ -1499,3 +1508,36 @@ async def test_a_jsonl_line_that_cannot_be_decoded_keeps_its_text_in_the_failure
     [written] = [json.loads(line) for line in failures.read_text().splitlines()]
     assert written["wsone_line"] == "2"
     assert written["wsone_text"] == '{"identifier_value": "anne\ufffd@example.fr"}'
+
+
+async def test_a_full_disk_under_the_journal_is_one_line_and_leaves_it_closed(
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from wsone_async import bulk
+
+    source, journal = tmp_path / "p.csv", tmp_path / "p.journal"
+    _write_csv(source, 20)
+    real_open = open
+
+    def full_open(*args: Any, **kwargs: Any) -> Any:
+        file = real_open(*args, **kwargs)
+        return _FullDisk(file, fail_on_close=False) if "a" in file.mode else file
+
+    async with _simulator(monkeypatch) as sim:
+        with monkeypatch.context() as full:
+            full.setattr(bulk, "open", full_open, raising=False)
+            code = await _wsone_import(sim, str(source), "--journal", str(journal))
+        err = capsys.readouterr().err
+        assert code == 2
+        said = [line for line in err.splitlines() if line.startswith("wsone import: ")]
+        assert said == [f"wsone import: {journal}: No space left on device"], err
+        # Raised once, where the import stops, not also logged with its traceback (the
+        # command sets no logging: Python prints such a record on stderr).
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+        # Closed, its lock released: the disk freed, the same command resumes.
+        assert await _wsone_import(sim, str(source), "--journal", str(journal)) == 0
+        assert sim.backend.persons_count() == 20
+        assert sim.backend.shared_identifiers() == []
