@@ -1101,7 +1101,10 @@ class _Import:
                                 last.add_note(note)
                         continue
                     if not refused:
-                        last = exc  # cannot tell for now (or the budget is spent)
+                        # Cannot tell for now (or the budget is spent). No creation of this
+                        # row may have been applied: a throttled lookup's refusal says what
+                        # happened, not this "outcome unknown".
+                        last = cause if isinstance(cause, APIError) else exc
                         continue
                     # No creation of this row may have been applied, and the lookup was
                     # refused with a code not known as "not found": as for the search

@@ -184,3 +184,28 @@ async def test_a_lookup_refused_by_a_retryable_code_is_looked_up_again_not_taken
         assert sim.backend.persons_count() == 1
         # Nor is a creation sent while the lookup is refused: the next round looks again.
         assert sim.stats.processed["createPerson"] == 1
+
+
+@pytest.mark.parametrize("dedupe", [True, False])
+async def test_a_row_throttled_to_its_last_round_fails_with_the_throttling_never_created(
+    dedupe: bool,
+) -> None:
+    # Every lookup is refused with a code registered retryable, up to the last round: no
+    # creation is sent while WsOne throttles, and the row, never applied, fails with what
+    # happened (the throttling), not with an "outcome unknown, may have been applied".
+    codes = {**SIMULATOR_ERROR_CLASSES, "BUSY": BusyError}
+    async with simulated(codes=codes, retry=RetryPolicy(max_retries=0), sleep=no_wait) as (
+        sim,
+        client,
+    ):
+        sim.faults.add("getPerson", "response_code", response_code="BUSY", times=10**6)
+        if not dedupe:  # the creation is refused on purpose first, then settled in rounds
+            sim.faults.add("createPerson", "status", status=429, times=1)
+        results = import_prospects(
+            client, [ROW], to_request=prospect_from_row, concurrency=1, sleep=no_wait,
+            dedupe=dedupe,
+        )  # fmt: skip
+        [result] = [result async for result in results]
+        assert sim.stats.processed.get("createPerson", 0) == 0
+    assert result.outcome is Outcome.FAILED
+    assert isinstance(result.error, BusyError), repr(result.error)
