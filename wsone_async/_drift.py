@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final, NamedTuple
 
 from wsone_async._codec import NULLS_ONLY, WireField, wire_schema
+from wsone_async._redact import IDENTIFIER_LIKE
 from wsone_async.models._base import EMPTY_EXTRA, Kind, Model, model_fields
 
 __all__ = [
@@ -180,9 +181,6 @@ def shape(text: str) -> str:
     return out
 
 
-_IDENTIFIER_LIKE: Final = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]{0,63}")
-
-
 def safe_key(key: str) -> str:
     """A key fit for a log: itself if it looks like an identifier, else ``<key: its shape>``.
 
@@ -190,7 +188,7 @@ def safe_key(key: str) -> str:
         >>> safe_key("loyaltyTier"), safe_key("jean@example.fr")
         ('loyaltyTier', '<key: string(15) lower,punct[.@] email>')
     """
-    if _IDENTIFIER_LIKE.fullmatch(key):
+    if IDENTIFIER_LIKE.fullmatch(key):
         return key
     return f"<key: {shape(key)}>"
 

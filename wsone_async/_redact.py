@@ -7,9 +7,18 @@ would stand, they show :data:`REDACTED`.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 REDACTED: Final = "<redacted>"
+
+#: A JSON key shown as is (a field's name); any other may be data (an email as a key).
+IDENTIFIER_LIKE: Final = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]{0,63}")
+
+
+def key_name(key: str) -> str:
+    """``key`` if it looks like a field's name, else :data:`REDACTED`."""
+    return key if IDENTIFIER_LIKE.fullmatch(key) else REDACTED
 
 
 def short(text: str, limit: int = 200) -> str:

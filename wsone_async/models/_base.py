@@ -24,7 +24,7 @@ from typing import Annotated, Any, Final, Self
 
 import attrs
 
-from wsone_async._redact import REDACTED
+from wsone_async._redact import REDACTED, key_name
 from wsone_async.models._codegen import Source, compile_function
 from wsone_async.models._kinds import HELPERS, INT64, INT_TEXT, RULES, Kind, expression
 
@@ -201,7 +201,9 @@ class Model:
                 continue
             parts.append(f"{info.name}={REDACTED if info.personal else repr(value)}")
         if self.wire_extra:
-            parts.append(f"wire_extra=<keys: {', '.join(sorted(self.wire_extra))}>")
+            # A server chooses them: one may be data (an email as a key).
+            keys = sorted(map(key_name, self.wire_extra))
+            parts.append(f"wire_extra=<keys: {', '.join(keys)}>")
         return f"{type(self).__name__}({', '.join(parts)})"
 
 
