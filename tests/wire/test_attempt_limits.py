@@ -18,7 +18,7 @@ from wsone_async import APITimeoutError, AttemptInfo, RetryPolicy, Timeouts, WsO
 PERSON = {"responseCode": "000", "PersonResponse": {"PersonResponse": {"lastName": "X"}}}
 LIMITS = Timeouts(attempt=0.05, total=0.2)
 MARGIN = 0.5  # the loop's clock, on a loaded machine: generous, never tight
-SLACK = 0.1  # an attempt's own timer: late by a loaded loop's turn, not by another limit
+SLACK = 0.03  # an attempt's own timer, beyond how late the loop ran its callbacks
 HANGING = {f"99{n:011d}" for n in range(8)}
 
 
@@ -53,15 +53,28 @@ async def test_hanging_reads_end_at_their_limits_and_the_others_are_answered() -
             clock=loop.time,
         ) as client:
             cards = [*sorted(HANGING), *answered]
+            lateness = [0.0]  # how late the loop ran a 1 ms timer at worst, meanwhile
+            done = asyncio.Event()
+
+            async def ticker() -> None:
+                while not done.is_set():
+                    due = loop.time() + 0.001
+                    await asyncio.sleep(0.001)
+                    lateness[0] = max(lateness[0], loop.time() - due)
+
+            ticking = asyncio.create_task(ticker())
             results = dict(
                 zip(cards, await asyncio.gather(*(timed(client, c) for c in cards)), strict=True)
             )
+            done.set()
+            await ticking
             # The client goes on after its attempts expired: the same limits, answered.
             assert (await client.get_person(read_request(answered[0]))).person_response
         received = [
             json.loads(r.body)["IdentifierRequest"]["identifierValue"] for r in server.requests
         ]
     limits = set()
+    assert sum(received.count(card) for card in HANGING) > len(HANGING)  # some were retried
     for card in HANGING:
         took, error = results[card]
         assert isinstance(error, APITimeoutError) and isinstance(error, TimeoutError)
@@ -69,13 +82,16 @@ async def test_hanging_reads_end_at_their_limits_and_the_others_are_answered() -
         assert error.limit in str(error)
         limits.add(error.limit)
         # Retried within the deadline, each attempt at most its limit: the call ends by
-        # its total limit, never before its first attempt's.
-        assert 2 <= received.count(card) <= 4, received.count(card)
+        # its total limit, never before its first attempt's. (How many attempts fit depends
+        # on how busy the machine is: a loaded loop may leave room for one only.)
+        assert 1 <= received.count(card) <= 4, received.count(card)
         assert LIMITS.attempt - 0.01 <= took <= LIMITS.total + MARGIN, took
     # Each attempt that expired did so at its own limit, not at another attempt's or later.
     expired = [info for info in attempts if isinstance(info.error, APITimeoutError)]
     assert len(expired) == len(received) - len(answered) - 1
-    assert all(info.duration <= LIMITS.attempt + SLACK for info in expired)
+    # A loaded machine delays every timer alike: the bound grows by how late the loop was.
+    bound = LIMITS.attempt + lateness[0] + SLACK
+    assert all(info.duration <= bound for info in expired), (bound, expired)
     assert "total" in limits  # the last attempt was cut to what was left of the deadline
     for card in answered:
         took, answer = results[card]
