@@ -34,7 +34,6 @@ import argparse
 import asyncio
 import gc
 import pathlib
-import signal
 import statistics
 import subprocess
 import sys
@@ -45,9 +44,6 @@ import orjson
 
 HERE = pathlib.Path(__file__).resolve().parent
 DATA = HERE.parent / "tests" / "data"
-CREATE_ANSWER = (
-    b'{"responseCode":"000","infos":"Request successfully processed","NewIdentifierResponse":null}'
-)
 CONCURRENCY = 64
 LARGE_CALLS = 3
 TICK = 0.001
@@ -58,14 +54,12 @@ THRESHOLD = 128 * 1024  # the thread's side: answers above 128 KiB go to the thr
 
 
 async def serve(offers: int) -> None:
+    from _answer_server import answer
+    from _answer_server import serve as serve_app
     from aiohttp import web
     from codec import full_person_body  # the builder codec.py measures with
 
     large = full_person_body(offers)
-
-    async def create(request: web.Request) -> web.Response:
-        await request.read()
-        return web.Response(body=CREATE_ANSWER, content_type="application/json")
 
     async def full(request: web.Request) -> web.Response:
         await request.read()
@@ -73,19 +67,8 @@ async def serve(offers: int) -> None:
 
     app = web.Application()
     app.router.add_post("/{tail:.*}/getFullPerson", full)
-    app.router.add_post("/{tail:.*}", create)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
-    await site.start()
-    sys.stdout.write(f"http://127.0.0.1:{runner.addresses[0][1]} {len(large)}\n")
-    sys.stdout.flush()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await runner.cleanup()
+    app.router.add_post("/{tail:.*}", answer)  # createPerson: the vendor's answer
+    await serve_app(app, f" {len(large)}")
 
 
 # ------------------------------------------------------------------------- the client
