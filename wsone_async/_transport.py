@@ -347,7 +347,7 @@ class Transport:
             # calls from then on.)
             msg = "the aiohttp session given to WsOneClient was closed by its owner"
             raise ClientStateError(msg)
-        bound = _Bound(limits.seconds, limits.timers)
+        bound = _Bound(limits.timers)
         try:
             with bound:
                 # Awaited, not entered with ``async with``: the request context manager's
@@ -533,7 +533,9 @@ class _Bound:
 
     __slots__ = ("_task", "_timers", "cancelling", "expired", "live", "when")
 
-    def __init__(self, seconds: float, timers: _Timers | None = None) -> None:
+    def __init__(self, timers: _Timers | float) -> None:
+        """Bound the current task's attempt by ``timers`` (a queue of one duration), or by a
+        number of seconds, in a queue of its own."""
         loop = asyncio.get_running_loop()
         task = asyncio.current_task(loop)
         if task is None:
@@ -545,8 +547,8 @@ class _Bound:
         self.cancelling = task.cancelling()
         self.expired = False
         self.live = True
-        if timers is None:
-            timers = _Timers(seconds, reused=False)
+        if not isinstance(timers, _Timers):
+            timers = _Timers(timers, reused=False)
         self._timers = timers
         self.when = timers.add(self, loop)
 

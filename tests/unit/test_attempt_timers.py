@@ -25,7 +25,7 @@ async def frozen_loop(monkeypatch: pytest.MonkeyPatch) -> asyncio.AbstractEventL
 
 
 async def _never(timers: _Timers) -> None:
-    with _Bound(timers.seconds, timers):  # (a bound belongs to the task that makes it)
+    with _Bound(timers):  # (a bound belongs to the task that makes it)
         await asyncio.get_running_loop().create_future()
 
 
@@ -64,7 +64,7 @@ async def test_attempts_that_end_out_of_order_expire_in_order(
             still.append(asyncio.create_task(_never(timers)))
             await asyncio.sleep(0)
         else:
-            with _Bound(10.0, timers):
+            with _Bound(timers):
                 pass
     assert len(timers._entries) < 100
     await asyncio.sleep(0)
@@ -111,7 +111,7 @@ async def test_an_expired_attempt_that_swallows_the_cancel_returns_normally(
     timers = _Timers(5.0, reused=True)
 
     async def stubborn() -> str:
-        with _Bound(5.0, timers):
+        with _Bound(timers):
             try:
                 await asyncio.get_running_loop().create_future()
             except asyncio.CancelledError:
@@ -134,9 +134,9 @@ async def test_nested_attempts_in_one_task_each_expire_as_their_own(
     outcome: list[str] = []
 
     async def call() -> None:
-        with _Bound(10.0, outer_timers):
+        with _Bound(outer_timers):
             try:
-                with _Bound(1.0, inner_timers):
+                with _Bound(inner_timers):
                     await frozen_loop.create_future()
             except TimeoutError:
                 outcome.append("inner expired")
@@ -163,7 +163,7 @@ def test_a_queue_left_by_a_loop_that_ended_serves_the_next_loop(
     timers = _Timers(60.0, reused=True)
 
     async def ends_in_time() -> None:
-        with _Bound(60.0, timers):
+        with _Bound(timers):
             pass
 
     async def expires() -> None:

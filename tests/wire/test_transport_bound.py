@@ -106,7 +106,7 @@ async def test_attempts_of_one_duration_share_one_loop_timer() -> None:
     loop = asyncio.get_running_loop()
     timers = _Timers(60.0, reused=True)
     before = _armed(loop)
-    bounds = [_Bound(60.0, timers) for _ in range(50)]
+    bounds = [_Bound(timers) for _ in range(50)]
     assert _armed(loop) == before + 1
     for bound in bounds:
         with bound:
@@ -125,7 +125,7 @@ async def test_the_queue_expires_what_is_due_and_spares_the_rest() -> None:
     expired = asyncio.Event()
 
     async def attempt(timers: _Timers) -> _Bound:
-        bound = _Bound(timers.seconds, timers)
+        bound = _Bound(timers)
         with pytest.raises(TimeoutError), bound:
             await loop.create_future()
         expired.set()
@@ -133,7 +133,7 @@ async def test_the_queue_expires_what_is_due_and_spares_the_rest() -> None:
 
     slow = [asyncio.create_task(attempt(due)) for _ in range(3)]
     spared = _Timers(60.0, reused=True)
-    in_time = _Bound(60.0, spared)
+    in_time = _Bound(spared)
     with in_time:
         bounds = await asyncio.gather(*slow)
     assert expired.is_set()
@@ -144,9 +144,9 @@ async def test_the_queue_expires_what_is_due_and_spares_the_rest() -> None:
 
 async def test_the_queue_stays_short_behind_a_slow_attempt() -> None:
     timers = _Timers(60.0, reused=True)
-    slow = _Bound(60.0, timers)  # the head of the queue, still running
+    slow = _Bound(timers)  # the head of the queue, still running
     for _ in range(1000):
-        with _Bound(60.0, timers):
+        with _Bound(timers):
             pass
     assert len(timers._entries) < 100
     with slow:
