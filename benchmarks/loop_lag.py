@@ -15,11 +15,12 @@ handles every answer that arrived meanwhile, so it runs long on a busy loop.
 
 Three clients, the same but for one setting: ``decode_in_steps_above=None`` decodes each
 answer at once on the event loop; the default (``decode_in_steps_above=131072``, 128 KiB)
-decodes the large answer on the loop in steps (the parse, then slices of 128 offers) with
-a turn of the loop between two; ``decode_in_thread_above=131072`` decodes it in the
-decoding thread. They run in rounds in alternating order (ABC, then CBA), so the
-machine's drift hits every side alike; the script prints the median of each side's
-maximum and p99 lag over the rounds, with their spread (min to max).
+decodes the large answer on the loop in steps (its parse in slices of 64 KiB of whole
+offers, then its decoding in slices of 128 offers) with a turn of the loop between two;
+``decode_in_thread_above=131072`` decodes it in the decoding thread. They run in rounds
+in alternating order (ABC, then CBA), so the machine's drift hits every side alike; the
+script prints the median of each side's maximum and p99 lag over the rounds, with their
+spread (min to max).
 
 Both clients are built with ``telemetry=False``: the client as users get it without the
 ``otel`` extra, whatever this virtual environment has installed.

@@ -718,8 +718,8 @@ async def _decode_large(
 ) -> Any:
     """A large answer, decoded in the decoding thread, or in steps on the event loop.
 
-    In steps, the loop runs its other callbacks between two steps (the parse of the body,
-    then slices of its long lists of blocks; see ``decode_in_steps_above``), so other
+    In steps, the loop runs its other callbacks between two steps (slices of the body's
+    parse, then of its long lists of blocks; see ``decode_in_steps_above``), so other
     requests wait one step, not the whole answer.
     """
     if len(reply.body) > shared.thread_above:

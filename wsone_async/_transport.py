@@ -46,7 +46,14 @@ from aiohttp.client_reqrep import ClientRequest
 from aiohttp.connector import Connection
 from aiohttp.tracing import Trace
 
-from wsone_async._codec import decode_in_steps, decode_json, from_wire, redact_wire, wire_schema
+from wsone_async._codec import (
+    decode_in_steps,
+    decode_json,
+    from_wire,
+    parse_in_steps,
+    redact_wire,
+    wire_schema,
+)
 from wsone_async._redact import REDACTED
 from wsone_async.errors import (
     SUCCESS,
@@ -703,7 +710,17 @@ def decode_reply(
     class (the global registry by default). ``debug`` says whether the answer is logged at
     DEBUG; None asks the logger.
     """
-    data = _envelope(reply, response_type, operation, write, error_class, debug)
+    status = reply.status
+    if not _HTTP_OK_FIRST <= status <= _HTTP_OK_LAST:
+        raise _status_error(status, reply.retry_after, operation)
+    data = _opened(
+        decode_json(reply.body, operation=operation),
+        response_type,
+        operation,
+        write,
+        error_class,
+        debug,
+    )
     try:
         return from_wire(response_type, data)
     except ResponseDecodeError as exc:
@@ -720,10 +737,13 @@ def decode_reply_in_steps(
 ) -> Generator[None, None, M]:
     """:func:`decode_reply` as a generator that yields between steps of the decoding.
 
-    The parse of the body is one step, then each slice of a long list of blocks (see
-    :func:`~wsone_async._codec.decode_in_steps`); the caller runs other work in between.
+    The body is parsed in steps (:func:`~wsone_async._codec.parse_in_steps`), then decoded
+    in steps (:func:`~wsone_async._codec.decode_in_steps`); the caller runs other work in
+    between.
     """
-    data = _envelope(reply, response_type, operation, write, error_class, None)
+    _check_status(reply, operation)
+    data = yield from parse_in_steps(response_type, reply.body, operation=operation)
+    data = _opened(data, response_type, operation, write, error_class, None)
     yield
     steps = decode_in_steps(
         response_type, data, lambda: decode_json(reply.body, operation=operation)
@@ -740,19 +760,23 @@ def _named(exc: ResponseDecodeError, operation: str) -> ResponseDecodeError:
     return ResponseDecodeError(str(exc), path=exc.path, operation=operation)
 
 
-def _envelope(
-    reply: Reply,
+def _check_status(reply: Reply, operation: str) -> None:
+    """Raise what the answer's HTTP status means, unless it is a success (as decode_reply)."""
+    status = reply.status
+    if not _HTTP_OK_FIRST <= status <= _HTTP_OK_LAST:
+        raise _status_error(status, reply.retry_after, operation)
+
+
+def _opened(
+    data: Any,
     response_type: type[Any],
     operation: str,
     write: bool,
     error_class: Any,
     debug: bool | None,
 ) -> dict[str, Any]:
-    """The answer's JSON object, once its status and ``responseCode`` say it is a success."""
-    status = reply.status
-    if not _HTTP_OK_FIRST <= status <= _HTTP_OK_LAST:
-        raise _status_error(status, reply.retry_after, operation)
-    data = decode_json(reply.body, operation=operation)
+    """The parsed answer ``data``, once its ``responseCode`` says it is a success; logged
+    at DEBUG if ``debug`` says so (None asks the logger)."""
     if debug if debug is not None else logger.isEnabledFor(logging.DEBUG):
         logger.debug("%s answer: %s", operation, redact_wire(data, response_type))
     if type(data) is not dict:

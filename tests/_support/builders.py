@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Generator
 from typing import Any
 
 from tests._support.data import example
@@ -127,3 +128,15 @@ def full_person_answer(offers: int) -> dict[str, Any]:
         items.append(offer)
     body["OffersResponse"]["GetOffersResponses"] = items
     return body
+
+
+def run_steps(steps: Generator[None, None, Any]) -> tuple[Any, int]:
+    """Run a generator of steps (the codec's decoding or parsing in steps) to its end: its
+    value, and how many times it yielded."""
+    count = 0
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value, count
+        count += 1

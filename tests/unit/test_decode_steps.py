@@ -8,29 +8,19 @@ from __future__ import annotations
 
 import copy
 import weakref
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
 import orjson
 import pytest
 
-from tests._support.builders import full_person_answer
+from tests._support.builders import full_person_answer, run_steps
 from wsone_async import ResponseDecodeError, from_wire, to_wire
 from wsone_async._codec import STEP_ITEMS, decode_in_steps
 from wsone_async._drift import DriftMonitor
 from wsone_async.models import GetFullPersonResponse
 from wsone_async.models._base import Model
-
-
-def _decode_all(steps: Generator[None, None, Any]) -> tuple[Any, int]:
-    count = 0
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value, count
-        count += 1
 
 
 def _again(body: Any) -> Callable[[], Any]:
@@ -42,7 +32,7 @@ def _again(body: Any) -> Callable[[], Any]:
 def test_in_steps_the_answer_is_the_one_decoded_at_once() -> None:
     body = full_person_answer(2 * STEP_ITEMS + 1)
     kept = copy.deepcopy(body)
-    answer, steps = _decode_all(
+    answer, steps = run_steps(
         decode_in_steps(GetFullPersonResponse, body, lambda: copy.deepcopy(kept))
     )
     assert answer == from_wire(GetFullPersonResponse, kept)
@@ -66,13 +56,13 @@ def test_the_json_of_a_slice_goes_once_decoded_when_the_caller_lets_go() -> None
     next(steps)  # the first slice decoded
     assert first() is None  # its JSON is gone
     assert last() is not None  # the next slice's is not decoded yet
-    answer, _ = _decode_all(steps)
+    answer, _ = run_steps(steps)
     assert last() is None
     assert len(answer.offers_response.get_offers_responses) == 2 * STEP_ITEMS
 
 
 def test_a_short_answer_is_one_step() -> None:
-    answer, steps = _decode_all(
+    answer, steps = run_steps(
         decode_in_steps(GetFullPersonResponse, full_person_answer(3), lambda: None)
     )
     assert steps == 0
@@ -86,7 +76,7 @@ def test_a_refused_block_raises_what_a_decode_at_once_raises() -> None:
     with pytest.raises(ResponseDecodeError) as at_once:
         from_wire(GetFullPersonResponse, copy.deepcopy(body))
     with pytest.raises(ResponseDecodeError) as in_steps:
-        _decode_all(decode_in_steps(GetFullPersonResponse, body, lambda: copy.deepcopy(kept)))
+        run_steps(decode_in_steps(GetFullPersonResponse, body, lambda: copy.deepcopy(kept)))
     assert in_steps.value.path == at_once.value.path
     assert str(in_steps.value) == str(at_once.value)
     assert body == kept
@@ -98,7 +88,7 @@ def test_a_block_given_twice_is_decoded_as_each_of_its_places_says() -> None:
     body = full_person_answer(STEP_ITEMS + 1)
     body["AccountsResponse"] = body["OffersResponse"]
     at_once = from_wire(GetFullPersonResponse, copy.deepcopy(body))
-    answer, _ = _decode_all(decode_in_steps(GetFullPersonResponse, body, _again(body)))
+    answer, _ = run_steps(decode_in_steps(GetFullPersonResponse, body, _again(body)))
     assert answer == at_once
     assert to_wire(answer) == to_wire(at_once)
     assert body["AccountsResponse"] is body["OffersResponse"]
@@ -143,7 +133,7 @@ def _items(count: int, codes: int) -> list[dict[str, Any]]:
 def test_a_long_list_in_a_block_in_a_block_is_sliced_and_one_in_an_item_is_not() -> None:
     body = {"Middle": {"Inner": {"Item": _items(5, 7)}}, "Item": _items(2, 9)}
     kept = copy.deepcopy(body)
-    answer, steps = _decode_all(decode_in_steps(_Outer, body, lambda: copy.deepcopy(kept), step=2))
+    answer, steps = run_steps(decode_in_steps(_Outer, body, lambda: copy.deepcopy(kept), step=2))
     assert steps == 3  # the five deep items in three slices; the long lists of items whole
     at_once = from_wire(_Outer, kept)
     assert answer == at_once
@@ -166,11 +156,11 @@ def test_a_list_that_is_null_empty_or_not_of_blocks_is_what_a_decode_at_once_mak
         expected: Any = from_wire(_Outer, copy.deepcopy(body))
     except ResponseDecodeError as exc:
         with pytest.raises(ResponseDecodeError) as caught:
-            _decode_all(decode_in_steps(_Outer, body, lambda: copy.deepcopy(kept), step=2))
+            run_steps(decode_in_steps(_Outer, body, lambda: copy.deepcopy(kept), step=2))
         assert (caught.value.path, str(caught.value)) == (exc.path, str(exc))
     else:
         assert (
-            _decode_all(decode_in_steps(_Outer, body, lambda: copy.deepcopy(kept), step=2))[0]
+            run_steps(decode_in_steps(_Outer, body, lambda: copy.deepcopy(kept), step=2))[0]
             == expected
         )
     assert body == kept
@@ -183,7 +173,7 @@ def test_a_refused_block_in_the_first_or_last_slice_is_refused_alike(where: int)
     with pytest.raises(ResponseDecodeError) as at_once:
         from_wire(GetFullPersonResponse, copy.deepcopy(body))
     with pytest.raises(ResponseDecodeError) as in_steps:
-        _decode_all(decode_in_steps(GetFullPersonResponse, body, _again(body)))
+        run_steps(decode_in_steps(GetFullPersonResponse, body, _again(body)))
     assert (in_steps.value.path, str(in_steps.value)) == (at_once.value.path, str(at_once.value))
 
 
@@ -194,9 +184,7 @@ def test_drift_and_wire_extra_of_an_answer_in_steps_are_those_of_one_at_once() -
     offers[-1]["globalMinPrice"] = "12.5"  # a number sent as text: drift, spelling kept
     offers[STEP_ITEMS]["offerName"] = None  # an explicit null of a known field: not drift
     offers[STEP_ITEMS + 1]["other"] = None  # a null of an unknown key: drift
-    answer, _ = _decode_all(
-        decode_in_steps(GetFullPersonResponse, copy.deepcopy(body), _again(body))
-    )
+    answer, _ = run_steps(decode_in_steps(GetFullPersonResponse, copy.deepcopy(body), _again(body)))
     at_once = from_wire(GetFullPersonResponse, body)
     pairs = list(
         zip(

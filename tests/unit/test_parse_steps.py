@@ -1,0 +1,238 @@
+"""Parsing a body in steps gives what orjson gives, refuses what orjson refuses, and does
+its work a slice at a time.
+
+The reader mixes two parsers (orjson for slices of whole blocks, the standard library's
+scanner for the rest, in a window of the body read as Latin-1), so each test compares
+with ``decode_json`` (orjson, at once) on bodies written several ways: compact,
+pretty-printed, with accents as UTF-8 or as ``\\u`` escapes, with blocks where a slice
+cannot end (strings and nested lists holding ``},{``), and with values across the
+window's edge. (The client's use of it, over a socket: ``tests/wire/test_large_answers.py``.)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests._support.builders import full_person_answer, run_steps
+from wsone_async import ResponseDecodeError, _codec
+from wsone_async._codec import STEP_BYTES, decode_json, parse_in_steps
+from wsone_async.models import GetFullPersonResponse
+
+_WINDOW = 8192  # _codec._WINDOW: the edge the values below straddle
+
+
+def _outcome(body: bytes, step: int = 512) -> tuple[str, Any]:
+    """What parsing in steps gives: ("ok", value) or ("refused", None); only a
+    ResponseDecodeError may escape."""
+    try:
+        value, _ = run_steps(parse_in_steps(GetFullPersonResponse, body, step=step))
+    except ResponseDecodeError:
+        return "refused", None
+    return "ok", value
+
+
+def _expected(body: bytes) -> tuple[str, Any]:
+    try:
+        return "ok", decode_json(body)
+    except ResponseDecodeError:
+        return "refused", None
+
+
+def _answer(offers: int = 40) -> dict[str, Any]:
+    body = full_person_answer(offers)
+    body["PersonResponse"]["PersonResponse"]["lastName"] = "Lefèvre-Müller"  # accents
+    return body
+
+
+WRITERS = {
+    "compact": lambda value: orjson.dumps(value),
+    "spaced": lambda value: json.dumps(value, ensure_ascii=False).encode(),
+    "pretty": lambda value: json.dumps(value, indent=2, ensure_ascii=False).encode(),
+    "escaped": lambda value: json.dumps(value, indent="\t").encode(),  # \u00e9 escapes
+}
+
+
+@pytest.mark.parametrize("writer", list(WRITERS))
+def test_a_large_answer_parses_as_orjson_does_in_many_steps(writer: str) -> None:
+    body = WRITERS[writer](_answer(400))
+    value, steps = run_steps(parse_in_steps(GetFullPersonResponse, body, step=4096))
+    assert value == orjson.loads(body)
+    assert steps >= len(body) // 4096 // 2  # in steps, not at once
+
+
+def test_where_no_slice_can_end_the_blocks_are_read_one_by_one() -> None:
+    answer = _answer(60)
+    for number, offer in enumerate(answer["OffersResponse"]["GetOffersResponses"]):
+        offer["offerDescription"] = '},{ "not": "a block" },{' * (number % 3)
+        offer["classifications"] = [{"code": str(n)} for n in range(number % 4)]  # },{ too
+    body = orjson.dumps(answer)
+    value, steps = run_steps(parse_in_steps(GetFullPersonResponse, body, step=300))
+    assert value == orjson.loads(body)
+    assert steps >= len(body) // 300 // 2
+
+
+class _Spy:
+    """orjson, as the codec sees it, recording the size of each slice it parses."""
+
+    JSONDecodeError = orjson.JSONDecodeError
+    dumps = staticmethod(orjson.dumps)
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    def loads(self, data: bytes) -> Any:
+        self.sizes.append(len(data))
+        return orjson.loads(data)
+
+
+def test_each_slice_is_about_one_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = _Spy()
+    monkeypatch.setattr(_codec, "orjson", spy)
+    answer = _answer(2000)
+    body = orjson.dumps(answer)
+    block = max(len(orjson.dumps(o)) for o in answer["OffersResponse"]["GetOffersResponses"])
+    value, _ = run_steps(parse_in_steps(GetFullPersonResponse, body, step=STEP_BYTES))
+    assert value == orjson.loads(body)
+    assert len(spy.sizes) >= len(body) // STEP_BYTES - 1  # the offers went by slices
+    assert max(spy.sizes) <= STEP_BYTES + block + 2  # none much longer than a step
+
+
+SPOILERS = {
+    "an integer past 64 bits": b"123456789012345678901234567890",
+    "a negative integer past 64 bits": b"-9223372036854775809",
+    "a float that overflows": b"1e400",
+    "NaN": b"NaN",
+    "-Infinity": b"-Infinity",
+    "a lone surrogate": b'"\\ud800 x"',
+    "a surrogate pair": b'"\\ud83d\\ude00"',
+    "invalid UTF-8": b'"\xff\xfe"',
+    "UTF-8": '"\u00e9\u20ac"'.encode(),
+    "a control character": b'"a\tb"',
+    "a trailing comma": b"[1, 2,]",
+}
+
+
+@pytest.mark.parametrize("place", ["spine", "in a block", "a block itself"])
+@pytest.mark.parametrize("spoiler", list(SPOILERS))
+def test_values_the_two_parsers_read_otherwise(spoiler: str, place: str) -> None:
+    answer = _answer(30)
+    marker = "@@spoiler@@"
+    offers = answer["OffersResponse"]["GetOffersResponses"]
+    if place == "spine":
+        answer["PersonResponse"]["unknownKey"] = marker
+    elif place == "in a block":
+        offers[7]["offerName"] = marker
+    else:
+        offers.insert(7, marker)
+    body = orjson.dumps(answer).replace(f'"{marker}"'.encode(), SPOILERS[spoiler])
+    for step in (64, 512, STEP_BYTES):  # slices land before, on and after it
+        assert _outcome(body, step) == _expected(body)
+
+
+LONG_VALUES = {
+    # Longer than the window the scanner reads: cut at its edge, each would read otherwise.
+    "a number": b"0." + b"0" * (2 * _WINDOW) + b"1e" + str(2 * _WINDOW + 4).encode(),
+    "a string": b'"' + b"x" * (2 * _WINDOW) + b'"',
+    "accents": ('"' + "\u00e9" * _WINDOW + '"').encode(),
+    "a list": b"[" + b"1," * _WINDOW + b"2]",
+}
+
+
+@pytest.mark.parametrize("place", ["spine", "in a block", "a block itself"])
+@pytest.mark.parametrize("value", list(LONG_VALUES))
+def test_a_value_longer_than_the_scanners_window(
+    value: str, place: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def at_once(body: bytes, **_: Any) -> Any:
+        msg = "read at once: the stepped reader gave up on a value it can read"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(_codec, "decode_json", at_once)
+    answer = _answer(20)
+    marker = "@@value@@"
+    offers = answer["OffersResponse"]["GetOffersResponses"]
+    if place == "spine":
+        answer["PersonResponse"]["unknownKey"] = marker
+    elif place == "in a block":
+        offers[7]["offerName"] = marker
+    else:
+        offers.insert(7, marker)
+    body = orjson.dumps(answer).replace(f'"{marker}"'.encode(), LONG_VALUES[value])
+    for step in (64, STEP_BYTES):
+        assert _outcome(body, step) == ("ok", orjson.loads(body))
+
+
+def test_a_value_longer_than_the_window_in_the_spine() -> None:
+    answer = _answer(3)
+    answer["PersonResponse"]["notes"] = ["é" * 5000, {"k": "x" * 30000}]
+    body = json.dumps(answer, indent=1).encode()
+    assert _outcome(body) == ("ok", orjson.loads(body))
+
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    value=_json,
+    place=st.sampled_from(["spine", "in a block", "a block itself", "a block list"]),
+    writer=st.sampled_from(list(WRITERS)),
+    step=st.sampled_from([16, 200, 4096]),
+)
+def test_any_json_anywhere_parses_as_orjson_does(
+    value: Any, place: str, writer: str, step: int
+) -> None:
+    answer = _answer(12)
+    offers = answer["OffersResponse"]["GetOffersResponses"]
+    if place == "spine":
+        answer["PersonResponse"]["unknownKey"] = value
+    elif place == "in a block":
+        offers[5]["offerName"] = value
+    elif place == "a block itself":
+        offers.insert(5, value)
+    else:
+        answer["OffersResponse"]["GetOffersResponses"] = value
+    try:
+        body = WRITERS[writer](answer)
+    except (TypeError, UnicodeEncodeError, orjson.JSONEncodeError):
+        body = json.dumps(answer).encode()  # a lone surrogate: escaped, orjson refuses it
+    assert _outcome(body, step) == _expected(body)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.data(),
+    writer=st.sampled_from(list(WRITERS)),
+    step=st.sampled_from([16, 200, 4096]),
+)
+def test_any_damaged_body_is_refused_or_read_as_orjson_does(
+    data: st.DataObject, writer: str, step: int
+) -> None:
+    body = bytearray(WRITERS[writer](_answer(8)))
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(0, len(body) - 1))
+        action = data.draw(st.sampled_from(["replace", "delete", "insert"]))
+        byte = data.draw(st.sampled_from(b'{}[],:"\\ 0e-.nul\xc3\xa9\xff'))
+        if action == "replace":
+            body[at] = byte
+        elif action == "delete":
+            del body[at]
+        else:
+            body.insert(at, byte)
+    assert _outcome(bytes(body), step) == _expected(bytes(body))
