@@ -904,7 +904,8 @@ class _StepReader:
         index = at - self.start
         if index < 0 or (index + ahead > len(self.text) and not self._whole()):
             self.start = at
-            self.text = self.body[at : at + max(ahead, _WINDOW)].decode("latin-1")
+            # Twice what is asked, or nearly: the next values are then read from it too.
+            self.text = self.body[at : at + ahead + _WINDOW].decode("latin-1")
             index = 0
         return index
 
