@@ -987,17 +987,10 @@ class _StepReader:
             else:
                 value, at = self.scan(at)
             out[key] = value
-            if at - self.mark > self.step:
-                self.mark = at
-                yield
-            at = self.space(at)
-            char = self.char(at)
-            if char == "}":
-                self.index = at + 1
+            after = yield from self._after(at, "}")
+            if after is None:
                 return out
-            if char != ",":
-                raise _NotHere
-            at = self.space(at + 1)
+            at = after
 
     def _blocks(self, at: int) -> Generator[None, None, list[Any]]:
         """A list of blocks: slices of whole blocks by orjson, the rest one by one."""
@@ -1021,17 +1014,26 @@ class _StepReader:
                         continue
             value, at = self.scan(at)
             out.append(value)
-            if at - self.mark > self.step:
-                self.mark = at
-                yield
-            at = self.space(at)
-            char = self.char(at)
-            if char == "]":
-                self.index = at + 1
+            after = yield from self._after(at, "]")
+            if after is None:
                 return out
-            if char != ",":
-                raise _NotHere
-            at = self.space(at + 1)
+            at = after
+
+    def _after(self, at: int, close: str) -> Generator[None, None, int | None]:
+        """After a value of a container, ending at ``at``: a step if one is due, then the
+        offset of the next value, or None once ``close`` ends the container (``index`` is
+        then left after it)."""
+        if at - self.mark > self.step:
+            self.mark = at
+            yield
+        at = self.space(at)
+        char = self.char(at)
+        if char == close:
+            self.index = at + 1
+            return None
+        if char != ",":
+            raise _NotHere
+        return self.space(at + 1)
 
 
 # ------------------------------------------------------------------- redaction helpers
