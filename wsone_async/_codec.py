@@ -822,7 +822,8 @@ _WINDOW: Final = 8192
 
 def _int_as_orjson(text: str) -> int | float:
     value = int(text)
-    return value if _INT_MIN <= value <= _UINT_MAX else float(text)
+    # Past a float's range float() gives inf where orjson refuses: _finite_float refuses too.
+    return value if _INT_MIN <= value <= _UINT_MAX else _finite_float(text)
 
 
 def _finite_float(text: str) -> float:
