@@ -803,13 +803,14 @@ STEP_BYTES: Final = 65536
 # standard library's scanner, one value at a time, in a window of the body read as Latin-1
 # (a byte a character: its indexes are the body's offsets, and nothing is decoded twice).
 # What that scanner reads otherwise than orjson is read again by orjson: a value with a
-# byte above 127 (UTF-8), an integer outside [-2**63, 2**64) (orjson makes it a float); and
-# what orjson refuses is handed to orjson, which refuses it: a number that overflows a
-# float, NaN, Infinity, a lone surrogate escape.
+# byte above 127 (UTF-8) or a surrogate escape (orjson refuses a lone one), an integer
+# outside [-2**63, 2**64) (orjson makes it a float); and what orjson refuses is handed to
+# orjson, which refuses it: a number that overflows a float, NaN, Infinity.
 _INT_MIN: Final = -(2**63)
 _UINT_MAX: Final = 2**64 - 1
 _INFINITIES: Final = (float("inf"), float("-inf"))
-_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89abAB]")
+# Any surrogate, high (D800-DBFF) or low (DC00-DFFF).
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
 _SPACE: Final = " \t\n\r"
 # Always matches (maybe nothing): typed so.
 _SKIP_SPACE: Final = cast("Callable[[str, int], re.Match[str]]", re.compile(r"[ \t\n\r]*").match)
@@ -949,10 +950,12 @@ class _StepReader:
                     break
             ahead *= 4
         after = at + end - index
-        if not text[index:end].isascii():
-            value = orjson.loads(self.body[at:after])  # UTF-8: orjson reads it
-        elif "\\u" in text[index:end] and _SURROGATE_ESCAPE.search(text, index, end):
-            raise _NotHere  # orjson refuses a lone surrogate
+        if not text[index:end].isascii() or (
+            "\\u" in text[index:end] and _SURROGATE_ESCAPE.search(text, index, end)
+        ):
+            # UTF-8, or a surrogate escape (the scanner reads a lone one): orjson reads it,
+            # or refuses it, and the body with it.
+            value = orjson.loads(self.body[at:after])
         return value, after
 
     def value(self, cls: type[Any] | None, depth: int, at: int) -> Generator[None, None, Any]:

@@ -113,6 +113,9 @@ SPOILERS = {
     "NaN": b"NaN",
     "-Infinity": b"-Infinity",
     "a lone surrogate": b'"\\ud800 x"',
+    "a lone low surrogate": b'"\\udc00 x"',
+    "a lone low surrogate, capitals": b'"x \\uDFFF"',
+    "an escaped backslash, then u": b'"\\\\ud800"',  # no escape: read
     "a surrogate pair": b'"\\ud83d\\ude00"',
     "invalid UTF-8": b'"\xff\xfe"',
     "UTF-8": '"\u00e9\u20ac"'.encode(),
@@ -169,6 +172,36 @@ def test_a_value_longer_than_the_scanners_window(
     body = orjson.dumps(answer).replace(f'"{marker}"'.encode(), LONG_VALUES[value])
     for step in (64, STEP_BYTES):
         assert _outcome(body, step) == ("ok", orjson.loads(body))
+
+
+READ_BY_ORJSON = {
+    # Values the scanner reads otherwise, or may: orjson reads them, not the whole body.
+    "an escaped emoji": b'"\\ud83d\\ude00 \\uD83D\\uDE00"',
+    "an escaped backslash, then u": b'"\\\\ud800"',
+    "accents": '"Lef\u00e8vre"'.encode(),
+}
+
+
+@pytest.mark.parametrize("place", ["spine", "a block itself"])
+@pytest.mark.parametrize("value", list(READ_BY_ORJSON))
+def test_a_value_orjson_must_read_is_read_alone(
+    value: str, place: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def at_once(body: bytes, **_: Any) -> Any:
+        msg = "read at once: the stepped reader gave up on a value orjson reads"
+        raise AssertionError(msg)
+
+    answer = _answer(20)
+    marker = "@@value@@"
+    if place == "spine":
+        answer["PersonResponse"]["unknownKey"] = marker
+    else:
+        answer["OffersResponse"]["GetOffersResponses"].insert(7, marker)
+    body = orjson.dumps(answer).replace(f'"{marker}"'.encode(), READ_BY_ORJSON[value])
+    expected = orjson.loads(body)
+    monkeypatch.setattr(_codec, "decode_json", at_once)
+    for step in (64, STEP_BYTES):
+        assert _outcome(body, step) == ("ok", expected)
 
 
 def test_a_value_longer_than_the_window_in_the_spine() -> None:
