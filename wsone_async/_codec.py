@@ -819,6 +819,19 @@ _SKIP_SPACE: Final = cast("Callable[[str, int], re.Match[str]]", re.compile(r"[ 
 _BETWEEN_BLOCKS: Final = re.compile(rb"\}[ \t\n\r]*,[ \t\n\r]*\{")
 # Bytes of the body read as text at once for the scanner; more when a value is longer.
 _WINDOW: Final = 8192
+# orjson refuses a body nested deeper than this. A slice or value read alone starts at its
+# top, so it is read inside as many brackets as there are levels above it in the body
+# (the scanner knows no such limit: a value that may reach it is read by orjson so).
+_ORJSON_DEPTH: Final = 1024
+
+
+def _loads_at(level: int, data: bytes) -> Any:
+    """orjson's parse of ``data`` as if it were at nesting ``level`` (1: the top)."""
+    above = level - 1
+    value = orjson.loads(b"[" * above + data + b"]" * above)
+    for _ in range(above):
+        value = value[0]
+    return value
 
 
 def _int_as_orjson(text: str) -> int | float:
@@ -932,9 +945,9 @@ class _StepReader:
                 return at
         return at
 
-    def scan(self, at: int) -> tuple[Any, int]:
-        """The value at offset ``at``, by the standard library's scanner (or orjson, see
-        above), and the offset after it."""
+    def scan(self, at: int, level: int) -> tuple[Any, int]:
+        """The value at offset ``at`` and nesting ``level``, by the standard library's
+        scanner (or orjson, see above), and the offset after it."""
         ahead = _WINDOW
         while True:
             index = self._window(at, ahead)
@@ -950,12 +963,18 @@ class _StepReader:
                     break
             ahead *= 4
         after = at + end - index
-        if not text[index:end].isascii() or (
-            "\\u" in text[index:end] and _SURROGATE_ESCAPE.search(text, index, end)
+        if (
+            not text[index:end].isascii()
+            or ("\\u" in text[index:end] and _SURROGATE_ESCAPE.search(text, index, end))
+            or (  # maybe nested past orjson's limit: each level is a bracket at least
+                end - index > _ORJSON_DEPTH - level
+                and text.count("[", index, end) + text.count("{", index, end)
+                > _ORJSON_DEPTH - level
+            )
         ):
-            # UTF-8, or a surrogate escape (the scanner reads a lone one): orjson reads it,
-            # or refuses it, and the body with it.
-            value = orjson.loads(self.body[at:after])
+            # UTF-8, a surrogate escape (the scanner reads a lone one), deep nesting:
+            # orjson reads it, or refuses it, and the body with it.
+            value = _loads_at(level, self.body[at:after])
         return value, after
 
     def value(self, cls: type[Any] | None, depth: int, at: int) -> Generator[None, None, Any]:
@@ -963,7 +982,7 @@ class _StepReader:
         is an object; ``index`` is left after it."""
         if cls is not None and depth <= _INLINE_DEPTH and self.char(at) == "{":
             return (yield from self._object(cls, depth, at))
-        value, self.index = self.scan(at)
+        value, self.index = self.scan(at, depth + 1)
         return value
 
     def _object(self, cls: type[Any], depth: int, at: int) -> Generator[None, None, Any]:
@@ -976,7 +995,7 @@ class _StepReader:
         while True:
             if self.char(at) != '"':
                 raise _NotHere
-            key, at = self.scan(at)
+            key, at = self.scan(at, depth + 2)
             at = self.space(at)
             if self.char(at) != ":":
                 raise _NotHere
@@ -984,12 +1003,12 @@ class _StepReader:
             field = schema.get(key)
             if field is not None and field.model is not None:
                 if field.many and self.char(at) == "[":
-                    value = yield from self._blocks(at)
+                    value = yield from self._blocks(at, depth + 2)
                 else:
                     value = yield from self.value(field.model, depth + 1, at)
                 at = self.index
             else:
-                value, at = self.scan(at)
+                value, at = self.scan(at, depth + 2)
             out[key] = value
             if at - self.mark > self.step:
                 self.mark = at
@@ -1003,8 +1022,9 @@ class _StepReader:
                 raise _NotHere
             at = self.space(at + 1)
 
-    def _blocks(self, at: int) -> Generator[None, None, list[Any]]:
-        """A list of blocks: slices of whole blocks by orjson, the rest one by one."""
+    def _blocks(self, at: int, level: int) -> Generator[None, None, list[Any]]:
+        """A list of blocks at nesting ``level``: slices of whole blocks by orjson, the
+        rest one by one."""
         out: list[Any] = []
         at = self.space(at + 1)
         if self.char(at) == "]":
@@ -1016,14 +1036,16 @@ class _StepReader:
                 found = _BETWEEN_BLOCKS.search(self.body, at + self.step)
                 if found is not None:
                     try:
-                        out.extend(orjson.loads(b"[" + self.body[at : found.start() + 1] + b"]"))
+                        out.extend(
+                            _loads_at(level, b"[" + self.body[at : found.start() + 1] + b"]")
+                        )
                     except orjson.JSONDecodeError:
                         cut = found.start()  # inside a string or a nested list
                     else:
                         at = self.mark = found.end() - 1  # the next block's "{"
                         yield
                         continue
-            value, at = self.scan(at)
+            value, at = self.scan(at, level + 1)
             out.append(value)
             if at - self.mark > self.step:
                 self.mark = at

@@ -12,6 +12,8 @@ window's edge. (The client's use of it, over a socket: ``tests/wire/test_large_a
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -209,6 +211,51 @@ def test_a_value_longer_than_the_window_in_the_spine() -> None:
     answer["PersonResponse"]["notes"] = ["é" * 5000, {"k": "x" * 30000}]
     body = json.dumps(answer, indent=1).encode()
     assert _outcome(body) == ("ok", orjson.loads(body))
+
+
+_ORJSON_DEPTH = 1024  # orjson refuses a body nested deeper
+
+
+@pytest.fixture(params=["default", "raised"])
+def recursion_limit(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Python's recursion limit as it is, or raised as some applications do (the
+    standard library's scanner then reads deeper than orjson's limit)."""
+    before = sys.getrecursionlimit()
+    if request.param == "raised":
+        sys.setrecursionlimit(5 * _ORJSON_DEPTH)
+    yield
+    sys.setrecursionlimit(before)
+
+
+@pytest.mark.usefixtures("recursion_limit")
+@pytest.mark.parametrize("opener", ["[", '{"k":'])
+@pytest.mark.parametrize("place", ["spine", "in a block", "a block itself"])
+def test_nesting_is_refused_past_orjsons_limit_counting_the_levels_above(
+    place: str, opener: str
+) -> None:
+    closer = "]" if opener == "[" else "}"
+    answer = _answer(20)
+    marker = "@@deep@@"
+    offers = answer["OffersResponse"]["GetOffersResponses"]
+    if place == "spine":
+        answer["PersonResponse"]["unknownKey"] = marker  # 2 levels above
+    elif place == "in a block":
+        offers[7]["offerName"] = marker  # 4 levels above
+    else:
+        offers.insert(7, marker)  # 3 levels above
+    body = orjson.dumps(answer)
+    for levels in range(_ORJSON_DEPTH - 6, _ORJSON_DEPTH):
+        deep = (opener * levels + "1" + closer * levels).encode()
+        deep_body = body.replace(f'"{marker}"'.encode(), deep)
+        expected = _expected(deep_body)
+        for step in (64, STEP_BYTES):  # by slices, and block by block
+            outcome = _outcome(deep_body, step)
+            limit = sys.getrecursionlimit()
+            sys.setrecursionlimit(5 * _ORJSON_DEPTH)  # to compare values this deep
+            try:
+                assert outcome == expected, (levels, step)
+            finally:
+                sys.setrecursionlimit(limit)
 
 
 _json = st.recursive(
