@@ -958,8 +958,9 @@ class _StepReader:
                 if self._whole():
                     raise _NotHere from None
             else:
-                # A value that reaches the window's end may go on after it (a number).
-                if end < len(text) or self._whole():
+                # A value that ends near the window's end may go on after it: a number cut
+                # after its "." or its "e" or "e-" ends, for the scanner, before them.
+                if end + 2 < len(text) or self._whole():
                     break
             ahead *= 4
         after = at + end - index

@@ -206,6 +206,31 @@ def test_a_value_orjson_must_read_is_read_alone(
         assert _outcome(body, step) == ("ok", expected)
 
 
+NUMBERS = [b"1.5", b"-0.25e-3", b"25E+300", b"-0.0", b"7", b"1e16", b"-12.5e1"]
+
+
+def test_a_number_cut_at_the_windows_edge_is_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    def at_once(body: bytes, **_: Any) -> Any:
+        msg = "read at once: the stepped reader gave up on a number it can read"
+        raise AssertionError(msg)
+
+    # A window of a few bytes cuts numbers everywhere: after a "." or an "e" or "e-" too,
+    # where the scanner reads the "1" of "1.5" and stops as at the number's end.
+    monkeypatch.setattr(_codec, "_WINDOW", 7)
+    numbers = [b" " * (n % 11) + NUMBERS[n % len(NUMBERS)] + b" " * (n % 5) for n in range(80)]
+    spine = b"".join(b'"k%d":%s,' % (n, number) for n, number in enumerate(numbers))
+    marker = b'"@@numbers@@"'
+    answer = _answer(4)
+    answer["OffersResponse"]["GetOffersResponses"] = "@@numbers@@"
+    body = b"{" + spine + orjson.dumps(answer)[1:]  # the keys first, in the root
+    body = body.replace(marker, b"[" + b",".join(numbers) + b"]")  # no block: one by one
+    expected = orjson.loads(body)
+    monkeypatch.setattr(_codec, "decode_json", at_once)
+    for step in (64, STEP_BYTES):
+        value, _ = run_steps(parse_in_steps(GetFullPersonResponse, body, step=step))
+        assert orjson.dumps(value) == orjson.dumps(expected)  # -0.0, 1.0: as orjson gives
+
+
 def test_a_value_longer_than_the_window_in_the_spine() -> None:
     answer = _answer(3)
     answer["PersonResponse"]["notes"] = ["é" * 5000, {"k": "x" * 30000}]
