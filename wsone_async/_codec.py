@@ -1034,8 +1034,13 @@ class _StepReader:
         cut = -1  # up to this offset, blocks are read one by one
         while True:
             if at > cut:
-                found = _BETWEEN_BLOCKS.search(self.body, at + self.step)
-                if found is not None:
+                # Within a step after the first only: a slice is at most two steps long,
+                # and no byte is searched twice (a search to the body's end, for each of
+                # the last blocks of a list, read the rest of the body again each time).
+                found = _BETWEEN_BLOCKS.search(self.body, at + self.step, at + 2 * self.step)
+                if found is None:
+                    cut = at + self.step  # no slice ends there: one by one up to it
+                else:
                     try:
                         out.extend(
                             _loads_at(level, b"[" + self.body[at : found.start() + 1] + b"]")

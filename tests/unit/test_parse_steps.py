@@ -105,6 +105,41 @@ def test_each_slice_is_about_one_step(monkeypatch: pytest.MonkeyPatch) -> None:
     assert max(spy.sizes) <= STEP_BYTES + block + 2  # none much longer than a step
 
 
+class _SearchSpy:
+    """The codec's search for a boundary between blocks, counting the bytes it reads."""
+
+    def __init__(self) -> None:
+        self.read = 0
+
+    def search(self, body: bytes, start: int, end: int | None = None) -> Any:
+        found = _codec_boundary.search(body, start, len(body) if end is None else end)
+        self.read += (found.end() if found else min(end or len(body), len(body))) - start
+        return found
+
+
+_codec_boundary = _codec._BETWEEN_BLOCKS
+
+
+@pytest.mark.parametrize("items", ["null", "[1]", '{"a": [1]}'])
+def test_the_search_for_slices_reads_the_body_a_bounded_number_of_times(
+    items: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The last list of the body, with no boundary after it: a search from each of its last
+    # items (all of them, when no item is an object) to the body's end read the rest of
+    # the body again for every item.
+    spy = _SearchSpy()
+    monkeypatch.setattr(_codec, "_BETWEEN_BLOCKS", spy)
+    answer = _answer(4)
+    answer.pop("AccountsResponse", None)
+    answer["OffersResponse"]["GetOffersResponses"] = [orjson.loads(items)] * 1000
+    answer["zz"] = "x" * 100_000
+    body = orjson.dumps(answer)
+    assert _codec_boundary.search(body, body.index(b'"zz"')) is None  # nor in the rest
+    value, _ = run_steps(parse_in_steps(GetFullPersonResponse, body, step=64))
+    assert value == orjson.loads(body)
+    assert spy.read <= 2 * len(body)
+
+
 SPOILERS = {
     "an integer past 64 bits": b"123456789012345678901234567890",
     "a negative integer past 64 bits": b"-9223372036854775809",
