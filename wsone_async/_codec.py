@@ -808,6 +808,7 @@ STEP_BYTES: Final = 65536
 # orjson, which refuses it: a number that overflows a float, NaN, Infinity.
 _INT_MIN: Final = -(2**63)
 _UINT_MAX: Final = 2**64 - 1
+_INT_CHARS: Final = max(len(str(_INT_MIN)), len(str(_UINT_MAX)))
 _INFINITIES: Final = (float("inf"), float("-inf"))
 # Any surrogate, high (D800-DBFF) or low (DC00-DFFF).
 _SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
@@ -835,6 +836,10 @@ def _loads_at(level: int, data: bytes) -> Any:
 
 
 def _int_as_orjson(text: str) -> int | float:
+    # An integer orjson keeps has 20 characters at most; a longer one it makes a float, and
+    # int() of it takes time in the square of its length (where Python's limit is lifted).
+    if len(text) > _INT_CHARS:
+        return _finite_float(text)
     value = int(text)
     # Past a float's range float() gives inf where orjson refuses: _finite_float refuses too.
     return value if _INT_MIN <= value <= _UINT_MAX else _finite_float(text)

@@ -178,6 +178,34 @@ def test_values_the_two_parsers_read_otherwise(spoiler: str, place: str) -> None
         assert _outcome(body, step) == _expected(body)
 
 
+@pytest.mark.parametrize("digits", [21, 400, 5000, 50_000])
+def test_a_long_integer_is_not_converted_digit_by_digit(
+    digits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # int() of n digits takes time in n squared (seconds for a megabyte, when an application
+    # lifts Python's limit of 4300 digits); orjson makes any integer past 64 bits a float.
+    converted: list[str] = []
+
+    def spied_int(text: str) -> int:
+        converted.append(text)
+        return int(text)
+
+    monkeypatch.setattr(_codec, "int", spied_int, raising=False)
+    answer = _answer(20)
+    answer["PersonResponse"]["unknownKey"] = "@@int@@"
+    answer["OffersResponse"]["GetOffersResponses"].insert(7, "@@int@@")
+    number = b"9" * digits
+    body = orjson.dumps(answer).replace(b'"@@int@@"', number)
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)  # lifted
+    try:
+        for step in (64, STEP_BYTES):
+            assert _outcome(body, step) == _expected(body)
+    finally:
+        sys.set_int_max_str_digits(limit)
+    assert max(map(len, converted)) <= 20  # -9223372036854775808, 18446744073709551615
+
+
 LONG_VALUES = {
     # Longer than the window the scanner reads: cut at its edge, each would read otherwise.
     "a number": b"0." + b"0" * (2 * _WINDOW) + b"1e" + str(2 * _WINDOW + 4).encode(),
