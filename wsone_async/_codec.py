@@ -818,6 +818,8 @@ _SKIP_SPACE: Final = cast("Callable[[str, int], re.Match[str]]", re.compile(r"[ 
 # Where one block of a list ends and the next begins, unless it is inside a string or a
 # nested list: orjson's parse of the slice up to it tells (see _StepReader._blocks).
 _BETWEEN_BLOCKS: Final = re.compile(rb"\}[ \t\n\r]*,[ \t\n\r]*\{")
+# A step reads ``step`` bytes, or ``step // _VALUE_BYTES`` values read one by one if fewer.
+_VALUE_BYTES: Final = 128
 # Bytes of the body read as text at once for the scanner; more when a value is longer.
 _WINDOW: Final = 8192
 # orjson refuses a body nested deeper than this. A slice or value read alone starts at its
@@ -904,12 +906,12 @@ class _StepReader:
     """One :func:`parse_in_steps`: the body, the window of it read as text, where the
     reading is and where the last step ended (all offsets in the body's bytes)."""
 
-    __slots__ = ("body", "index", "mark", "scanner", "start", "step", "text")
+    __slots__ = ("body", "count", "index", "mark", "scanner", "start", "step", "text")
 
     def __init__(self, body: bytes, step: int) -> None:
         self.body = body
         self.step = step
-        self.index = self.mark = 0
+        self.index = self.mark = self.count = 0
         self.start, self.text = 0, ""  # text is body[start : start + len(text)], as Latin-1
         # One scanner per body: its hooks run Python, so a scanner shared between threads
         # could be used by two at once.
@@ -983,6 +985,16 @@ class _StepReader:
             value = _loads_at(level, self.body[at:after])
         return value, after
 
+    def _done(self, at: int) -> bool:
+        """Whether a step ends at offset ``at``, after one more value: ``step`` bytes since
+        the last, or as many values as ``step`` bytes of values of ``_VALUE_BYTES`` (each
+        value costs its reading in Python, about a microsecond, whatever its size)."""
+        self.count += 1
+        if at - self.mark > self.step or self.count > self.step // _VALUE_BYTES:
+            self.mark, self.count = at, 0
+            return True
+        return False
+
     def value(self, cls: type[Any] | None, depth: int, at: int) -> Generator[None, None, Any]:
         """The value at offset ``at`` (no space before it), read along model ``cls`` if it
         is an object; ``index`` is left after it."""
@@ -1016,8 +1028,7 @@ class _StepReader:
             else:
                 value, at = self.scan(at, depth + 2)
             out[key] = value
-            if at - self.mark > self.step:
-                self.mark = at
+            if self._done(at):
                 yield
             at = self.space(at)
             char = self.char(at)
@@ -1054,12 +1065,12 @@ class _StepReader:
                         cut = found.start()  # inside a string or a nested list
                     else:
                         at = self.mark = found.end() - 1  # the next block's "{"
+                        self.count = 0
                         yield
                         continue
             value, at = self.scan(at, level + 1)
             out.append(value)
-            if at - self.mark > self.step:
-                self.mark = at
+            if self._done(at):
                 yield
             at = self.space(at)
             char = self.char(at)
