@@ -872,8 +872,9 @@ def parse_in_steps(
     its allocations set off, all without a turn of the event loop). Here a large body is
     read along model ``cls``: the objects on the way to its lists of blocks key by key,
     each such list by orjson a slice of about ``step`` bytes of whole blocks at a time, and
-    the generator yields after each slice or ``step`` bytes of other values. It gives what
-    :func:`decode_json` gives and refuses what it refuses (the body is then handed to it).
+    the generator yields after each slice, or ``step`` bytes (``step // 128`` values at
+    most) of other values. It gives what :func:`decode_json` gives and refuses what it
+    refuses (the body is then handed to it).
     A body that is one long value where the model expects no list (a huge string, an
     unknown key holding everything) is read in one step.
 
