@@ -803,26 +803,48 @@ STEP_BYTES: Final = 65536
 # standard library's scanner, one value at a time, in a window of the body read as Latin-1
 # (a byte a character: its indexes are the body's offsets, and nothing is decoded twice).
 # What that scanner reads otherwise than orjson is read again by orjson: a value with a
-# byte above 127 (UTF-8), an integer outside [-2**63, 2**64) (orjson makes it a float); and
-# what orjson refuses is handed to orjson, which refuses it: a number that overflows a
-# float, NaN, Infinity, a lone surrogate escape.
+# byte above 127 (UTF-8) or a surrogate escape (orjson refuses a lone one), an integer
+# outside [-2**63, 2**64) (orjson makes it a float); and what orjson refuses is handed to
+# orjson, which refuses it: a number that overflows a float, NaN, Infinity.
 _INT_MIN: Final = -(2**63)
 _UINT_MAX: Final = 2**64 - 1
+_INT_CHARS: Final = max(len(str(_INT_MIN)), len(str(_UINT_MAX)))
 _INFINITIES: Final = (float("inf"), float("-inf"))
-_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89abAB]")
+# Any surrogate, high (D800-DBFF) or low (DC00-DFFF).
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
 _SPACE: Final = " \t\n\r"
 # Always matches (maybe nothing): typed so.
 _SKIP_SPACE: Final = cast("Callable[[str, int], re.Match[str]]", re.compile(r"[ \t\n\r]*").match)
 # Where one block of a list ends and the next begins, unless it is inside a string or a
 # nested list: orjson's parse of the slice up to it tells (see _StepReader._blocks).
 _BETWEEN_BLOCKS: Final = re.compile(rb"\}[ \t\n\r]*,[ \t\n\r]*\{")
+# A step reads ``step`` bytes, or ``step // _VALUE_BYTES`` values read one by one if fewer.
+_VALUE_BYTES: Final = 128
 # Bytes of the body read as text at once for the scanner; more when a value is longer.
 _WINDOW: Final = 8192
+# orjson refuses a body nested deeper than this. A slice or value read alone starts at its
+# top, so it is read inside as many brackets as there are levels above it in the body
+# (the scanner knows no such limit: a value that may reach it is read by orjson so).
+_ORJSON_DEPTH: Final = 1024
+
+
+def _loads_at(level: int, data: bytes) -> Any:
+    """orjson's parse of ``data`` as if it were at nesting ``level`` (1: the top)."""
+    above = level - 1
+    value = orjson.loads(b"[" * above + data + b"]" * above)
+    for _ in range(above):
+        value = value[0]
+    return value
 
 
 def _int_as_orjson(text: str) -> int | float:
+    # An integer orjson keeps has 20 characters at most; a longer one it makes a float, and
+    # int() of it takes time in the square of its length (where Python's limit is lifted).
+    if len(text) > _INT_CHARS:
+        return _finite_float(text)
     value = int(text)
-    return value if _INT_MIN <= value <= _UINT_MAX else float(text)
+    # Past a float's range float() gives inf where orjson refuses: _finite_float refuses too.
+    return value if _INT_MIN <= value <= _UINT_MAX else _finite_float(text)
 
 
 def _finite_float(text: str) -> float:
@@ -850,8 +872,9 @@ def parse_in_steps(
     its allocations set off, all without a turn of the event loop). Here a large body is
     read along model ``cls``: the objects on the way to its lists of blocks key by key,
     each such list by orjson a slice of about ``step`` bytes of whole blocks at a time, and
-    the generator yields after each slice or ``step`` bytes of other values. It gives what
-    :func:`decode_json` gives and refuses what it refuses (the body is then handed to it).
+    the generator yields after each slice, or ``step`` bytes (``step // 128`` values at
+    most) of other values. It gives what :func:`decode_json` gives and refuses what it
+    refuses (the body is then handed to it).
     A body that is one long value where the model expects no list (a huge string, an
     unknown key holding everything) is read in one step.
 
@@ -884,12 +907,12 @@ class _StepReader:
     """One :func:`parse_in_steps`: the body, the window of it read as text, where the
     reading is and where the last step ended (all offsets in the body's bytes)."""
 
-    __slots__ = ("body", "index", "mark", "scanner", "start", "step", "text")
+    __slots__ = ("body", "count", "index", "mark", "scanner", "start", "step", "text")
 
     def __init__(self, body: bytes, step: int) -> None:
         self.body = body
         self.step = step
-        self.index = self.mark = 0
+        self.index = self.mark = self.count = 0
         self.start, self.text = 0, ""  # text is body[start : start + len(text)], as Latin-1
         # One scanner per body: its hooks run Python, so a scanner shared between threads
         # could be used by two at once.
@@ -930,9 +953,9 @@ class _StepReader:
                 return at
         return at
 
-    def scan(self, at: int) -> tuple[Any, int]:
-        """The value at offset ``at``, by the standard library's scanner (or orjson, see
-        above), and the offset after it."""
+    def scan(self, at: int, level: int) -> tuple[Any, int]:
+        """The value at offset ``at`` and nesting ``level``, by the standard library's
+        scanner (or orjson, see above), and the offset after it."""
         ahead = _WINDOW
         while True:
             index = self._window(at, ahead)
@@ -943,23 +966,42 @@ class _StepReader:
                 if self._whole():
                     raise _NotHere from None
             else:
-                # A value that reaches the window's end may go on after it (a number).
-                if end < len(text) or self._whole():
+                # A value that ends near the window's end may go on after it: a number cut
+                # after its "." or its "e" or "e-" ends, for the scanner, before them.
+                if end + 2 < len(text) or self._whole():
                     break
             ahead *= 4
         after = at + end - index
-        if not text[index:end].isascii():
-            value = orjson.loads(self.body[at:after])  # UTF-8: orjson reads it
-        elif "\\u" in text[index:end] and _SURROGATE_ESCAPE.search(text, index, end):
-            raise _NotHere  # orjson refuses a lone surrogate
+        if (
+            not text[index:end].isascii()
+            or ("\\u" in text[index:end] and _SURROGATE_ESCAPE.search(text, index, end))
+            or (  # maybe nested past orjson's limit: each level is a bracket at least
+                end - index > _ORJSON_DEPTH - level
+                and text.count("[", index, end) + text.count("{", index, end)
+                > _ORJSON_DEPTH - level
+            )
+        ):
+            # UTF-8, a surrogate escape (the scanner reads a lone one), deep nesting:
+            # orjson reads it, or refuses it, and the body with it.
+            value = _loads_at(level, self.body[at:after])
         return value, after
+
+    def _done(self, at: int) -> bool:
+        """Whether a step ends at offset ``at``, after one more value: ``step`` bytes since
+        the last, or as many values as ``step`` bytes of values of ``_VALUE_BYTES`` (each
+        value costs its reading in Python, about a microsecond, whatever its size)."""
+        self.count += 1
+        if at - self.mark > self.step or self.count > self.step // _VALUE_BYTES:
+            self.mark, self.count = at, 0
+            return True
+        return False
 
     def value(self, cls: type[Any] | None, depth: int, at: int) -> Generator[None, None, Any]:
         """The value at offset ``at`` (no space before it), read along model ``cls`` if it
         is an object; ``index`` is left after it."""
         if cls is not None and depth <= _INLINE_DEPTH and self.char(at) == "{":
             return (yield from self._object(cls, depth, at))
-        value, self.index = self.scan(at)
+        value, self.index = self.scan(at, depth + 1)
         return value
 
     def _object(self, cls: type[Any], depth: int, at: int) -> Generator[None, None, Any]:
@@ -972,7 +1014,7 @@ class _StepReader:
         while True:
             if self.char(at) != '"':
                 raise _NotHere
-            key, at = self.scan(at)
+            key, at = self.scan(at, depth + 2)
             at = self.space(at)
             if self.char(at) != ":":
                 raise _NotHere
@@ -980,20 +1022,21 @@ class _StepReader:
             field = schema.get(key)
             if field is not None and field.model is not None:
                 if field.many and self.char(at) == "[":
-                    value = yield from self._blocks(at)
+                    value = yield from self._blocks(at, depth + 2)
                 else:
                     value = yield from self.value(field.model, depth + 1, at)
                 at = self.index
             else:
-                value, at = self.scan(at)
+                value, at = self.scan(at, depth + 2)
             out[key] = value
             after = yield from self._after(at, "}")
             if after is None:
                 return out
             at = after
 
-    def _blocks(self, at: int) -> Generator[None, None, list[Any]]:
-        """A list of blocks: slices of whole blocks by orjson, the rest one by one."""
+    def _blocks(self, at: int, level: int) -> Generator[None, None, list[Any]]:
+        """A list of blocks at nesting ``level``: slices of whole blocks by orjson, the
+        rest one by one."""
         out: list[Any] = []
         at = self.space(at + 1)
         if self.char(at) == "]":
@@ -1002,17 +1045,25 @@ class _StepReader:
         cut = -1  # up to this offset, blocks are read one by one
         while True:
             if at > cut:
-                found = _BETWEEN_BLOCKS.search(self.body, at + self.step)
-                if found is not None:
+                # Within a step after the first only: a slice is at most two steps long,
+                # and no byte is searched twice (a search to the body's end, for each of
+                # the last blocks of a list, read the rest of the body again each time).
+                found = _BETWEEN_BLOCKS.search(self.body, at + self.step, at + 2 * self.step)
+                if found is None:
+                    cut = at + self.step  # no slice ends there: one by one up to it
+                else:
                     try:
-                        out.extend(orjson.loads(b"[" + self.body[at : found.start() + 1] + b"]"))
+                        out.extend(
+                            _loads_at(level, b"[" + self.body[at : found.start() + 1] + b"]")
+                        )
                     except orjson.JSONDecodeError:
                         cut = found.start()  # inside a string or a nested list
                     else:
                         at = self.mark = found.end() - 1  # the next block's "{"
+                        self.count = 0
                         yield
                         continue
-            value, at = self.scan(at)
+            value, at = self.scan(at, level + 1)
             out.append(value)
             after = yield from self._after(at, "]")
             if after is None:
@@ -1023,8 +1074,7 @@ class _StepReader:
         """After a value of a container, ending at ``at``: a step if one is due, then the
         offset of the next value, or None once ``close`` ends the container (``index`` is
         then left after it)."""
-        if at - self.mark > self.step:
-            self.mark = at
+        if self._done(at):
             yield
         at = self.space(at)
         char = self.char(at)

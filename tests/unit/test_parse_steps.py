@@ -12,6 +12,8 @@ window's edge. (The client's use of it, over a socket: ``tests/wire/test_large_a
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -77,6 +79,21 @@ def test_where_no_slice_can_end_the_blocks_are_read_one_by_one() -> None:
     assert steps >= len(body) // 300 // 2
 
 
+@pytest.mark.parametrize("place", ["spine", "blocks"])
+def test_many_small_values_are_read_in_many_steps(place: str) -> None:
+    # A value costs its reading in Python, about a microsecond, whatever its size: a step
+    # of 64 KiB of "null," held the loop 12 ms, of "k":1 keys 16 ms.
+    answer = _answer(2)
+    if place == "spine":
+        answer["PersonResponse"].update({str(number): 1 for number in range(20_000)})
+    else:
+        answer["OffersResponse"]["GetOffersResponses"] = [None] * 20_000
+    body = orjson.dumps(answer)
+    value, steps = run_steps(parse_in_steps(GetFullPersonResponse, body, step=STEP_BYTES))
+    assert value == orjson.loads(body)
+    assert steps >= 20_000 // (STEP_BYTES // 128) - 1  # a step: 512 values at most
+
+
 class _Spy:
     """orjson, as the codec sees it, recording the size of each slice it parses."""
 
@@ -103,13 +120,54 @@ def test_each_slice_is_about_one_step(monkeypatch: pytest.MonkeyPatch) -> None:
     assert max(spy.sizes) <= STEP_BYTES + block + 2  # none much longer than a step
 
 
+class _SearchSpy:
+    """The codec's search for a boundary between blocks, counting the bytes it reads."""
+
+    def __init__(self) -> None:
+        self.read = 0
+
+    def search(self, body: bytes, start: int, end: int | None = None) -> Any:
+        found = _codec_boundary.search(body, start, len(body) if end is None else end)
+        self.read += (found.end() if found else min(end or len(body), len(body))) - start
+        return found
+
+
+_codec_boundary = _codec._BETWEEN_BLOCKS
+
+
+@pytest.mark.parametrize("items", ["null", "[1]", '{"a": [1]}'])
+def test_the_search_for_slices_reads_the_body_a_bounded_number_of_times(
+    items: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The last list of the body, with no boundary after it: a search from each of its last
+    # items (all of them, when no item is an object) to the body's end read the rest of
+    # the body again for every item.
+    spy = _SearchSpy()
+    monkeypatch.setattr(_codec, "_BETWEEN_BLOCKS", spy)
+    answer = _answer(4)
+    answer.pop("AccountsResponse", None)
+    answer["OffersResponse"]["GetOffersResponses"] = [orjson.loads(items)] * 1000
+    answer["zz"] = "x" * 100_000
+    body = orjson.dumps(answer)
+    assert _codec_boundary.search(body, body.index(b'"zz"')) is None  # nor in the rest
+    value, _ = run_steps(parse_in_steps(GetFullPersonResponse, body, step=64))
+    assert value == orjson.loads(body)
+    assert spy.read <= 2 * len(body)
+
+
 SPOILERS = {
     "an integer past 64 bits": b"123456789012345678901234567890",
     "a negative integer past 64 bits": b"-9223372036854775809",
+    # Past a float's range: orjson refuses it (int() reads it; float() makes it inf).
+    "an integer past a float": b"1" * 400,
+    "a negative integer past a float": b"-" + b"9" * 400,
     "a float that overflows": b"1e400",
     "NaN": b"NaN",
     "-Infinity": b"-Infinity",
     "a lone surrogate": b'"\\ud800 x"',
+    "a lone low surrogate": b'"\\udc00 x"',
+    "a lone low surrogate, capitals": b'"x \\uDFFF"',
+    "an escaped backslash, then u": b'"\\\\ud800"',  # no escape: read
     "a surrogate pair": b'"\\ud83d\\ude00"',
     "invalid UTF-8": b'"\xff\xfe"',
     "UTF-8": '"\u00e9\u20ac"'.encode(),
@@ -133,6 +191,34 @@ def test_values_the_two_parsers_read_otherwise(spoiler: str, place: str) -> None
     body = orjson.dumps(answer).replace(f'"{marker}"'.encode(), SPOILERS[spoiler])
     for step in (64, 512, STEP_BYTES):  # slices land before, on and after it
         assert _outcome(body, step) == _expected(body)
+
+
+@pytest.mark.parametrize("digits", [21, 400, 5000, 50_000])
+def test_a_long_integer_is_not_converted_digit_by_digit(
+    digits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # int() of n digits takes time in n squared (seconds for a megabyte, when an application
+    # lifts Python's limit of 4300 digits); orjson makes any integer past 64 bits a float.
+    converted: list[str] = []
+
+    def spied_int(text: str) -> int:
+        converted.append(text)
+        return int(text)
+
+    monkeypatch.setattr(_codec, "int", spied_int, raising=False)
+    answer = _answer(20)
+    answer["PersonResponse"]["unknownKey"] = "@@int@@"
+    answer["OffersResponse"]["GetOffersResponses"].insert(7, "@@int@@")
+    number = b"9" * digits
+    body = orjson.dumps(answer).replace(b'"@@int@@"', number)
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)  # lifted
+    try:
+        for step in (64, STEP_BYTES):
+            assert _outcome(body, step) == _expected(body)
+    finally:
+        sys.set_int_max_str_digits(limit)
+    assert max(map(len, converted)) <= 20  # -9223372036854775808, 18446744073709551615
 
 
 LONG_VALUES = {
@@ -168,11 +254,111 @@ def test_a_value_longer_than_the_scanners_window(
         assert _outcome(body, step) == ("ok", orjson.loads(body))
 
 
+READ_BY_ORJSON = {
+    # Values the scanner reads otherwise, or may: orjson reads them, not the whole body.
+    "an escaped emoji": b'"\\ud83d\\ude00 \\uD83D\\uDE00"',
+    "an escaped backslash, then u": b'"\\\\ud800"',
+    "accents": '"Lef\u00e8vre"'.encode(),
+}
+
+
+@pytest.mark.parametrize("place", ["spine", "a block itself"])
+@pytest.mark.parametrize("value", list(READ_BY_ORJSON))
+def test_a_value_orjson_must_read_is_read_alone(
+    value: str, place: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def at_once(body: bytes, **_: Any) -> Any:
+        msg = "read at once: the stepped reader gave up on a value orjson reads"
+        raise AssertionError(msg)
+
+    answer = _answer(20)
+    marker = "@@value@@"
+    if place == "spine":
+        answer["PersonResponse"]["unknownKey"] = marker
+    else:
+        answer["OffersResponse"]["GetOffersResponses"].insert(7, marker)
+    body = orjson.dumps(answer).replace(f'"{marker}"'.encode(), READ_BY_ORJSON[value])
+    expected = orjson.loads(body)
+    monkeypatch.setattr(_codec, "decode_json", at_once)
+    for step in (64, STEP_BYTES):
+        assert _outcome(body, step) == ("ok", expected)
+
+
+NUMBERS = [b"1.5", b"-0.25e-3", b"25E+300", b"-0.0", b"7", b"1e16", b"-12.5e1"]
+
+
+def test_a_number_cut_at_the_windows_edge_is_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    def at_once(body: bytes, **_: Any) -> Any:
+        msg = "read at once: the stepped reader gave up on a number it can read"
+        raise AssertionError(msg)
+
+    # A window of a few bytes cuts numbers everywhere: after a "." or an "e" or "e-" too,
+    # where the scanner reads the "1" of "1.5" and stops as at the number's end.
+    monkeypatch.setattr(_codec, "_WINDOW", 7)
+    numbers = [b" " * (n % 11) + NUMBERS[n % len(NUMBERS)] + b" " * (n % 5) for n in range(80)]
+    spine = b"".join(b'"k%d":%s,' % (n, number) for n, number in enumerate(numbers))
+    marker = b'"@@numbers@@"'
+    answer = _answer(4)
+    answer["OffersResponse"]["GetOffersResponses"] = "@@numbers@@"
+    body = b"{" + spine + orjson.dumps(answer)[1:]  # the keys first, in the root
+    body = body.replace(marker, b"[" + b",".join(numbers) + b"]")  # no block: one by one
+    expected = orjson.loads(body)
+    monkeypatch.setattr(_codec, "decode_json", at_once)
+    for step in (64, STEP_BYTES):
+        value, _ = run_steps(parse_in_steps(GetFullPersonResponse, body, step=step))
+        assert orjson.dumps(value) == orjson.dumps(expected)  # -0.0, 1.0: as orjson gives
+
+
 def test_a_value_longer_than_the_window_in_the_spine() -> None:
     answer = _answer(3)
     answer["PersonResponse"]["notes"] = ["é" * 5000, {"k": "x" * 30000}]
     body = json.dumps(answer, indent=1).encode()
     assert _outcome(body) == ("ok", orjson.loads(body))
+
+
+_ORJSON_DEPTH = 1024  # orjson refuses a body nested deeper
+
+
+@pytest.fixture(params=["default", "raised"])
+def recursion_limit(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Python's recursion limit as it is, or raised as some applications do (the
+    standard library's scanner then reads deeper than orjson's limit)."""
+    before = sys.getrecursionlimit()
+    if request.param == "raised":
+        sys.setrecursionlimit(5 * _ORJSON_DEPTH)
+    yield
+    sys.setrecursionlimit(before)
+
+
+@pytest.mark.usefixtures("recursion_limit")
+@pytest.mark.parametrize("opener", ["[", '{"k":'])
+@pytest.mark.parametrize("place", ["spine", "in a block", "a block itself"])
+def test_nesting_is_refused_past_orjsons_limit_counting_the_levels_above(
+    place: str, opener: str
+) -> None:
+    closer = "]" if opener == "[" else "}"
+    answer = _answer(20)
+    marker = "@@deep@@"
+    offers = answer["OffersResponse"]["GetOffersResponses"]
+    if place == "spine":
+        answer["PersonResponse"]["unknownKey"] = marker  # 2 levels above
+    elif place == "in a block":
+        offers[7]["offerName"] = marker  # 4 levels above
+    else:
+        offers.insert(7, marker)  # 3 levels above
+    body = orjson.dumps(answer)
+    for levels in range(_ORJSON_DEPTH - 6, _ORJSON_DEPTH):
+        deep = (opener * levels + "1" + closer * levels).encode()
+        deep_body = body.replace(f'"{marker}"'.encode(), deep)
+        expected = _expected(deep_body)
+        for step in (64, STEP_BYTES):  # by slices, and block by block
+            outcome = _outcome(deep_body, step)
+            limit = sys.getrecursionlimit()
+            sys.setrecursionlimit(5 * _ORJSON_DEPTH)  # to compare values this deep
+            try:
+                assert outcome == expected, (levels, step)
+            finally:
+                sys.setrecursionlimit(limit)
 
 
 _json = st.recursive(
