@@ -52,6 +52,21 @@ def _answer(offers: int = 40) -> dict[str, Any]:
     return body
 
 
+def _body_with(raw: bytes, place: str, offers: int = 30) -> bytes:
+    """An answer of ``offers`` offers, with the JSON text ``raw`` at ``place``: the value
+    of an unknown key of the spine, of an offer's field, or an offer of its own."""
+    answer = _answer(offers)
+    marker = "@@value@@"
+    blocks = answer["OffersResponse"]["GetOffersResponses"]
+    if place == "spine":
+        answer["PersonResponse"]["unknownKey"] = marker  # 2 levels above
+    elif place == "in a block":
+        blocks[7]["offerName"] = marker  # 4 levels above
+    else:
+        blocks.insert(7, marker)  # 3 levels above
+    return orjson.dumps(answer).replace(f'"{marker}"'.encode(), raw)
+
+
 WRITERS = {
     "compact": lambda value: orjson.dumps(value),
     "spaced": lambda value: json.dumps(value, ensure_ascii=False).encode(),
@@ -179,16 +194,7 @@ SPOILERS = {
 @pytest.mark.parametrize("place", ["spine", "in a block", "a block itself"])
 @pytest.mark.parametrize("spoiler", list(SPOILERS))
 def test_values_the_two_parsers_read_otherwise(spoiler: str, place: str) -> None:
-    answer = _answer(30)
-    marker = "@@spoiler@@"
-    offers = answer["OffersResponse"]["GetOffersResponses"]
-    if place == "spine":
-        answer["PersonResponse"]["unknownKey"] = marker
-    elif place == "in a block":
-        offers[7]["offerName"] = marker
-    else:
-        offers.insert(7, marker)
-    body = orjson.dumps(answer).replace(f'"{marker}"'.encode(), SPOILERS[spoiler])
+    body = _body_with(SPOILERS[spoiler], place)
     for step in (64, 512, STEP_BYTES):  # slices land before, on and after it
         assert _outcome(body, step) == _expected(body)
 
@@ -221,6 +227,17 @@ def test_a_long_integer_is_not_converted_digit_by_digit(
     assert max(map(len, converted)) <= 20  # -9223372036854775808, 18446744073709551615
 
 
+@pytest.fixture
+def no_parse_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stepped reader may not give up and hand the body to orjson whole."""
+
+    def at_once(body: bytes, **_: Any) -> Any:
+        msg = "read at once: the stepped reader gave up on a value it can read"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(_codec, "decode_json", at_once)
+
+
 LONG_VALUES = {
     # Longer than the window the scanner reads: cut at its edge, each would read otherwise.
     "a number": b"0." + b"0" * (2 * _WINDOW) + b"1e" + str(2 * _WINDOW + 4).encode(),
@@ -232,24 +249,9 @@ LONG_VALUES = {
 
 @pytest.mark.parametrize("place", ["spine", "in a block", "a block itself"])
 @pytest.mark.parametrize("value", list(LONG_VALUES))
-def test_a_value_longer_than_the_scanners_window(
-    value: str, place: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def at_once(body: bytes, **_: Any) -> Any:
-        msg = "read at once: the stepped reader gave up on a value it can read"
-        raise AssertionError(msg)
-
-    monkeypatch.setattr(_codec, "decode_json", at_once)
-    answer = _answer(20)
-    marker = "@@value@@"
-    offers = answer["OffersResponse"]["GetOffersResponses"]
-    if place == "spine":
-        answer["PersonResponse"]["unknownKey"] = marker
-    elif place == "in a block":
-        offers[7]["offerName"] = marker
-    else:
-        offers.insert(7, marker)
-    body = orjson.dumps(answer).replace(f'"{marker}"'.encode(), LONG_VALUES[value])
+@pytest.mark.usefixtures("no_parse_at_once")
+def test_a_value_longer_than_the_scanners_window(value: str, place: str) -> None:
+    body = _body_with(LONG_VALUES[value], place, offers=20)
     for step in (64, STEP_BYTES):
         assert _outcome(body, step) == ("ok", orjson.loads(body))
 
@@ -264,24 +266,11 @@ READ_BY_ORJSON = {
 
 @pytest.mark.parametrize("place", ["spine", "a block itself"])
 @pytest.mark.parametrize("value", list(READ_BY_ORJSON))
-def test_a_value_orjson_must_read_is_read_alone(
-    value: str, place: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def at_once(body: bytes, **_: Any) -> Any:
-        msg = "read at once: the stepped reader gave up on a value orjson reads"
-        raise AssertionError(msg)
-
-    answer = _answer(20)
-    marker = "@@value@@"
-    if place == "spine":
-        answer["PersonResponse"]["unknownKey"] = marker
-    else:
-        answer["OffersResponse"]["GetOffersResponses"].insert(7, marker)
-    body = orjson.dumps(answer).replace(f'"{marker}"'.encode(), READ_BY_ORJSON[value])
-    expected = orjson.loads(body)
-    monkeypatch.setattr(_codec, "decode_json", at_once)
+@pytest.mark.usefixtures("no_parse_at_once")
+def test_a_value_orjson_must_read_is_read_alone(value: str, place: str) -> None:
+    body = _body_with(READ_BY_ORJSON[value], place, offers=20)
     for step in (64, STEP_BYTES):
-        assert _outcome(body, step) == ("ok", expected)
+        assert _outcome(body, step) == ("ok", orjson.loads(body))
 
 
 NUMBERS = [b"1.5", b"-0.25e-3", b"25E+300", b"-0.0", b"7", b"1e16", b"-12.5e1"]
@@ -337,19 +326,9 @@ def test_nesting_is_refused_past_orjsons_limit_counting_the_levels_above(
     place: str, opener: str
 ) -> None:
     closer = "]" if opener == "[" else "}"
-    answer = _answer(20)
-    marker = "@@deep@@"
-    offers = answer["OffersResponse"]["GetOffersResponses"]
-    if place == "spine":
-        answer["PersonResponse"]["unknownKey"] = marker  # 2 levels above
-    elif place == "in a block":
-        offers[7]["offerName"] = marker  # 4 levels above
-    else:
-        offers.insert(7, marker)  # 3 levels above
-    body = orjson.dumps(answer)
     for levels in range(_ORJSON_DEPTH - 6, _ORJSON_DEPTH):
         deep = (opener * levels + "1" + closer * levels).encode()
-        deep_body = body.replace(f'"{marker}"'.encode(), deep)
+        deep_body = _body_with(deep, place, offers=20)
         expected = _expected(deep_body)
         for step in (64, STEP_BYTES):  # by slices, and block by block
             outcome = _outcome(deep_body, step)
