@@ -14,6 +14,13 @@ The client is built with ``telemetry=False``: the client as users get it without
 ``otel`` extra (the same code path as with ``opentelemetry-api`` not installed), whatever
 this virtual environment has installed.
 
+``--parts`` splits the gap at concurrency 64: it times the client process's CPU per request
+(``time.process_time``, so the server's share and the machine's other work weigh less) for
+raw aiohttp, ``WsOneClient``, ``WsOneClient`` with the request's encoding replaced by bytes
+made once, and with its answer's decoding also replaced by a model made once (both swapped
+in the client's private call path, for this measure only), in paired rounds whose order
+flips each round; it prints each side's median and spread.
+
 The machine's load moves rates; instruction counts do not. ``--side ours|raw --calls N``
 runs one side alone for ``N`` calls (at ``--concurrency``, 64 by default), to be run under
 ``valgrind --tool=callgrind``: the difference of the totals of two values of ``N``, divided
@@ -122,6 +129,51 @@ async def measure(
     return results
 
 
+async def parts(url: str, rounds: int = 8, total: int = 4000) -> dict[str, list[float]]:
+    """Client CPU microseconds per request of each side of ``--parts``."""
+    from wsone_async import _pipeline  # the call path's names, swapped for two sides
+
+    request = from_wire(CreatePersonRequest, orjson.loads(EXAMPLE))
+    body = orjson.dumps(orjson.loads(EXAMPLE))
+    headers = {
+        "Authorization": aiohttp.encode_basic_auth("bench", "bench"),
+        "Content-Type": "application/json",
+    }
+    real_dumps, real_decode = _pipeline.dumps, _pipeline.decode_reply
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session,
+        WsOneClient(
+            url, username="bench", password="bench", max_connections=100, telemetry=False
+        ) as client,
+    ):
+
+        async def raw() -> None:
+            async with session.post(url + PATH, data=body, headers=headers) as response:
+                await response.read()
+
+        async def ours() -> None:
+            await client.create_person(request)
+
+        encoded, answer = real_dumps(request), await client.create_person(request)
+        swaps = {  # side -> (encoding, decoding) in the call path
+            "raw aiohttp": (real_dumps, real_decode),
+            "WsOneClient": (real_dumps, real_decode),
+            "  without encoding the request": (lambda _: encoded, real_decode),
+            "  nor decoding the answer": (lambda _: encoded, lambda *_, **__: answer),
+        }
+        cpu: dict[str, list[float]] = {side: [] for side in swaps}
+        for call in (raw, ours):  # warm up connections and code paths
+            await _drive(call, 64, 500)
+        for number in range(rounds):
+            for side in list(swaps) if number % 2 == 0 else list(reversed(swaps)):
+                _pipeline.dumps, _pipeline.decode_reply = swaps[side]  # type: ignore[assignment]
+                started = time.process_time()
+                await _drive(raw if side == "raw aiohttp" else ours, 64, total)
+                cpu[side].append((time.process_time() - started) / total * 1e6)
+        _pipeline.dumps, _pipeline.decode_reply = real_dumps, real_decode
+    return cpu
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--side", choices=("ours", "raw"), help="run one side alone")
@@ -129,6 +181,9 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=64, help="concurrency of --side")
     parser.add_argument(
         "--no-gc", action="store_true", help="turn the cyclic garbage collector off (for counts)"
+    )
+    parser.add_argument(
+        "--parts", action="store_true", help="client CPU per request, encoding and decoding apart"
     )
     args = parser.parse_args()
     if args.no_gc:
@@ -139,10 +194,21 @@ def main() -> int:
     try:
         assert server.stdout is not None
         url = server.stdout.readline().strip()
-        results = asyncio.run(measure(url, args.side, args.calls, args.concurrency))
+        if args.parts:
+            cpu = asyncio.run(parts(url))
+        else:
+            results = asyncio.run(measure(url, args.side, args.calls, args.concurrency))
     finally:
         server.terminate()
         server.wait(timeout=10)
+    if args.parts:
+        print("createPerson at concurrency 64: client CPU per request (median, min to max)")
+        for side, values in cpu.items():
+            print(
+                f"  {side:32} {statistics.median(values):5.1f} us "
+                f"({min(values):.1f} to {max(values):.1f})"
+            )
+        return 0
     if args.side is not None:
         return 0
     print("createPerson against a local aiohttp server in another process (requests/s)")
