@@ -74,7 +74,12 @@ async def test_hanging_reads_end_at_their_limits_and_the_others_are_answered() -
             json.loads(r.body)["IdentifierRequest"]["identifierValue"] for r in server.requests
         ]
     limits = set()
-    assert sum(received.count(card) for card in HANGING) > len(HANGING)  # some were retried
+    retried = sum(received.count(card) for card in HANGING) > len(HANGING)
+    if lateness[0] < LIMITS.total / 2:
+        # A first attempt ends by 0.05 s plus the loop's lateness, leaving room for another
+        # before the 0.2 s deadline; a loop later than this (a loaded CI machine, under
+        # coverage) may leave none.
+        assert retried
     for card in HANGING:
         took, error = results[card]
         assert isinstance(error, APITimeoutError) and isinstance(error, TimeoutError)
@@ -92,7 +97,8 @@ async def test_hanging_reads_end_at_their_limits_and_the_others_are_answered() -
     # A loaded machine delays every timer alike: the bound grows by how late the loop was.
     bound = LIMITS.attempt + lateness[0] + SLACK
     assert all(info.duration <= bound for info in expired), (bound, expired)
-    assert "total" in limits  # the last attempt was cut to what was left of the deadline
+    if retried:
+        assert "total" in limits  # the last attempt was cut to what was left of the deadline
     for card in answered:
         took, answer = results[card]
         assert not isinstance(answer, Exception), answer
