@@ -803,9 +803,10 @@ STEP_BYTES: Final = 65536
 # standard library's scanner, one value at a time, in a window of the body read as Latin-1
 # (a byte a character: its indexes are the body's offsets, and nothing is decoded twice).
 # What that scanner reads otherwise than orjson is read again by orjson: a value with a
-# byte above 127 (UTF-8) or a surrogate escape (orjson refuses a lone one), an integer
-# outside [-2**63, 2**64) (orjson makes it a float); and what orjson refuses is handed to
-# orjson, which refuses it: a number that overflows a float, NaN, Infinity.
+# byte above 127 (UTF-8) or a surrogate escape (orjson refuses a lone one). An integer
+# outside [-2**63, 2**64) is made a float here, as orjson makes it (_int_as_orjson); and
+# what orjson refuses is handed to orjson, which refuses it: a number that overflows a
+# float, NaN, Infinity.
 _INT_MIN: Final = -(2**63)
 _UINT_MAX: Final = 2**64 - 1
 _INT_CHARS: Final = max(len(str(_INT_MIN)), len(str(_UINT_MAX)))
@@ -927,7 +928,7 @@ class _StepReader:
         index = at - self.start
         if index < 0 or (index + ahead > len(self.text) and not self._whole()):
             self.start = at
-            # Twice what is asked, or nearly: the next values are then read from it too.
+            # A window more than what is asked: the next values are then read from it too.
             self.text = self.body[at : at + ahead + _WINDOW].decode("latin-1")
             index = 0
         return index
@@ -944,6 +945,7 @@ class _StepReader:
     def space(self, at: int) -> int:
         """The offset of the first byte from ``at`` on that is not JSON space."""
         while self.char(at) in _SPACE:
+            # Past the end, char() gives "", which is "in" any string: stop there.
             if at >= len(self.body):
                 return at
             index = self._window(at, _WINDOW)
@@ -998,7 +1000,12 @@ class _StepReader:
 
     def value(self, cls: type[Any] | None, depth: int, at: int) -> Generator[None, None, Any]:
         """The value at offset ``at`` (no space before it), read along model ``cls`` if it
-        is an object; ``index`` is left after it."""
+        is an object; ``index`` is left after it.
+
+        ``depth`` counts the objects above it (0: the body itself) and stops at
+        ``_INLINE_DEPTH``, as :func:`_spine` does, so both follow the same objects; its
+        nesting ``level``, as :meth:`scan` and :meth:`_blocks` count (1: the top), is
+        ``depth + 1``."""
         if cls is not None and depth <= _INLINE_DEPTH and self.char(at) == "{":
             return (yield from self._object(cls, depth, at))
         value, self.index = self.scan(at, depth + 1)
