@@ -3,7 +3,8 @@
 ``decode_reply`` gets arbitrary bytes, arbitrary JSON (huge integers, NaN, deep nesting),
 WsOne-looking bodies with mutated fields, any HTTP status from 100 to 599 and any
 ``Retry-After`` header, for several response models, with DEBUG logging on so that the
-redacted log of each answer is built too. ``parse_retry_after`` must never raise. Then the
+redacted log of each answer is built too; ``decode_reply_in_steps`` (large answers) must
+give the same model or raise the same error. ``parse_retry_after`` must never raise. Then the
 same, end to end and fewer times, through ``WsOneClient`` over mocked HTTP (aioresponses),
 with aiohttp failures thrown in: a call raises a ``WsOneError`` or returns its model, never
 a bare ``ValueError``, ``KeyError``, ``TypeError``, orjson or aiohttp error.
@@ -25,10 +26,11 @@ import json
 import logging
 import re
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 import yarl
 from aiohttp.client_reqrep import ConnectionKey
@@ -36,21 +38,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from tests._support.builders import full_person_answer, run_steps
 from tests._support.data import example
 from tests._support.mocks import FakeClock, MockedWsOne
 from tests._support.strategies import models
 from wsone_async import (
+    APIError,
     RateLimitError,
     ResponseDecodeError,
     RetryPolicy,
+    ServerError,
     WsOneClient,
     WsOneError,
     to_wire,
 )
 from wsone_async import models as m
 from wsone_async import operations as ops
-from wsone_async._codec import wire_name
-from wsone_async._transport import Reply, decode_reply, parse_retry_after
+from wsone_async._codec import STEP_BYTES, wire_name
+from wsone_async._transport import Reply, decode_reply, decode_reply_in_steps, parse_retry_after
 from wsone_async.models._base import model_fields
 
 BASE = "https://wsone.example.fr"
@@ -326,6 +331,93 @@ def test_json_answers_decode_or_name_the_bad_field(body: bytes) -> None:
             assert str(error)
         else:
             assert type(decoded) is response_type
+
+
+# ------------------------------------------------- decode_reply and decode_reply_in_steps
+
+
+def _decoded_or_raised(decode: Callable[[], Any]) -> Any:
+    """The model ``decode()`` gives, or the error it raises as what a caller can see."""
+    try:
+        return decode()
+    except WsOneError as error:
+        path, operation = getattr(error, "path", None), getattr(error, "operation", None)
+        return type(error), str(error), path, operation, error.retry_after
+
+
+def _both_ways(reply: Reply, response_type: type[m.Model], write: bool) -> tuple[Any, Any]:
+    """What decode_reply gives, then what decode_reply_in_steps gives, for ``reply``."""
+    at_once = _decoded_or_raised(
+        lambda: decode_reply(reply, response_type, operation="op", write=write)
+    )
+
+    def in_steps_to_the_end() -> Any:
+        steps = decode_reply_in_steps(reply, response_type, operation="op", write=write)
+        return run_steps(steps)[0]
+
+    in_steps = _decoded_or_raised(in_steps_to_the_end)
+    return at_once, in_steps
+
+
+@settings(FUZZ, max_examples=200)
+@given(
+    status=statuses,
+    # Seconds only: the delay of an HTTP date counts from now, so two calls differ.
+    retry_after=st.none() | st.integers(0, 10**6).map(str),
+    body=bodies,
+    response_type=st.sampled_from(RESPONSE_TYPES),
+    write=st.booleans(),
+)
+def test_decode_reply_in_steps_answers_as_decode_reply(
+    status: int, retry_after: str | None, body: bytes, response_type: type[m.Model], write: bool
+) -> None:
+    # The two paths are written apart (decode_reply keeps its hot path short): the same
+    # model, or the same error, whatever comes back.
+    at_once, in_steps = _both_ways(Reply(status, retry_after, body), response_type, write)
+    assert in_steps == at_once
+
+
+def _large_answer(response_code: str | None, bad_offer: bool, cut: bool) -> bytes:
+    """A getFullPerson answer long enough to be parsed in several steps."""
+    answer = full_person_answer(400)
+    if response_code is None:
+        answer.pop("responseCode", None)
+    else:
+        answer["responseCode"] = response_code
+    if bad_offer:
+        answer["OffersResponse"]["GetOffersResponses"][-1]["endDate"] = [1]
+    body = orjson.dumps(answer)
+    assert len(body) > 2 * STEP_BYTES  # parsed in steps, not at once
+    return body[:-1] if cut else body
+
+
+# Each answer is wrong in several ways: the first check in the order (HTTP status, JSON,
+# responseCode, model) must decide, the same on both paths.
+STAGES = {
+    "status": (503, _large_answer("101", bad_offer=True, cut=True), ServerError),
+    "JSON": (200, _large_answer("101", bad_offer=True, cut=True), ResponseDecodeError),
+    "responseCode": (200, _large_answer("101", bad_offer=True, cut=False), APIError),
+    "model": (200, _large_answer("000", bad_offer=True, cut=False), ResponseDecodeError),
+    "write without responseCode": (
+        200,
+        _large_answer(None, bad_offer=True, cut=False),
+        ResponseDecodeError,
+    ),
+}
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_a_large_answer_is_refused_at_the_same_check_on_both_paths(stage: str) -> None:
+    status, body, error_type = STAGES[stage]
+    at_once, in_steps = _both_ways(Reply(status, None, body), m.GetFullPersonResponse, True)
+    assert in_steps == at_once
+    assert issubclass(at_once[0], error_type), at_once
+    if stage == "JSON":
+        assert "not JSON" in at_once[1]
+    if stage == "model":
+        assert "endDate" in at_once[2]  # the offer's field, not an earlier check
+    if stage == "write without responseCode":
+        assert at_once[2] == "$.responseCode"
 
 
 @settings(FUZZ, max_examples=200)
