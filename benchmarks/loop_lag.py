@@ -22,11 +22,11 @@ in alternating order (ABC, then CBA), so the machine's drift hits every side ali
 script prints the median of each side's maximum and p99 lag over the rounds, with their
 spread (min to max).
 
-Both clients are built with ``telemetry=False``: the client as users get it without the
-``otel`` extra, whatever this virtual environment has installed.
+The three clients are built with ``telemetry=False``: the client as users get it
+without the ``otel`` extra, whatever this virtual environment has installed.
 
 Lag is wall-clock time: on a machine shared with other work, the scheduler adds its own
-delays to both sides, so figures from a loaded machine are indicative only.
+delays to every side, so figures from a loaded machine are indicative only.
 """
 
 from __future__ import annotations
