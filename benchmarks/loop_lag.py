@@ -25,6 +25,10 @@ spread (min to max).
 The three clients are built with ``telemetry=False``: the client as users get it
 without the ``otel`` extra, whatever this virtual environment has installed.
 
+``--costs`` prints, without a server, the CPU time of the large answer's parse (orjson at
+once, and in steps) and of its whole decode (at once, and in steps), with the collector
+off while timed, and the number and length of the steps of each.
+
 Lag is wall-clock time: on a machine shared with other work, the scheduler adds its own
 delays to every side, so figures from a loaded machine are indicative only.
 """
@@ -39,6 +43,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Generator
 from typing import NamedTuple
 
 import orjson
@@ -212,12 +217,78 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(ms):6.1f} ms ({min(ms):.1f} to {max(ms):.1f})"
 
 
+def costs(offers: int, repeat: int = 7) -> None:
+    """``--costs``: the CPU time of the large answer's parse and decode, at once and in
+    steps, and how long its steps are; no server, the collector off while timed."""
+    from codec import full_person_body
+
+    from wsone_async._codec import decode_in_steps, parse_in_steps
+    from wsone_async._transport import Reply, decode_reply, decode_reply_in_steps
+    from wsone_async.models import GetFullPersonResponse
+
+    body = full_person_body(offers)
+    reply = Reply(200, None, body)
+    kind, name = GetFullPersonResponse, "getFullPerson"
+
+    def exhaust(steps: Generator[None, None, object]) -> list[float]:
+        took, cpu = [], time.thread_time
+        while True:
+            started = cpu()
+            try:
+                next(steps)
+            except StopIteration:
+                took.append(cpu() - started)
+                return took
+            took.append(cpu() - started)
+
+    sides: dict[str, Callable[[], object]] = {
+        "parse, orjson at once": lambda: orjson.loads(body),
+        "parse in steps": lambda: exhaust(parse_in_steps(kind, body)),
+        "parse and decode at once": lambda: decode_reply(reply, kind, operation=name),
+        "parse and decode in steps": lambda: exhaust(
+            decode_reply_in_steps(reply, kind, operation=name)
+        ),
+    }
+    gc.disable()
+    try:
+        best = {label: min(_cpu(side) for _ in range(repeat)) for label, side in sides.items()}
+        parse_steps = exhaust(parse_in_steps(kind, body))
+        data = orjson.loads(body)
+        decode_steps = exhaust(decode_in_steps(kind, data, lambda: orjson.loads(body)))
+    finally:
+        gc.enable()
+    print(
+        f"a getFullPerson answer of {offers} offers ({len(body) / 1e6:.1f} MB), CPU time with "
+        f"the collector off (best of {repeat})"
+    )
+    for label, seconds in best.items():
+        print(f"  {label:27} {seconds * 1000:6.1f} ms")
+    for label, steps in (("parse", parse_steps), ("decode", decode_steps)):
+        ms = sorted(step * 1000 for step in steps)
+        print(
+            f"  steps of the {label}: {len(ms)}, median {statistics.median(ms):.2f} ms, "
+            f"longest {ms[-1]:.2f} ms"
+        )
+
+
+def _cpu(side: Callable[[], object]) -> float:
+    started = time.process_time()
+    side()
+    return time.process_time() - started
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--offers", type=int, default=5000)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--costs", action="store_true", help="CPU of the large answer's parse and decode only"
+    )
     args = parser.parse_args()
+    if args.costs:
+        costs(args.offers)
+        return 0
     if args.serve:
         asyncio.run(serve(args.offers))
         return 0

@@ -81,7 +81,7 @@ DEFAULT_DECODE_IN_THREAD_ABOVE: Final[int | None] = None
 
 #: Answers longer than this (in bytes, after decompression) are decoded in steps on the
 #: event loop: parsed 64 KiB of whole blocks at a time (about 0.1 ms each), then decoded
-#: in slices of 128 blocks of their long lists (about 0.5 ms each), with a turn of the loop
+#: in slices of 128 blocks of their long lists (about 0.3 ms each), with a turn of the loop
 #: between two steps, so that one large answer (a getFullPerson with thousands of offers)
 #: does not hold the loop while the other requests wait. 128 KiB is about 300 offers: below
 #: it, a whole decode takes about a millisecond.
@@ -273,8 +273,8 @@ class WsOneClient(CallPipeline):
         decode_in_steps_above: answers with a longer body (128 KiB by default) are decoded
             on the event loop in steps, with a turn of the loop between two: the body is
             parsed 64 KiB of whole blocks at a time, then decoded 128 blocks of its long
-            lists at a time (about 0.5 ms each). Other requests then wait one step, not the
-            whole answer (a 5,000-offer getFullPerson held the loop about 30 ms at once).
+            lists at a time (about 0.3 ms each). Other requests then wait one step, not the
+            whole answer (a 5,000-offer getFullPerson held the loop 25 to 50 ms at once).
             None decodes every answer at once.
 
     Example:
