@@ -41,13 +41,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import pathlib
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import NamedTuple
 
 import aiohttp
 import orjson
@@ -77,16 +79,24 @@ async def _drive(call: Callable[[], Awaitable[object]], concurrency: int, total:
     return total / (time.perf_counter() - started)
 
 
-async def measure(
-    url: str, side: str | None = None, calls: int = 0, concurrency: int = 64
-) -> dict[int, tuple[float, float, list[float]]]:
+class Sides(NamedTuple):
+    """The two sides, ready to call: raw aiohttp and ``WsOneClient`` (and its request)."""
+
+    raw: Callable[[], Awaitable[None]]
+    ours: Callable[[], Awaitable[None]]
+    client: WsOneClient
+    request: CreatePersonRequest
+
+
+@contextlib.asynccontextmanager
+async def sides(url: str) -> AsyncIterator[Sides]:
+    """Both sides against ``url``, their connections and code paths warmed up."""
     request = from_wire(CreatePersonRequest, orjson.loads(EXAMPLE))
     body = orjson.dumps(orjson.loads(EXAMPLE))
     headers = {
         "Authorization": aiohttp.encode_basic_auth("bench", "bench"),
         "Content-Type": "application/json",
     }
-    results: dict[int, tuple[float, float, list[float]]] = {}
     async with (
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session,
         WsOneClient(
@@ -101,8 +111,16 @@ async def measure(
         async def ours() -> None:
             await client.create_person(request)
 
-        for call in (raw, ours):  # warm up connections and code paths
+        for call in (raw, ours):
             await _drive(call, 64, 500)
+        yield Sides(raw, ours, client, request)
+
+
+async def measure(
+    url: str, side: str | None = None, calls: int = 0, concurrency: int = 64
+) -> dict[int, tuple[float, float, list[float]]]:
+    results: dict[int, tuple[float, float, list[float]]] = {}
+    async with sides(url) as (raw, ours, _, _):
         if side is not None:  # one side alone, for an instruction count
             await _drive(ours if side == "ours" else raw, concurrency, calls)
             return results
@@ -133,27 +151,8 @@ async def parts(url: str, rounds: int = 8, total: int = 4000) -> dict[str, list[
     """Client CPU microseconds per request of each side of ``--parts``."""
     from wsone_async import _pipeline  # the call path's names, swapped for two sides
 
-    request = from_wire(CreatePersonRequest, orjson.loads(EXAMPLE))
-    body = orjson.dumps(orjson.loads(EXAMPLE))
-    headers = {
-        "Authorization": aiohttp.encode_basic_auth("bench", "bench"),
-        "Content-Type": "application/json",
-    }
     real_dumps, real_decode = _pipeline.dumps, _pipeline.decode_reply
-    async with (
-        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session,
-        WsOneClient(
-            url, username="bench", password="bench", max_connections=100, telemetry=False
-        ) as client,
-    ):
-
-        async def raw() -> None:
-            async with session.post(url + PATH, data=body, headers=headers) as response:
-                await response.read()
-
-        async def ours() -> None:
-            await client.create_person(request)
-
+    async with sides(url) as (raw, ours, client, request):
         encoded, answer = real_dumps(request), await client.create_person(request)
         swaps = {  # side -> (encoding, decoding) in the call path
             "raw aiohttp": (real_dumps, real_decode),
@@ -162,8 +161,6 @@ async def parts(url: str, rounds: int = 8, total: int = 4000) -> dict[str, list[
             "  nor decoding the answer": (lambda _: encoded, lambda *_, **__: answer),
         }
         cpu: dict[str, list[float]] = {side: [] for side in swaps}
-        for call in (raw, ours):  # warm up connections and code paths
-            await _drive(call, 64, 500)
         for number in range(rounds):
             for side in list(swaps) if number % 2 == 0 else list(reversed(swaps)):
                 _pipeline.dumps, _pipeline.decode_reply = swaps[side]  # type: ignore[assignment]
