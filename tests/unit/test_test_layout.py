@@ -306,13 +306,7 @@ def _inlines(modules: list[_Module]) -> dict[str, _Inline]:
                 continue
             resolve = _Resolve(module, _local_names(node), constants=True)
             positional = arguments.args
-            defaults = dict(
-                zip(
-                    [a.arg for a in positional[len(positional) - len(arguments.defaults) :]],
-                    arguments.defaults,
-                    strict=True,
-                )
-            )
+            defaults = _positional_defaults(arguments)
             defaults.update(
                 {
                     a.arg: d
@@ -326,6 +320,13 @@ def _inlines(modules: list[_Module]) -> dict[str, _Inline]:
                 resolve.visit(copy.deepcopy(body[0].value)),
             )
     return inlines
+
+
+def _positional_defaults(arguments: ast.arguments) -> dict[str, ast.expr]:
+    """The default of each positional parameter that has one, by name."""
+    positional = arguments.args
+    named = [a.arg for a in positional[len(positional) - len(arguments.defaults) :]]
+    return dict(zip(named, arguments.defaults, strict=True))
 
 
 def _dotted_name(path: pathlib.Path) -> str:
@@ -346,15 +347,7 @@ def _support_shapes(support: tuple[_Module, ...]) -> dict[_Shape, str]:
     for module in support:
         for function in _functions(module):
             where = f"{module.name}.{function.name}"
-            arguments = function.args
-            positional = arguments.args
-            defaulted = dict(
-                zip(
-                    [a.arg for a in positional[len(positional) - len(arguments.defaults) :]],
-                    arguments.defaults,
-                    strict=True,
-                )
-            )
+            defaulted = _positional_defaults(function.args)
             resolve = _Resolve(module, _local_names(function), constants=True)
             defaulted = {name: resolve.visit(copy.deepcopy(d)) for name, d in defaulted.items()}
             choices = [
