@@ -131,12 +131,16 @@ class _Bad(BadValue):
     """A body the generated decoder refuses outright (not an object, a missing field)."""
 
 
-def _leftovers(data: dict[str, Any], known: frozenset[str], extra: Any) -> Any:
+def _leftovers(
+    data: dict[str, Any], known: frozenset[str], extra: Any, shape: tuple[Any, ...] = ()
+) -> Any:
     """Keys of ``data`` the fields do not hold: unknown keys and explicit nulls.
 
     ``extra`` is the dict of spellings kept so far, or ``EMPTY_EXTRA`` for none. When all
     that is left over is explicit nulls of known fields (WsOne answers ``"Block": null``
-    for an empty block), the mapping is a shared one, listed in :data:`NULLS_ONLY`.
+    for an empty block), the mapping is a shared one, listed in :data:`NULLS_ONLY`; with a
+    ``shape`` (the model class, the bits of its fields without a value, the keys of ``data``
+    in order), it is also filed under it in :data:`_SHAPES`, for the generated decoders.
     """
     nulls_only = extra is EMPTY_EXTRA
     extra = {} if nulls_only else extra
@@ -150,14 +154,18 @@ def _leftovers(data: dict[str, Any], known: frozenset[str], extra: Any) -> Any:
     if nulls_only:
         keys = tuple(extra)
         shared = _NULLS.get(keys)
-        if shared is not None:
-            return shared
-        if len(_NULLS) < _MAX_NULL_SHAPES:
+        if shared is None:
+            if len(_NULLS) >= _MAX_NULL_SHAPES:
+                return types.MappingProxyType(extra)
             # setdefault: the decoding thread may race this one; the mapping listed is the
             # one kept alive, so its id cannot be reused by another object.
             shared = _NULLS.setdefault(keys, types.MappingProxyType(extra))
             NULLS_ONLY.add(id(shared))
-            return shared
+        if shape and len(_SHAPES) < _MAX_SHAPES:
+            # The same class, fields without a value and keys in order give the same nulls,
+            # and nothing else: every key is a field's, and every other field has a value.
+            _SHAPES[shape] = shared
+        return shared
     return types.MappingProxyType(extra)
 
 
@@ -168,6 +176,10 @@ _NULLS: dict[tuple[str, ...], Mapping[str, None]] = {}
 _MAX_NULL_SHAPES: Final = 1024
 #: The ids of the shared mappings of explicit nulls (kept alive by the cache above).
 NULLS_ONLY: set[int] = set()
+# The same mappings, by the shape of the block that held them (see _leftovers): a decoder
+# finds them with one lookup. A key holds its model class and the block's keys.
+_SHAPES: dict[tuple[Any, ...], Mapping[str, None]] = {}
+_MAX_SHAPES: Final = 4096
 
 
 class _Decoded:
@@ -220,6 +232,7 @@ _BASE_NS: Final[dict[str, Any]] = {
     "_EMPTY": EMPTY_EXTRA,
     "_proxy": types.MappingProxyType,
     "_leftovers": _leftovers,
+    "_SHAPES": _SHAPES,
     "_Bad": _Bad,
     "_read_many": _read_many,
     "_many_is_canonical": _many_is_canonical,
@@ -291,18 +304,35 @@ def _emit_decode(src: Source, cls: type[Any], data: str, out: str, indent: int, 
     # ``absent`` counts the fields without a value; with it, one length check tells whether
     # the body holds anything else (unknown keys, explicit nulls). Counting the absent
     # rather than the present costs nothing on WsOne's answers, which send most fields.
-    size, absent, ex = src.fresh("size"), src.fresh("absent"), src.fresh("ex")
+    # ``nulls`` has a bit set for each field without a value (in the order of the fields):
+    # with the keys of ``data``, it names the leftovers when they are explicit nulls only.
+    size, absent, nulls = src.fresh("size"), src.fresh("absent"), src.fresh("nulls")
+    ex = src.fresh("ex")
     values = [src.fresh("v") for _ in infos]
     _emit_fetch(src, cls, data, size, values, indent)
-    src.emit(indent, f"{absent} = 0")
+    src.emit(indent, f"{absent} = {nulls} = 0")
     # ``ex`` stays the shared empty mapping unless a value keeps its spelling or a key is
     # left over: the common case then has nothing more to do.
     src.emit(indent, f"{ex} = _EMPTY")
-    for info, v in zip(infos, values, strict=True):
-        _emit_value(src, info, wire_name(cls, info), v, absent, ex, indent, depth)
+    for bit, (info, v) in enumerate(zip(infos, values, strict=True)):
+        missing = (
+            [f"raise _Bad('required field {wire_name(cls, info)} is missing')"]
+            if info.required
+            else [f"{absent} += 1", f"{nulls} |= {1 << bit}"]
+        )
+        _emit_value(src, info, wire_name(cls, info), v, missing, ex, indent, depth)
     known = src.const("known", frozenset(wire_name(cls, info) for info in infos))
     src.emit(indent, f"if {size} + {absent} != {len(infos)}:")
-    src.emit(indent + 1, f"{ex} = _leftovers({data}, {known}, {ex})")
+    # Explicit nulls only (WsOne's ``"Block": null``), seen before in this order of keys:
+    # their shared mapping is found without walking the body.
+    shape = src.fresh("shape")
+    src.emit(indent + 1, f"if {ex} is _EMPTY:")
+    src.emit(indent + 2, f"{shape} = ({src.const('cls', cls)}, {nulls}, *{data})")
+    src.emit(indent + 2, f"{ex} = _SHAPES.get({shape})")
+    src.emit(indent + 2, f"if {ex} is None:")
+    src.emit(indent + 3, f"{ex} = _leftovers({data}, {known}, _EMPTY, {shape})")
+    src.emit(indent + 1, "else:")
+    src.emit(indent + 2, f"{ex} = _leftovers({data}, {known}, {ex})")
     if any(info.kind is not Kind.MODEL and RULES[info.kind].canonical for info in infos):
         src.emit(indent, f"elif {ex} is not _EMPTY:")  # spellings kept, nothing left over
         src.emit(indent + 1, f"{ex} = _proxy({ex})")
@@ -316,14 +346,18 @@ def _emit_decode(src: Source, cls: type[Any], data: str, out: str, indent: int, 
 
 
 def _emit_value(
-    src: Source, info: FieldInfo, wire: str, v: str, absent: str, ex: str, indent: int, depth: int
+    src: Source,
+    info: FieldInfo,
+    wire: str,
+    v: str,
+    missing: list[str],
+    ex: str,
+    indent: int,
+    depth: int,
 ) -> None:
-    """Emit the branches that decode the value ``v`` of field ``info`` (None for absent)."""
+    """Emit the branches that decode the value ``v`` of field ``info``; ``missing`` are the
+    lines run when it has none (absent or null)."""
     rule = RULES[info.kind]
-    if info.required:
-        missing = f"raise _Bad('required field {wire} is missing')"
-    else:
-        missing = f"{absent} += 1"
 
     def keep_spelling(at: int) -> None:  # the value's spelling goes to wire_extra
         src.emit(at, f"if {ex} is _EMPTY:")
@@ -332,7 +366,7 @@ def _emit_value(
 
     if info.many or info.kind is Kind.MODEL or rule.canonical is None:
         src.emit(indent, f"if {v} is None:")
-        src.emit(indent + 1, missing)
+        src.extend(indent + 1, missing)
     if info.many:
         src.emit(indent, f"elif {v}.__class__ is not list:")
         if info.kind is Kind.MODEL:  # or items decoded beforehand (decode_in_steps)
@@ -389,7 +423,7 @@ def _emit_value(
         src.emit(indent + 1, f"{v} = {expression(rule.decode, v, target, members)}")
         src.emit(indent, "else:")
     src.emit(indent + 1, f"if {v} is None:")
-    src.emit(indent + 2, missing)
+    src.extend(indent + 2, missing)
     src.emit(indent + 1, "else:")
     keep_spelling(indent + 2)
     src.emit(indent + 2, f"{v} = {src.const('read', rule.read)}({v}, {target})")

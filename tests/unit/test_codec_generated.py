@@ -24,9 +24,10 @@ from hypothesis import strategies as st
 import wsone_async.models
 from tests._support.data import example
 from tests._support.strategies import json_values, models
-from wsone_async import from_wire, to_wire
+from wsone_async import _codec, from_wire, to_wire
 from wsone_async._codec import WireField, _decoder, _encoder, wire_schema
 from wsone_async.models import (
+    AccountResponse,
     CreatePersonRequest,
     IdentifierRequest,
     IdentifierType,
@@ -269,6 +270,83 @@ def test_encoded_keys_are_schema_keys(data: st.DataObject) -> None:
     cls = data.draw(st.sampled_from(MODEL_CLASSES))
     body = to_wire(data.draw(models(cls, extra=False)))
     assert set(body) <= set(wire_schema(cls))
+
+
+# ------------------------------------------------------------------- explicit nulls
+
+
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
+class _XThenY(Model):
+    x: str | None = None
+    y: str | None = None
+
+
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
+class _YThenX(Model):
+    y: str | None = None
+    x: str | None = None
+
+
+def test_blocks_of_the_same_keys_in_other_classes_keep_their_own_nulls() -> None:
+    # A decoder finds a block's shared mapping of nulls by its shape: the bits of its fields
+    # without a value mean other keys in a class whose fields come in another order.
+    first = from_wire(_XThenY, {"x": None, "y": "1"}).wire_extra
+    second = from_wire(_YThenX, {"x": "1", "y": None}).wire_extra
+    assert dict(first) == {"x": None}
+    assert dict(second) == {"y": None}
+    # Seen again, each class finds its own.
+    assert from_wire(_XThenY, {"x": None, "y": "1"}).wire_extra is first
+    assert from_wire(_YThenX, {"x": "1", "y": None}).wire_extra is second
+
+
+_ACCOUNT_VALUES = {"name": "point", "value": 12, "unit": "pts", "EntityResponse": {}}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    keys=st.permutations(list(_ACCOUNT_VALUES)).flatmap(
+        lambda keys: st.integers(0, len(keys)).map(lambda n: keys[:n])
+    ),
+    nulls=st.sets(st.sampled_from(list(_ACCOUNT_VALUES))),
+    unknown=st.sampled_from(["absent", "null", "value"]),
+    spelled=st.booleans(),
+)
+def test_explicit_nulls_decode_alike_the_first_time_and_from_their_shape(
+    keys: list[str], nulls: set[str], unknown: str, spelled: bool
+) -> None:
+    body: dict[str, Any] = {key: None if key in nulls else _ACCOUNT_VALUES[key] for key in keys}
+    if spelled and body.get("value") is not None:
+        body["value"] = "12"  # a number sent as text: its spelling is kept
+    if unknown != "absent":  # a key no field holds
+        body["pending"] = None if unknown == "null" else "x"
+    expected = {key: value for key, value in body.items() if value is None}
+    if spelled and body.get("value") == "12":
+        expected["value"] = "12"
+    if "pending" in body:
+        expected["pending"] = body["pending"]
+    first = from_wire(AccountResponse, body).wire_extra
+    again = from_wire(AccountResponse, dict(body)).wire_extra
+    for extra in (first, again):
+        assert dict(extra) == expected
+    nulls_only = set(expected) <= set(_ACCOUNT_VALUES) and all(
+        value is None for value in expected.values()
+    )
+    if expected and nulls_only:  # the shared mapping, found again, its keys in body order
+        assert again is first
+        assert list(first) == [key for key in body if key in expected]
+        assert id(first) in _codec.NULLS_ONLY
+    else:
+        assert id(first) not in _codec.NULLS_ONLY and id(again) not in _codec.NULLS_ONLY
+
+
+def test_past_the_bound_of_shapes_nulls_are_still_shared(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_codec, "_MAX_SHAPES", len(_codec._SHAPES))
+    shapes = len(_codec._SHAPES)
+    body = {"unit": None, "name": None, "value": 3}
+    first = from_wire(AccountResponse, body).wire_extra
+    assert from_wire(AccountResponse, body).wire_extra is first
+    assert len(_codec._SHAPES) == shapes
+    assert dict(first) == {"unit": None, "name": None}
 
 
 # ---------------------------------------------------------------------- lazy cattrs
