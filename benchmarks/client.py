@@ -6,9 +6,13 @@ The server (``_answer_server.py``) runs in a separate process and answers every 
 the vendor's createPerson answer. The baseline posts the pre-serialized createPerson
 example with a bare ``aiohttp.ClientSession`` and reads the body; ``WsOneClient`` encodes
 the model, posts it with its time limits and retry machinery armed, decodes the answer,
-checks its ``responseCode`` and builds the response model. Both run at concurrency 1 and
-64 in paired rounds in ABBA order within one run (each side first in turn); the median of
-the pairs' ratios is printed with their spread (min to max).
+checks its ``responseCode`` and builds the response model. A third side is the client a
+team writes without a library (the issue's own reference point): it builds the request as
+a dict literal on each call, serializes it and parses the answer with orjson, and checks
+``responseCode``; no models, no time limit of its own, no retry, no size cap. The sides run
+at concurrency 1 and 64 in rounds whose order is reversed each round (ABC, CBA), within one
+run; the median of the rounds' ratios to raw aiohttp is printed with their spread (min to
+max).
 
 The client is built with ``telemetry=False``: the client as users get it without the
 ``otel`` extra (the same code path as with ``opentelemetry-api`` not installed), whatever
@@ -16,12 +20,14 @@ this virtual environment has installed.
 
 ``--parts`` splits the gap at concurrency 64: it times the client process's CPU per request
 (``time.process_time``, so the server's share and the machine's other work weigh less) for
-raw aiohttp, ``WsOneClient``, ``WsOneClient`` with the request's encoding replaced by bytes
+raw aiohttp, the hand-written client, ``WsOneClient``, ``WsOneClient`` with the request's
+encoding replaced by bytes
 made once, and with its answer's decoding also replaced by a model made once (both swapped
 in the client's private call path, for this measure only), in paired rounds whose order
 flips each round; it prints each side's median and spread.
 
-The machine's load moves rates; instruction counts do not. ``--side ours|raw --calls N``
+The machine's load moves rates; instruction counts do not. ``--side ours|handwritten|raw
+--calls N``
 runs one side alone for ``N`` calls (at ``--concurrency``, 64 by default), to be run under
 ``valgrind --tool=callgrind``: the difference of the totals of two values of ``N``, divided
 by the difference of ``N``, is the instructions one call costs::
@@ -49,7 +55,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import aiohttp
 import orjson
@@ -80,12 +86,61 @@ async def _drive(call: Callable[[], Awaitable[object]], concurrency: int, total:
 
 
 class Sides(NamedTuple):
-    """The two sides, ready to call: raw aiohttp and ``WsOneClient`` (and its request)."""
+    """The sides, ready to call: raw aiohttp, a hand-written JSON client and ``WsOneClient``
+    (and its request)."""
 
     raw: Callable[[], Awaitable[None]]
+    handwritten: Callable[[], Awaitable[None]]
     ours: Callable[[], Awaitable[None]]
     client: WsOneClient
     request: CreatePersonRequest
+
+
+def handwritten_request(flags: tuple[int, int] = (1, 0)) -> dict[str, Any]:
+    """The createPerson example as a hand-written client builds it: a dict literal a call."""
+    company, trusted = flags
+    return {
+        "NewIdentifierRequest": {"identifierType": 1, "identifierValue": "1110987654321"},
+        "PersonProfilRequest": {
+            "ContactsRequest": {
+                "AddressRequest": {
+                    "allowCompanySolicitation": company,
+                    "allowTrustedSolicitation": trusted,
+                    "address1": "ADDR 2",
+                    "address2": "ADDR 3",
+                    "address3Name": "DE LA LIBERTE",
+                    "address3Num": 13,
+                    "address3Type": 5,
+                    "address4": "ADDR 4",
+                    "city": "LILLE",
+                    "country": "FRANCE",
+                    "zipCode": "59000",
+                },
+                "EmailRequest": {
+                    "allowCompanySolicitation": company,
+                    "allowTrustedSolicitation": trusted,
+                    "emailValue": "email-test@email.fr",
+                },
+                "CellPhoneRequest": {
+                    "allowCompanySolicitation": company,
+                    "allowTrustedSolicitation": trusted,
+                    "model": "S24",
+                    "brand": "Samsung",
+                    "dialingCode": "33",
+                    "number": "0612345678",
+                },
+            },
+            "EntityRequest": {"entityIdentifier": "123456"},
+            "PersonRequest": {
+                "birthDate": "01/01/2000",
+                "firstName": "JEAN",
+                "lastName": "DUPOND",
+                "title": 1,
+            },
+        },
+        "SubscriptionRequest": [{"activate": True, "id": 1}, {"activate": True, "id": 2}],
+        "source": "API-DOG",
+    }
 
 
 @contextlib.asynccontextmanager
@@ -108,41 +163,59 @@ async def sides(url: str) -> AsyncIterator[Sides]:
             async with session.post(url + PATH, data=body, headers=headers) as response:
                 await response.read()
 
+        async def handwritten() -> None:
+            # What a team writes without a library: a dict, orjson both ways, the code
+            # checked; no models, no time limit of its own, no retry, no size cap.
+            data = orjson.dumps(handwritten_request())
+            async with session.post(url + PATH, data=data, headers=headers) as response:
+                answer = orjson.loads(await response.read())
+            if response.status != 200 or answer.get("responseCode") != "000":
+                raise RuntimeError(answer)
+
         async def ours() -> None:
             await client.create_person(request)
 
-        for call in (raw, ours):
+        if orjson.loads(orjson.dumps(handwritten_request())) != orjson.loads(EXAMPLE):
+            raise SystemExit("the hand-written request differs from the example")
+        for call in (raw, handwritten, ours):
             await _drive(call, 64, 500)
-        yield Sides(raw, ours, client, request)
+        yield Sides(raw, handwritten, ours, client, request)
+
+
+SIDES = ("raw", "handwritten", "ours")
+
+
+class Result(NamedTuple):
+    """One concurrency's figures: each side's median rate and its ratios to raw aiohttp."""
+
+    rates: dict[str, float]
+    ratios: dict[str, list[float]]  # per side but raw: the rounds' ratios to raw's rate
 
 
 async def measure(
     url: str, side: str | None = None, calls: int = 0, concurrency: int = 64
-) -> dict[int, tuple[float, float, list[float]]]:
-    results: dict[int, tuple[float, float, list[float]]] = {}
-    async with sides(url) as (raw, ours, _, _):
+) -> dict[int, Result]:
+    results: dict[int, Result] = {}
+    async with sides(url) as both:
+        calls_of = {name: getattr(both, name) for name in SIDES}
         if side is not None:  # one side alone, for an instruction count
-            await _drive(ours if side == "ours" else raw, concurrency, calls)
+            await _drive(calls_of[side], concurrency, calls)
             return results
         for concurrency, total in REQUESTS.items():
-            raw_rates, our_rates, ratios = [], [], []
+            rates: dict[str, list[float]] = {name: [] for name in SIDES}
+            ratios: dict[str, list[float]] = {name: [] for name in SIDES[1:]}
             for round_number in range(ROUNDS):
-                # Paired rounds, each side going first in turn: the machine's drift hits
-                # both sides of a pair alike, and the median of the pairs' ratios drops
+                # Paired rounds, the order reversed each round: the machine's drift hits
+                # every side of a round alike, and the median of the rounds' ratios drops
                 # the rounds where it did not.
-                if round_number % 2:
-                    our_rate = await _drive(ours, concurrency, total)
-                    raw_rate = await _drive(raw, concurrency, total)
-                else:
-                    raw_rate = await _drive(raw, concurrency, total)
-                    our_rate = await _drive(ours, concurrency, total)
-                raw_rates.append(raw_rate)
-                our_rates.append(our_rate)
-                ratios.append(our_rate / raw_rate)
-            results[concurrency] = (
-                statistics.median(raw_rates),
-                statistics.median(our_rates),
-                ratios,
+                order = SIDES if round_number % 2 == 0 else SIDES[::-1]
+                rate = {name: await _drive(calls_of[name], concurrency, total) for name in order}
+                for name in SIDES:
+                    rates[name].append(rate[name])
+                for name in SIDES[1:]:
+                    ratios[name].append(rate[name] / rate["raw"])
+            results[concurrency] = Result(
+                {name: statistics.median(values) for name, values in rates.items()}, ratios
             )
     return results
 
@@ -152,10 +225,11 @@ async def parts(url: str, rounds: int = 8, total: int = 4000) -> dict[str, list[
     from wsone_async import _pipeline  # the call path's names, swapped for two sides
 
     real_dumps, real_decode = _pipeline.dumps, _pipeline.decode_reply
-    async with sides(url) as (raw, ours, client, request):
+    async with sides(url) as (raw, handwritten, ours, client, request):
         encoded, answer = real_dumps(request), await client.create_person(request)
         swaps = {  # side -> (encoding, decoding) in the call path
             "raw aiohttp": (real_dumps, real_decode),
+            "hand-written dict + orjson": (real_dumps, real_decode),
             "WsOneClient": (real_dumps, real_decode),
             "  without encoding the request": (lambda _: encoded, real_decode),
             "  nor decoding the answer": (lambda _: encoded, lambda *_, **__: answer),
@@ -166,7 +240,8 @@ async def parts(url: str, rounds: int = 8, total: int = 4000) -> dict[str, list[
                 for side in list(swaps) if number % 2 == 0 else list(reversed(swaps)):
                     _pipeline.dumps, _pipeline.decode_reply = swaps[side]  # type: ignore[assignment]
                     started = time.process_time()
-                    await _drive(raw if side == "raw aiohttp" else ours, 64, total)
+                    call = {"raw aiohttp": raw, "hand-written dict + orjson": handwritten}
+                    await _drive(call.get(side, ours), 64, total)
                     cpu[side].append((time.process_time() - started) / total * 1e6)
         finally:  # the client closes on the real call path, whatever happened
             _pipeline.dumps, _pipeline.decode_reply = real_dumps, real_decode
@@ -175,7 +250,7 @@ async def parts(url: str, rounds: int = 8, total: int = 4000) -> dict[str, list[
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--side", choices=("ours", "raw"), help="run one side alone")
+    parser.add_argument("--side", choices=SIDES, help="run one side alone")
     parser.add_argument("--calls", type=int, default=1000, help="calls of --side")
     parser.add_argument("--concurrency", type=int, default=64, help="concurrency of --side")
     parser.add_argument(
@@ -211,12 +286,16 @@ def main() -> int:
     if args.side is not None:
         return 0
     print("createPerson against a local aiohttp server in another process (requests/s)")
-    for concurrency, (raw, ours, ratios) in results.items():
-        print(
-            f"  concurrency {concurrency:>2}: raw aiohttp {raw:8.0f}   WsOneClient {ours:8.0f}"
-            f"   ratio {statistics.median(ratios):.2f}x ({min(ratios):.2f} to "
-            f"{max(ratios):.2f}; median of {ROUNDS} paired rounds)"
-        )
+    names = {"handwritten": "hand-written dict + orjson", "ours": "WsOneClient"}
+    for concurrency, (rates, ratios) in results.items():
+        print(f"  concurrency {concurrency:>2}: raw aiohttp {rates['raw']:8.0f}")
+        for name, label in names.items():
+            values = ratios[name]
+            print(
+                f"    {label:27} {rates[name]:8.0f}   ratio to raw "
+                f"{statistics.median(values):.2f}x ({min(values):.2f} to {max(values):.2f}; "
+                f"median of {ROUNDS} rounds)"
+            )
     print("  target: WsOneClient >= 0.90x raw aiohttp at concurrency 64")
     return 0
 
