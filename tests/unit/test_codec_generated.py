@@ -349,6 +349,37 @@ def test_past_the_bound_of_shapes_nulls_are_still_shared(monkeypatch: pytest.Mon
     assert dict(first) == {"unit": None, "name": None}
 
 
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
+class _Raced(Model):
+    racedfield: str | None = None  # a key no other test's body holds
+
+
+def test_a_mapping_of_nulls_is_listed_before_another_thread_can_find_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The decoding thread may be stopped between filing a new mapping of nulls and listing
+    # it; the loop's decoder then finds it in the cache and drift detection looks it up in
+    # NULLS_ONLY: it must be there, or an explicit null is counted as drift.
+    found: list[tuple[bool, bool]] = []
+
+    class Paused(dict[tuple[str, ...], Any]):  # the filing thread, stopped right after filing
+        def setdefault(self, key: tuple[str, ...], default: Any = None) -> Any:
+            shared = super().setdefault(key, default)
+            other = from_wire(_Raced, {"racedfield": None}).wire_extra
+            found.append((other is shared, id(other) in _codec.NULLS_ONLY))
+            return shared
+
+    cache = _codec._NULLS
+    paused = Paused(cache)
+    monkeypatch.setattr(_codec, "_NULLS", paused)
+    try:
+        first = from_wire(_Raced, {"racedfield": None}).wire_extra
+    finally:
+        cache.update(paused)  # what was listed stays alive, as the module's cache keeps it
+    assert found == [(True, True)]
+    assert id(first) in _codec.NULLS_ONLY
+
+
 # ---------------------------------------------------------------------- lazy cattrs
 
 
