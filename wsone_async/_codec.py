@@ -157,10 +157,15 @@ def _leftovers(
         if shared is None:
             if len(_NULLS) >= _MAX_NULL_SHAPES:
                 return types.MappingProxyType(extra)
-            # setdefault: the decoding thread may race this one; the mapping listed is the
-            # one kept alive, so its id cannot be reused by another object.
-            shared = _NULLS.setdefault(keys, types.MappingProxyType(extra))
-            NULLS_ONLY.add(id(shared))
+            # Listed before it is filed: another thread (the loop, the decoding thread) may
+            # find it in the cache as soon as it is there, and drift detection then looks
+            # it up. setdefault: a thread that files the same keys first wins; the loser's
+            # mapping, alive until unlisted, leaves no id to be reused.
+            mapping = types.MappingProxyType(extra)
+            NULLS_ONLY.add(id(mapping))
+            shared = _NULLS.setdefault(keys, mapping)
+            if shared is not mapping:
+                NULLS_ONLY.discard(id(mapping))
         if shape and len(_SHAPES) < _MAX_SHAPES:
             # The same class, fields without a value and keys in order give the same nulls,
             # and nothing else: every key is a field's, and every other field has a value.

@@ -8,6 +8,7 @@ imported only once a body is refused. ``wire_schema`` describes every key the co
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import inspect
 import math
@@ -22,10 +23,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import wsone_async.models
+from tests._support.builders import run_steps
 from tests._support.data import example
 from tests._support.strategies import json_values, models
 from wsone_async import _codec, from_wire, to_wire
-from wsone_async._codec import WireField, _decoder, _encoder, wire_schema
+from wsone_async._codec import WireField, _decoder, _encoder, wire_name, wire_schema
 from wsone_async.models import (
     AccountResponse,
     CreatePersonRequest,
@@ -347,6 +349,160 @@ def test_past_the_bound_of_shapes_nulls_are_still_shared(monkeypatch: pytest.Mon
     assert from_wire(AccountResponse, body).wire_extra is first
     assert len(_codec._SHAPES) == shapes
     assert dict(first) == {"unit": None, "name": None}
+
+
+@st.composite
+def _answers(draw: st.DrawFn, cls: type[Model], body: Any, noisy: bool) -> Any:
+    """``body`` (a block of ``cls``, as the encoder writes it) as WsOne may send it: keys
+    nulled, dropped, in any order; if ``noisy``, keys added (null or not) and numbers as
+    text; blocks likewise."""
+    if body.__class__ is not dict:
+        return body
+    schema = wire_schema(cls)
+    required = {wire_name(cls, i) for i in model_fields(cls) if i.required}
+    out: dict[str, Any] = {}
+    for key in [*schema, *(k for k in body if k not in schema)]:
+        change = draw(st.sampled_from(["keep", "keep", "null", "drop"]))
+        if change == "null" and key not in required:
+            out[key] = None
+        elif key in body and (change == "keep" or key in required):
+            value, field = body[key], schema.get(key)
+            if field is not None and field.model is not None:
+                if field.many and value.__class__ is list:
+                    value = [draw(_answers(field.model, item, noisy)) for item in value]
+                else:
+                    value = draw(_answers(field.model, value, noisy))
+            elif noisy and value.__class__ is int and draw(st.booleans()):
+                value = str(value)  # kept as spelled, where the field is not text
+            out[key] = value
+    unknown = st.lists(st.sampled_from(["pending", "Unknown"]), max_size=2, unique=True)
+    for key in draw(unknown) if noisy else ():
+        out[key] = draw(st.none() | st.integers(0, 3))
+    return dict(draw(st.permutations(list(out.items()))))
+
+
+def _check_blocks(cls: type[Any], body: Any, model: Any, again: Any) -> None:
+    """Each block's ``wire_extra`` is what its body says: spellings kept, unknown keys and
+    explicit nulls; explicit nulls of fields only are the shared mapping, in body order,
+    the same object in ``again`` (the same body decoded again), listed in NULLS_ONLY."""
+    schema = wire_schema(cls)
+    spelled = {
+        key: value
+        for key, value in body.items()
+        if (field := schema.get(key)) is not None
+        and field.model is None
+        and value is not None
+        and not (
+            all(map(_codec._canonical_test(field.kind), value))
+            if field.many
+            else _codec._canonical_test(field.kind)(value)
+        )
+    }
+    left = {key: value for key, value in body.items() if value is None or key not in schema}
+    extra = model.wire_extra
+    assert dict(extra) == {**spelled, **left}
+    nulls_only = not spelled and all(key in schema and left[key] is None for key in left)
+    if left and nulls_only:
+        assert again.wire_extra is extra
+        assert list(extra) == [key for key in body if body[key] is None]
+        assert id(extra) in _codec.NULLS_ONLY
+    else:
+        assert id(extra) not in _codec.NULLS_ONLY and id(again.wire_extra) not in _codec.NULLS_ONLY
+    for key, field in schema.items():
+        value = body.get(key)
+        if field.model is None or value is None:
+            continue
+        name = _codec._fields_by_wire(cls)[key].name
+        blocks, decoded, decoded_again = value, getattr(model, name), getattr(again, name)
+        if not field.many:
+            blocks, decoded, decoded_again = [blocks], [decoded], [decoded_again]
+        for item, one, one_again in zip(blocks, decoded, decoded_again, strict=True):
+            _check_blocks(field.model, item, one, one_again)
+
+
+def _reshaped(cls: type[Model], body: Any, null: bool) -> Any:
+    """``body`` with the keys of each block in reverse order, or (``null``) the first of its
+    optional values that is not a block null: the same keys with other nulls."""
+    if body.__class__ is not dict:
+        return body
+    schema = wire_schema(cls)
+    optional = {wire_name(cls, i) for i in model_fields(cls) if not i.required}
+    items = list(body.items()) if null else list(reversed(body.items()))
+    out, to_null = {}, null
+    for key, value in items:
+        field = schema.get(key)
+        if field is not None and field.model is not None and value is not None:
+            if field.many and value.__class__ is list:
+                value = [_reshaped(field.model, item, null) for item in value]
+            else:
+                value = _reshaped(field.model, value, null)
+        elif to_null and key in optional and value is not None:
+            value, to_null = None, False
+        out[key] = value
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_every_blocks_nulls_are_found_from_its_body_alone(data: st.DataObject) -> None:
+    cls = data.draw(st.sampled_from(MODEL_CLASSES))
+    encoded = to_wire(data.draw(models(cls, extra=False)))
+    body = data.draw(_answers(cls, encoded, noisy=data.draw(st.booleans())))
+    # Bodies of blocks of the same keys in other orders, or with other nulls, decoded one
+    # after the other: each must find its own nulls, not those of a block seen before.
+    for each in (body, _reshaped(cls, body, False), _reshaped(cls, body, True)):
+        first = from_wire(cls, each)
+        # Again in steps: the long lists come decoded beforehand, the rest by its shape.
+        steps = _codec.decode_in_steps(cls, copy.deepcopy(each), lambda each=each: each, step=1)
+        again, _ = run_steps(steps)
+        _check_blocks(cls, each, first, again)
+        assert to_wire(first) == to_wire(again) == each
+
+
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
+class _Unfiled(Model):
+    unfiled: str | None = None  # a key no other test's body holds
+
+
+def test_past_the_bound_of_nulls_no_shape_leads_to_a_mapping_drift_would_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_codec, "_MAX_NULL_SHAPES", len(_codec._NULLS))
+    extras = [from_wire(_Unfiled, {"unfiled": None}).wire_extra for _ in range(2)]
+    assert [dict(extra) for extra in extras] == [{"unfiled": None}] * 2
+    # Not shared, so not listed: and no shape may lead a decoder to it as if it were.
+    assert all(id(mapping) in _codec.NULLS_ONLY for mapping in _codec._SHAPES.values())
+
+
+@attrs.frozen(kw_only=True, slots=False, repr=False, eq=False)
+class _Raced(Model):
+    racedfield: str | None = None  # a key no other test's body holds
+
+
+def test_a_mapping_of_nulls_is_listed_before_another_thread_can_find_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The decoding thread may be stopped between filing a new mapping of nulls and listing
+    # it; the loop's decoder then finds it in the cache and drift detection looks it up in
+    # NULLS_ONLY: it must be there, or an explicit null is counted as drift.
+    found: list[tuple[bool, bool]] = []
+
+    class Paused(dict[tuple[str, ...], Any]):  # the filing thread, stopped right after filing
+        def setdefault(self, key: tuple[str, ...], default: Any = None) -> Any:
+            shared = super().setdefault(key, default)
+            other = from_wire(_Raced, {"racedfield": None}).wire_extra
+            found.append((other is shared, id(other) in _codec.NULLS_ONLY))
+            return shared
+
+    cache = _codec._NULLS
+    paused = Paused(cache)
+    monkeypatch.setattr(_codec, "_NULLS", paused)
+    try:
+        first = from_wire(_Raced, {"racedfield": None}).wire_extra
+    finally:
+        cache.update(paused)  # what was listed stays alive, as the module's cache keeps it
+    assert found == [(True, True)]
+    assert id(first) in _codec.NULLS_ONLY
 
 
 # ---------------------------------------------------------------------- lazy cattrs
