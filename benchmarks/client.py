@@ -196,8 +196,8 @@ async def measure(
     url: str, side: str | None = None, calls: int = 0, concurrency: int = 64
 ) -> dict[int, Result]:
     results: dict[int, Result] = {}
-    async with sides(url) as both:
-        calls_of = {name: getattr(both, name) for name in SIDES}
+    async with sides(url) as ready:
+        calls_of = {name: getattr(ready, name) for name in SIDES}
         if side is not None:  # one side alone, for an instruction count
             await _drive(calls_of[side], concurrency, calls)
             return results

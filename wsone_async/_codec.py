@@ -182,7 +182,8 @@ _MAX_NULL_SHAPES: Final = 1024
 #: The ids of the shared mappings of explicit nulls (kept alive by the cache above).
 NULLS_ONLY: set[int] = set()
 # The same mappings, by the shape of the block that held them (see _leftovers): a decoder
-# finds them with one lookup. A key holds its model class and the block's keys.
+# finds them with one lookup. A key holds the model class, the bits of its fields without a
+# value, and the block's keys in order.
 _SHAPES: dict[tuple[Any, ...], Mapping[str, None]] = {}
 _MAX_SHAPES: Final = 4096
 

@@ -714,11 +714,14 @@ def decode_reply(
     status = reply.status
     if not _HTTP_OK_FIRST <= status <= _HTTP_OK_LAST:
         raise _status_error(status, reply.retry_after, operation)
-    data = decode_json(reply.body, operation=operation)
-    if debug is not False or data.__class__ is not dict or data.get("responseCode") != SUCCESS:
-        # Logged, refused, or raised as what the code means; a success not logged (the
-        # common case) skips the call.
-        data = _opened(data, response_type, operation, write, error_class, debug)
+    data = _opened(
+        decode_json(reply.body, operation=operation),
+        response_type,
+        operation,
+        write,
+        error_class,
+        debug,
+    )
     try:
         return from_wire(response_type, data)
     except ResponseDecodeError as exc:

@@ -301,46 +301,6 @@ def test_blocks_of_the_same_keys_in_other_classes_keep_their_own_nulls() -> None
     assert from_wire(_YThenX, {"x": "1", "y": None}).wire_extra is second
 
 
-_ACCOUNT_VALUES = {"name": "point", "value": 12, "unit": "pts", "EntityResponse": {}}
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    keys=st.permutations(list(_ACCOUNT_VALUES)).flatmap(
-        lambda keys: st.integers(0, len(keys)).map(lambda n: keys[:n])
-    ),
-    nulls=st.sets(st.sampled_from(list(_ACCOUNT_VALUES))),
-    unknown=st.sampled_from(["absent", "null", "value"]),
-    spelled=st.booleans(),
-)
-def test_explicit_nulls_decode_alike_the_first_time_and_from_their_shape(
-    keys: list[str], nulls: set[str], unknown: str, spelled: bool
-) -> None:
-    body: dict[str, Any] = {key: None if key in nulls else _ACCOUNT_VALUES[key] for key in keys}
-    if spelled and body.get("value") is not None:
-        body["value"] = "12"  # a number sent as text: its spelling is kept
-    if unknown != "absent":  # a key no field holds
-        body["pending"] = None if unknown == "null" else "x"
-    expected = {key: value for key, value in body.items() if value is None}
-    if spelled and body.get("value") == "12":
-        expected["value"] = "12"
-    if "pending" in body:
-        expected["pending"] = body["pending"]
-    first = from_wire(AccountResponse, body).wire_extra
-    again = from_wire(AccountResponse, dict(body)).wire_extra
-    for extra in (first, again):
-        assert dict(extra) == expected
-    nulls_only = set(expected) <= set(_ACCOUNT_VALUES) and all(
-        value is None for value in expected.values()
-    )
-    if expected and nulls_only:  # the shared mapping, found again, its keys in body order
-        assert again is first
-        assert list(first) == [key for key in body if key in expected]
-        assert id(first) in _codec.NULLS_ONLY
-    else:
-        assert id(first) not in _codec.NULLS_ONLY and id(again) not in _codec.NULLS_ONLY
-
-
 def test_past_the_bound_of_shapes_nulls_are_still_shared(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_codec, "_MAX_SHAPES", len(_codec._SHAPES))
     shapes = len(_codec._SHAPES)
